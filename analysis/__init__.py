@@ -1,0 +1,1 @@
+"""analysis: DWP/TWP catalogues -> distributions -> etm predictions -> report."""

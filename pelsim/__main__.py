@@ -1,0 +1,5 @@
+import sys
+
+from pelsim.cli import main
+
+sys.exit(main())
