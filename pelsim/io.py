@@ -1,0 +1,284 @@
+"""Storage and interoperability: extxyz (via ASE), LAMMPS data files, H5MD trajectories.
+
+* extxyz: one configuration with a periodic orthorhombic cell, chemical symbols from the
+  model (Ni = species 0 = A, P = species 1 = B for KA, parametrised for Ni80P20), positions
+  in sigma_AA. Optional per-file ``energy`` (eps_AA) and per-atom ``forces``.
+* LAMMPS data files (``atom_style atomic``, type = species + 1).
+* H5MD (HDF5 via h5py, https://www.nongnu.org/h5md/): ``/particles/all/{position,velocity,
+  box/edges}`` as time-dependent (step, time, value) groups, ``species`` as a fixed dataset,
+  ``/observables/*`` as time series. MDAnalysis opens the 3D files (tests/test_io.py).
+
+Long results are written atomically (temporary file + ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from pelsim.config import Configuration
+from pelsim.errors import InputError
+from pelsim.models import load_model
+
+__all__ = ["read_extxyz", "write_extxyz", "write_lammps_data", "H5MDWriter", "read_h5md",
+           "atomic_path", "validate_configuration"]
+
+OVERLAP_FRACTION = 0.5  # distances below 0.5 sigma_AA count as overlapping particles
+
+
+class atomic_path:
+    """Context manager yielding a temporary path next to ``path``; renamed onto it on success."""
+
+    def __init__(self, path, suffix=""):
+        self.path = Path(path)
+        self.suffix = suffix or self.path.suffix
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=self.suffix, dir=self.path.parent)
+        os.close(fd)
+        self.tmp = tmp
+        return tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        elif os.path.exists(self.tmp):
+            os.remove(self.tmp)
+        return False
+
+
+def validate_configuration(conf: Configuration, what: str = "configuration") -> None:
+    """Raise InputError on NaN/inf coordinates or overlapping particles (distance < 0.5 sigma_AA)."""
+    R = conf.positions
+    if not np.all(np.isfinite(R)):
+        raise InputError(f"{what}: coordinates contain NaN or inf")
+    if not np.all(np.isfinite(conf.box)) or np.any(conf.box <= 0):
+        raise InputError(f"{what}: cell lengths must be positive and finite")
+    if conf.n > 1:
+        from scipy.spatial import cKDTree
+
+        Rw = np.mod(R, conf.box)
+        Rw = np.where(Rw >= conf.box, 0.0, Rw)
+        pairs = cKDTree(Rw, boxsize=conf.box).query_pairs(OVERLAP_FRACTION, output_type="ndarray")
+        if len(pairs):
+            i, j = pairs[0]
+            d = Rw[i] - Rw[j]
+            d -= conf.box * np.round(d / conf.box)
+            raise InputError(f"{what}: particles {i} and {j} overlap (distance {np.linalg.norm(d):.3g} "
+                             f"< {OVERLAP_FRACTION} sigma_AA)")
+
+
+def read_extxyz(path, model=None) -> Configuration:
+    """Read one configuration from an extxyz file (periodic orthorhombic cell, model symbols).
+
+    The model is taken from the ``model`` argument, else the file's ``model=`` key, else ka3d
+    (ka2d for files whose z column is absent/zero with ``pbc="T T F"``).
+    """
+    import ase.io
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"configuration file not found: {path}")
+    try:
+        atoms = ase.io.read(str(p), index=-1, format="extxyz")
+    except Exception as exc:  # ASE raises many types on malformed files
+        raise InputError(f"cannot read extxyz file {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+    name = model or atoms.info.get("model")
+    pbc = np.asarray(atoms.pbc, bool)
+    if name is None:
+        name = "ka2d" if pbc.tolist() == [True, True, False] else "ka3d"
+    m = load_model(name)
+    if not np.all(pbc[: m.dim]):
+        raise InputError(f"{path}: cell must be periodic in all {m.dim} directions (pbc={pbc.tolist()})")
+    cell = np.asarray(atoms.cell[:])
+    if np.abs(cell - np.diag(np.diag(cell))).max() > 1e-10:
+        raise InputError(f"{path}: only orthorhombic (cubic) cells are supported")
+    box = np.diag(cell)[: m.dim].copy()
+    if np.any(box <= 0) or not np.all(np.isfinite(box)):
+        raise InputError(f"{path}: cell lengths must be positive")
+    species = np.array([m.species_index(s) for s in atoms.get_chemical_symbols()], dtype=np.int32)
+    R = np.asarray(atoms.positions, float)[:, : m.dim].copy()
+    conf = Configuration(R, species, box, m.name, {k: v for k, v in atoms.info.items()
+                                                  if isinstance(v, int | float | str)})
+    validate_configuration(conf, str(path))
+    return conf
+
+
+def _to_atoms(conf: Configuration, energy=None, forces=None):
+    from ase import Atoms
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    m = load_model(conf.model)
+    d = conf.dim
+    pos = np.zeros((conf.n, 3))
+    pos[:, :d] = conf.positions
+    cell = np.zeros(3)
+    cell[:d] = conf.box
+    pbc = [True] * d + [False] * (3 - d)
+    if d == 2:
+        cell[2] = 1.0
+    atoms = Atoms(symbols=[m.symbols[s] for s in conf.species], positions=pos, cell=np.diag(cell), pbc=pbc)
+    atoms.info["model"] = m.name
+    for k, v in conf.info.items():
+        if isinstance(v, int | float | str) and k not in ("energy", "free_energy"):
+            atoms.info[k] = v
+    if energy is not None or forces is not None:
+        F = None
+        if forces is not None:
+            F = np.zeros((conf.n, 3))
+            F[:, :d] = np.asarray(forces)
+        atoms.calc = SinglePointCalculator(atoms, energy=None if energy is None else float(energy), forces=F)
+    return atoms
+
+
+def write_extxyz(path, conf: Configuration, energy=None, forces=None) -> None:
+    """Write conf (and optionally its energy in eps_AA and forces) as extxyz, atomically."""
+    import ase.io
+
+    atoms = _to_atoms(conf, energy, forces)
+    with atomic_path(path, ".extxyz") as tmp:
+        ase.io.write(tmp, atoms, format="extxyz")
+
+
+def write_lammps_data(path, conf: Configuration) -> None:
+    """Write conf as a LAMMPS data file (atom_style atomic, types 1..S = species + 1, masses)."""
+    m = load_model(conf.model)
+    if conf.dim != 3:
+        raise InputError("LAMMPS data export supports 3D configurations only")
+    R = np.mod(conf.positions, conf.box)
+    lines = [f"# pelsim {m.name} configuration (LJ units of the A-A pair)", "",
+             f"{conf.n} atoms", f"{m.n_species} atom types", ""]
+    for k, ax in enumerate("xyz"):
+        lines.append(f"0.0 {conf.box[k]:.17g} {ax}lo {ax}hi")
+    lines += ["", "Masses", ""] + [f"{t + 1} {mass:.17g}  # {m.symbols[t]}" for t, mass in enumerate(m.masses)]
+    lines += ["", "Atoms # atomic", ""]
+    lines += [f"{i + 1} {s + 1} {x:.17g} {y:.17g} {z:.17g}" for i, (s, (x, y, z)) in enumerate(zip(conf.species, R,
+                                                                                                  strict=True))]
+    with atomic_path(path, ".data") as tmp, open(tmp, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+class H5MDWriter:
+    """Append frames (positions, optional velocities and observables) to an H5MD file.
+
+    Written to ``path + '.tmp'`` and renamed onto ``path`` by :meth:`close` (atomic). Use as a
+    context manager. Positions are stored unwrapped-as-given in sigma_AA, time in LJ units.
+    """
+
+    def __init__(self, path, species, box, model="ka3d", author="pelsim", dt=1.0, attrs=None):
+        import h5py
+
+        from pelsim import __version__
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp")
+        self.f = h5py.File(self.tmp, "w")
+        self.dt = float(dt)
+        box = np.asarray(box, float).reshape(-1)
+        self.dim = box.size
+        self.n = len(species)
+        h = self.f.create_group("h5md")
+        h.attrs["version"] = np.array([1, 1])
+        h.create_group("author").attrs["name"] = author
+        c = h.create_group("creator")
+        c.attrs["name"], c.attrs["version"] = "pelsim", __version__
+        p = self.f.create_group("particles/all")
+        p.create_dataset("species", data=np.asarray(species, np.int32))
+        bg = p.create_group("box")
+        bg.attrs["dimension"] = self.dim
+        bg.attrs["boundary"] = np.array([b"periodic"] * self.dim)
+        self._groups = {}
+        self.box = box
+        self._tdep(p, "box/edges", (self.dim,), "length")
+        self._tdep(p, "position", (self.n, self.dim), "length")
+        par = self.f.create_group("parameters")
+        par.attrs["model"] = str(model)
+        par.attrs["units"] = "LJ reduced units of the A-A pair: length sigma_AA, time tau, energy eps_AA"
+        for k, v in (attrs or {}).items():
+            par.attrs[k] = v
+        self.frames = 0
+
+    def _tdep(self, parent, name, shape, unit=None, dtype=np.float64):
+        g = parent.create_group(name)
+        g.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64)
+        g.create_dataset("time", shape=(0,), maxshape=(None,), dtype=np.float64)
+        v = g.create_dataset("value", shape=(0, *shape), maxshape=(None, *shape), dtype=dtype,
+                             chunks=(1, *shape))
+        # LJ units (sigma_AA, tau) are not H5MD/MDAnalysis unit strings: they are recorded in
+        # /parameters.attrs["units"] instead of per-dataset "unit" attributes
+        self._groups[name] = g
+        return g
+
+    @staticmethod
+    def _append(g, step, time, value):
+        k = g["step"].shape[0]
+        for key in ("step", "time", "value"):
+            g[key].resize(k + 1, axis=0)
+        g["step"][k], g["time"][k], g["value"][k] = step, time, value
+
+    def append(self, positions, step: int, velocities=None, observables: dict | None = None, time=None):
+        time = step * self.dt if time is None else time
+        self._append(self._groups["box/edges"], step, time, self.box)
+        self._append(self._groups["position"], step, time, np.asarray(positions, float))
+        if velocities is not None:
+            if "velocity" not in self._groups:
+                self._tdep(self.f["particles/all"], "velocity", (self.n, self.dim), "velocity")
+            self._append(self._groups["velocity"], step, time, np.asarray(velocities, float))
+        for k, v in (observables or {}).items():
+            name = f"obs/{k}"
+            if name not in self._groups:
+                self._groups[name] = self._tdep(self.f.require_group("observables"), k, np.shape(v))
+                self._groups[name] = self.f[f"observables/{k}"]
+            self._append(self._groups[name], step, time, v)
+        self.frames += 1
+
+    def close(self):
+        if self.f:
+            self.f.close()
+            self.f = None
+            os.replace(self.tmp, self.path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.f.close()
+            self.f = None
+            if self.tmp.exists():
+                self.tmp.unlink()
+        return False
+
+
+def read_h5md(path, frame: int = -1) -> Configuration:
+    """Read one frame of a pelsim H5MD file as a Configuration (frame -1 = last)."""
+    import h5py
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"H5MD file not found: {path}")
+    with h5py.File(p, "r") as f:
+        try:
+            g = f["particles/all"]
+            R = g["position/value"][frame]
+            box = g["box/edges/value"][frame]
+            species = g["species"][()]
+            model = str(f["parameters"].attrs.get("model", "ka3d"))
+            step = int(g["position/step"][frame])
+        except (KeyError, IndexError) as exc:
+            raise InputError(f"{path}: not a pelsim H5MD file or no such frame ({exc})") from None
+    return Configuration(R, species, box, model, {"step": step})
+
+
+def h5md_frames(path) -> int:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return int(f["particles/all/position/value"].shape[0])

@@ -1,0 +1,190 @@
+"""Molecular dynamics (NVE, Nose-Hoover chain NVT, Langevin NVT) in jitted chunks on jax-md.
+
+A :class:`MDRunner` advances ``chunk`` steps per jitted call (``lax.fori_loop`` over jax-md's
+integrator steps, the neighbor list updated before each force call) and after every chunk:
+
+1. checks ``did_buffer_overflow``; on overflow reallocates the list from the positions
+   AFTER the failed chunk and redoes the chunk from the state saved before it
+   (never continues with a wrong list);
+2. records potential energy U (eps_AA), kinetic temperature T = 2K/(d N - d) (eps_AA/k_B),
+   total energy and pressure P = (N T + W/d)/V with the pair virial W = sum r_ij . f_ij
+   (W = -dE/d(strain) at unit strain).
+
+Positions and velocities are float64 by default; ``dtype=np.float32`` runs MD in float32
+(faster on CPU and GPU; landscape work stays in float64). Units: LJ reduced (tau = sigma
+sqrt(m/eps)), unit masses for KA.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from pelsim.errors import InputError
+from pelsim.models import load_model
+from pelsim.neighbors import DEFAULT_SKIN, allocate, make_neighbor_fn
+from pelsim.potentials import neighbor_list_energy
+
+__all__ = ["MDRunner", "Thermo", "kinetic_temperature"]
+
+INTEGRATORS = ("nve", "nose_hoover", "langevin")
+
+
+def kinetic_temperature(V, masses=1.0):
+    """T = sum m v^2 / (d N - d) (3 momentum constraints removed), eps_AA / k_B."""
+    n, d = V.shape
+    return float(jnp.sum(masses * V * V) / (d * n - d))
+
+
+@dataclass
+class Thermo:
+    """Time series recorded once per chunk: step, U, K, E = U + K, T, P (LJ units, totals)."""
+
+    step: list = field(default_factory=list)
+    potential: list = field(default_factory=list)
+    kinetic: list = field(default_factory=list)
+    temperature: list = field(default_factory=list)
+    pressure: list = field(default_factory=list)
+
+    def arrays(self) -> dict:
+        out = {k: np.asarray(v) for k, v in self.__dict__.items()}
+        out["total"] = out["potential"] + out["kinetic"]
+        return out
+
+
+class MDRunner:
+    """Run MD of a multi-species LJ system in jitted chunks with checked neighbor lists.
+
+    Parameters: model, box (d,), species (N,), integrator ("nve", "nose_hoover", "langevin"),
+    dt (tau), kT (target temperature, eps_AA), kind ("smooth"/"shifted"), skin (sigma_AA),
+    chunk (steps per jitted call), dtype (np.float64 or np.float32), tau_T (Nose-Hoover
+    coupling time), gamma (Langevin friction, 1/tau), fmt (neighbor-list format).
+    """
+
+    def __init__(self, model, box, species, integrator="nve", dt=0.005, kT=1.0, kind="smooth",
+                 skin=DEFAULT_SKIN, chunk=100, dtype=np.float64, tau_T=None, gamma=1.0,
+                 fmt="OrderedSparse", cell_list=None, seed=0):
+        from jax_md import simulate, space
+
+        self.model = load_model(model)
+        if integrator not in INTEGRATORS:
+            raise InputError(f"unknown integrator {integrator!r} (expected {', '.join(INTEGRATORS)})")
+        self.box = np.broadcast_to(np.asarray(box, float).reshape(-1), (self.model.dim,)).copy()
+        self.species = np.asarray(species, np.int32)
+        self.n, self.d = self.species.size, self.model.dim
+        self.dtype = np.dtype(dtype)
+        self.dt, self.chunk, self.integrator = float(dt), int(chunk), integrator
+        self.kT = float(kT)
+        self.volume = float(np.prod(self.box))
+        self.neighbor_fn = make_neighbor_fn(self.model, self.box, self.n, skin, fmt, cell_list=cell_list)
+        e_nl = neighbor_list_energy(self.model, self.box, self.species, kind)
+        self.energy_nl = e_nl
+        masses = jnp.asarray(np.asarray(self.model.masses)[self.species][:, None], self.dtype)
+        self.masses = masses
+        _, shift = space.periodic(jnp.asarray(self.box, self.dtype))
+        energy = lambda R, neighbor, **kw: e_nl(R, neighbor)
+        dt_ = jnp.asarray(dt, self.dtype)
+        if integrator == "nve":
+            init, apply = simulate.nve(energy, shift, dt_)
+        elif integrator == "nose_hoover":
+            init, apply = simulate.nvt_nose_hoover(energy, shift, dt_, self.kT,
+                                                   tau=100 * dt if tau_T is None else tau_T)
+        else:
+            init, apply = simulate.nvt_langevin(energy, shift, dt_, self.kT, gamma=gamma)
+        self._init, self._apply = init, apply
+        self.key = jax.random.PRNGKey(seed)
+        self.rebuilds_after_overflow = 0
+        self.step = 0
+
+        def run_chunk(state, nbrs, kT, nsteps):
+            def body(_, c):
+                st, nb = c
+                nb = nb.update(st.position)
+                new = apply(st, neighbor=nb, kT=kT)
+                # jax-md's thermostat chains may promote dtypes; keep the carry's types fixed
+                return jax.tree_util.tree_map(lambda a, b: a.astype(b.dtype), new, st), nb
+
+            return jax.lax.fori_loop(0, nsteps, body, (state, nbrs))
+
+        self._run_chunk = jax.jit(run_chunk, static_argnums=3, donate_argnums=(0,))
+
+        def observe(state, nbrs):
+            R = state.position
+            U = e_nl(R, nbrs)
+            W = -jax.grad(lambda s: e_nl(R, nbrs, s))(jnp.asarray(1.0, R.dtype))
+            V = state.velocity
+            K = 0.5 * jnp.sum(state.mass * V * V)
+            T = 2 * K / (self.d * self.n - self.d)
+            P = (self.n * T + W / self.d) / self.volume
+            return U, K, T, P, nbrs.did_buffer_overflow
+
+        self._observe = jax.jit(observe)
+
+    def init(self, R, kT=None, V=None):
+        """Initial state at positions R (velocities Maxwell-Boltzmann at kT, or V given)."""
+        R = jnp.asarray(np.mod(np.asarray(R, float), self.box), self.dtype)
+        self.nbrs = allocate(self.neighbor_fn, R)
+        self.key, k = jax.random.split(self.key)
+        kT = self.kT if kT is None else kT
+        state = self._init(k, R, mass=self.masses, kT=kT, neighbor=self.nbrs)
+        if V is not None:
+            state = state.set(momentum=jnp.asarray(V, self.dtype) * self.masses)
+        self.state = state
+        return state
+
+    def run(self, nsteps: int, kT=None, thermo: Thermo | None = None, progress: bool = False, writer=None,
+            write_every: int = 0, kT_end=None):
+        """Advance nsteps (a multiple of chunk is best); kT may ramp linearly to kT_end (cooling).
+
+        Records into ``thermo`` once per chunk; writes frames to an H5MDWriter every
+        ``write_every`` steps (a multiple of chunk).
+        """
+        from tqdm.auto import tqdm
+
+        kT0 = self.kT if kT is None else float(kT)
+        kT1 = kT0 if kT_end is None else float(kT_end)
+        done = 0
+        bar = tqdm(total=nsteps, disable=not progress, desc=f"{self.integrator} MD", unit="step")
+        while done < nsteps:
+            k = min(self.chunk, nsteps - done)
+            kT_now = kT0 + (kT1 - kT0) * (done + 0.5 * k) / nsteps
+            saved = jax.tree_util.tree_map(lambda x: jnp.array(x, copy=True), self.state)
+            for _attempt in range(10):
+                state, nbrs = self._run_chunk(self.state, self.nbrs, jnp.asarray(kT_now, self.dtype), k)
+                U, K, T, P, over = self._observe(state, nbrs)
+                if not bool(over):
+                    break
+                # reallocate from positions AFTER the failed chunk, redo the chunk from the saved state
+                self.rebuilds_after_overflow += 1
+                self.nbrs = allocate(self.neighbor_fn, state.position)
+                self.state = jax.tree_util.tree_map(lambda x: jnp.array(x, copy=True), saved)
+            else:
+                raise InputError("neighbor list keeps overflowing (system exploding? reduce dt)")
+            self.state, self.nbrs = state, nbrs
+            done += k
+            self.step += k
+            if not np.isfinite(float(U)):
+                raise InputError(f"MD blew up at step {self.step} (non-finite energy): reduce dt")
+            if thermo is not None:
+                thermo.step.append(self.step)
+                thermo.potential.append(float(U))
+                thermo.kinetic.append(float(K))
+                thermo.temperature.append(float(T))
+                thermo.pressure.append(float(P))
+            if writer is not None and write_every and self.step % write_every == 0:
+                writer.append(np.asarray(self.state.position, float), self.step,
+                              observables={"potential_energy": float(U), "temperature": float(T)})
+            bar.update(k)
+        bar.close()
+        return self.state
+
+    @property
+    def positions(self) -> np.ndarray:
+        return np.asarray(self.state.position, np.float64)
+
+    @property
+    def velocities(self) -> np.ndarray:
+        return np.asarray(self.state.velocity, np.float64)

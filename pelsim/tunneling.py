@@ -1,0 +1,225 @@
+"""Tunneling parameters of a double-well path profile (seed paper Eqs. 3-4, §8).
+
+Input: a 1D profile V(s) along a mass-weighted coordinate s (mass 1; for a
+landscape path s = sum_i sqrt(m_i) |dr_i| in reduced units), energies in reduced
+units, and the reduced Planck constant hbar* of a unit preset (:mod:`pelsim.units`).
+
+Output (all reduced energies):
+- ``V0``: barrier top above the lower well; ``asymmetry``: V_b - V_a (classical);
+- ``d``: distance between the minima along s (or the one given);
+- ``hbar_omega_a/b``: hbar * sqrt(V''(s_min)) at each well (mass 1);
+- ``splitting``: E1 - E0 of -hbar^2/2 d^2/ds^2 + V(s), solved by the Colbert-Miller
+  sinc discrete variable representation (DVR, J. Chem. Phys. 96, 1982 (1992)) on a
+  uniform grid, refined (grid doubled) until E0, E1 and E1 - E0 change by less than
+  ``rtol`` relative (exponential convergence for smooth V);
+- ``Delta``: ground-state asymmetry with zero-point energies,
+  (V_b + hbar_omega_b/2) - (V_a + hbar_omega_a/2);
+- ``Delta0 = sqrt(max(splitting^2 - Delta^2, 0))`` (the STM relation E = sqrt(Delta^2 + Delta0^2));
+- ``Delta0_wkb``: seed Eq. 3, hbar Omega exp(-(d/hbar) sqrt(2 m V0)), m = 1;
+- ``Delta0_parabola``: seed Eq. 4, (hbar Omega/2) [3 - sqrt(8 V0/(pi hbar Omega))] exp(-2 V0/hbar Omega);
+  both with hbar Omega = (hbar_omega_a + hbar_omega_b)/2.
+
+Walls: a path that ends at its two minima (an NEB path) is continued beyond each
+end by the harmonic wall V_end + k_end (s - s_end)^2 / 2 (k_end the spline
+curvature at the end, so V is C^2 at the join) far enough that the ground state
+has decayed by exp(-50). A profile that already rises above both wells at its
+ends is used as given (the DVR imposes psi = 0 beyond the grid).
+
+Precision: eigenvalues carry an absolute round-off of ~1e-15 x (hbar^2 / dx^2);
+splittings below ~1e-12 of hbar*omega are at that floor (``splitting_floor``).
+The Delta0 helpers of seed Eqs. 3-4 live here because ``etm.tunneling`` did not
+exist when this module was written; :func:`delta0_wkb` and
+:func:`delta0_two_parabola` are vectorised NumPy functions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.interpolate import CubicHermiteSpline, CubicSpline
+from scipy.linalg import eigh
+
+from pelsim.errors import InputError
+
+
+def delta0_wkb(hbar_omega, V0, d, hbar, mass=1.0):
+    """Seed Eq. 3: Delta0 = hbar Omega exp(-(d/hbar) sqrt(2 m V0)) (reduced units)."""
+    return np.asarray(hbar_omega) * np.exp(-(np.asarray(d) / hbar) * np.sqrt(2.0 * mass * np.asarray(V0)))
+
+
+def delta0_two_parabola(hbar_omega, V0):
+    """Seed Eq. 4 (symmetric two-parabola DWP):
+    Delta0 = (hbar Omega / 2) [3 - sqrt(8 V0 / (pi hbar Omega))] exp(-2 V0 / hbar Omega).
+
+    The bracket turns negative for V0 > 9 pi hbar Omega / 8, beyond the formula's
+    validity; 0 is returned there (never a negative amplitude)."""
+    hw = np.asarray(hbar_omega, dtype=float)
+    V0 = np.asarray(V0, dtype=float)
+    val = 0.5 * hw * (3.0 - np.sqrt(8.0 * V0 / (np.pi * hw))) * np.exp(-2.0 * V0 / hw)
+    return np.maximum(val, 0.0)
+
+
+def sinc_dvr_levels(V_grid, dx, hbar, mass=1.0, n_levels=2):
+    """Lowest ``n_levels`` eigenvalues of -hbar^2/(2m) d2/dx2 + V on a uniform grid (sinc DVR)."""
+    n = V_grid.size
+    i = np.arange(n)
+    k = i[:, None] - i[None, :]
+    with np.errstate(divide="ignore"):
+        T = np.where(k == 0, np.pi**2 / 3.0, 2.0 * (-1.0) ** np.abs(k) / np.where(k == 0, 1, k) ** 2)
+    H = (hbar**2 / (2.0 * mass * dx**2)) * T
+    H[np.diag_indices(n)] += V_grid
+    return eigh(H, eigvals_only=True, subset_by_index=[0, n_levels - 1])
+
+
+def levels(V, a, b, hbar, mass=1.0, n_levels=2, rtol=1e-10, n0=None, n_max=6000):
+    """Converged lowest levels of V (callable) on [a, b] with psi(a) = psi(b) = 0.
+
+    The grid is doubled until every level and the gap E1 - E0 change by less than
+    ``rtol`` relative (or the absolute round-off floor). Returns (levels, n_points).
+    """
+    if not b > a:
+        raise InputError(f"empty interval [{a}, {b}] for the Schroedinger problem")
+    if n0 is None:
+        xs = np.linspace(a, b, 2001)
+        vr = np.ptp(V(xs))
+        pmax = np.sqrt(2.0 * mass * max(vr, 1e-300))
+        n0 = int(np.clip(2.0 * (b - a) * pmax / (np.pi * hbar), 100, 1500))
+    prev = None
+    n = n0
+    while True:
+        x = np.linspace(a, b, n + 2)[1:-1]
+        dx = x[1] - x[0]
+        E = sinc_dvr_levels(V(x), dx, hbar, mass, n_levels)
+        if prev is not None:
+            floor = 1e-14 * (hbar**2 / (mass * dx**2) + np.max(np.abs(E)))
+            gap, gap_prev = E[1] - E[0], prev[1] - prev[0]
+            ok = np.all(np.abs(E - prev) <= rtol * np.abs(E) + floor)
+            ok &= abs(gap - gap_prev) <= rtol * abs(gap) + floor
+            if ok:
+                return E, n
+        if 2 * n > n_max:
+            return E, n
+        prev, n = E, 2 * n
+
+
+class Profile:
+    """A smooth interpolant of a path profile V(s), with harmonic walls when its ends are minima."""
+
+    def __init__(self, s, V, dVds=None):
+        s = np.asarray(s, dtype=float)
+        V = np.asarray(V, dtype=float)
+        if s.ndim != 1 or s.shape != V.shape or s.size < 4:
+            raise InputError("a profile needs matching 1D arrays s, V with at least 4 points")
+        if not (np.all(np.isfinite(s)) and np.all(np.isfinite(V))):
+            raise InputError("profile contains NaN or inf")
+        if np.any(np.diff(s) <= 0):
+            raise InputError("profile coordinate must be strictly increasing")
+        self.s, self.V = s, V
+        self.ends_at_minima = bool(V[0] <= V[1] and V[-1] <= V[-2])
+        if dVds is not None:
+            self.spline = CubicHermiteSpline(s, V, np.asarray(dVds, dtype=float))
+        elif self.ends_at_minima:
+            self.spline = CubicSpline(s, V, bc_type=((1, 0.0), (1, 0.0)))
+        else:
+            self.spline = CubicSpline(s, V)
+        d2 = self.spline.derivative(2)
+        self.k_left, self.k_right = float(d2(s[0])), float(d2(s[-1]))
+
+    def __call__(self, x):
+        x = np.asarray(x, dtype=float)
+        v = self.spline(np.clip(x, self.s[0], self.s[-1]))
+        if self.ends_at_minima:
+            left, right = x < self.s[0], x > self.s[-1]
+            v = np.where(left, self.V[0] + 0.5 * self.k_left * (x - self.s[0]) ** 2, v)
+            v = np.where(right, self.V[-1] + 0.5 * self.k_right * (x - self.s[-1]) ** 2, v)
+        return v
+
+    def wells(self):
+        """(s_a, V_a, s_b, V_b, s_top, V_top): the two wells either side of the highest barrier."""
+        x = np.linspace(self.s[0], self.s[-1], 20001)
+        v = self.spline(x)
+        inner = np.flatnonzero((v[1:-1] <= v[:-2]) & (v[1:-1] <= v[2:])) + 1
+        mins = list(inner)
+        if v[0] <= v[1]:
+            mins.insert(0, 0)
+        if v[-1] <= v[-2]:
+            mins.append(len(x) - 1)
+        if len(mins) < 2:
+            raise InputError("profile has fewer than two wells")
+        lo, hi = mins[0], mins[-1]
+        top = lo + int(np.argmax(v[lo:hi + 1]))
+        ia = lo + int(np.argmin(v[lo:top + 1]))
+        ib = top + int(np.argmin(v[top:hi + 1]))
+        if ia == top or ib == top:
+            raise InputError("profile has no barrier between its wells")
+        return x[ia], v[ia], x[ib], v[ib], x[top], v[top]
+
+
+def dwp_parameters(s, V, hbar, dVds=None, d=None, hbar_omega=None, rtol=1e-8) -> dict:
+    """All DWP parameters of a profile (see module docstring); reduced units.
+
+    d: distance between the minima (default: |s_b - s_a| along the profile).
+    hbar_omega: optional (hbar_omega_a, hbar_omega_b) overriding the profile curvatures
+    (only used for Delta, Eqs. 3-4; the Schroedinger solve always uses the profile).
+    """
+    if not hbar > 0:
+        raise InputError(f"hbar must be positive, got {hbar}")
+    prof = Profile(s, V, dVds)
+    sa, Va, sb, Vb, st, Vt = prof.wells()
+    d2 = prof.spline.derivative(2)
+    ka, kb = float(d2(sa)), float(d2(sb))
+    if prof.ends_at_minima:
+        ka = prof.k_left if sa == prof.s[0] else ka
+        kb = prof.k_right if sb == prof.s[-1] else kb
+    if ka <= 0 or kb <= 0:
+        raise InputError("profile curvature at a well is not positive: cannot define hbar*Omega")
+    hwa, hwb = hbar * np.sqrt(ka), hbar * np.sqrt(kb)
+    if hbar_omega is not None:
+        hwa, hwb = float(hbar_omega[0]), float(hbar_omega[1])
+    a, b = prof.s[0], prof.s[-1]
+    if prof.ends_at_minima:
+        # walls: psi_0 ~ exp(-omega u^2 / (2 hbar)) decays by exp(-50) at u = sqrt(100 hbar / omega)
+        a -= np.sqrt(100.0 * hbar / np.sqrt(prof.k_left)) if prof.k_left > 0 else 0.0
+        b += np.sqrt(100.0 * hbar / np.sqrt(prof.k_right)) if prof.k_right > 0 else 0.0
+    E, npts = levels(prof, a, b, hbar, 1.0, 2, rtol)
+    split = float(E[1] - E[0])
+    Vlow = min(Va, Vb)
+    V0 = float(Vt - Vlow)
+    dist = abs(sb - sa) if d is None else float(d)
+    Delta = float((Vb + 0.5 * hwb) - (Va + 0.5 * hwa))
+    hw = 0.5 * (hwa + hwb)
+    return {
+        "V0": V0, "asymmetry": float(Vb - Va), "barrier": float(Vt - Va), "d": float(dist),
+        "s_a": float(sa), "s_b": float(sb), "s_top": float(st),
+        "hbar_omega_a": float(hwa), "hbar_omega_b": float(hwb),
+        "E0": float(E[0]), "E1": float(E[1]), "splitting": split,
+        "Delta": Delta, "Delta0": float(np.sqrt(max(split**2 - Delta**2, 0.0))),
+        "Delta0_wkb": float(delta0_wkb(hw, V0, dist, hbar)),
+        "Delta0_parabola": float(delta0_two_parabola(hw, V0)),
+        "walls_extended": prof.ends_at_minima, "grid_points": int(npts),
+        "splitting_floor": float(1e-14 * hbar**2 / ((b - a) / npts) ** 2),
+    }
+
+
+def read_profile_csv(path):
+    """Read a CSV with a header naming columns ``x`` and ``V`` -> (x, V) sorted by x."""
+    import csv
+
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except FileNotFoundError:
+        raise InputError(f"profile file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read profile {path}: {exc}") from None
+    if not rows or "x" not in rows[0] or "V" not in rows[0]:
+        raise InputError(f"{path}: CSV must have a header with columns x,V")
+    try:
+        x = np.array([float(r["x"]) for r in rows])
+        V = np.array([float(r["V"]) for r in rows])
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: non-numeric x or V value") from None
+    order = np.argsort(x)
+    x, V = x[order], V[order]
+    if np.any(np.diff(x) == 0):
+        raise InputError(f"{path}: repeated x values")
+    return x, V

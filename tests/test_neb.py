@@ -1,0 +1,80 @@
+"""CI-NEB on analytic surfaces: climbing image = known saddle, batching, splitting."""
+
+import numpy as np
+import pytest
+
+import pelsim  # noqa: F401
+from pelsim.errors import InputError
+from pelsim.landscape import surfaces as S
+from pelsim.landscape.connect import connect, relax
+from pelsim.landscape.neb import NEBParams, neb, neb_batch
+from pelsim.landscape.saddle import refine_saddle
+
+MB_PARAMS = NEBParams(k=1.0, fmax=1e-6, dt_max=0.01, max_step=0.01, max_steps=50000)
+
+
+def _mb(i):
+    """Mueller-Brown minimum i, refined to max|F| < 1e-10 (literature values are rounded)."""
+    return relax(S.mueller_brown, S.as_position(*S.MUELLER_BROWN_MINIMA[i, :2])).R
+
+
+def test_climbing_image_converges_to_mueller_brown_saddle():
+    # minimum 2 (-0.05, 0.47) -> minimum 1 (0.62, 0.03) crosses saddle 2 only
+    r = neb(S.mueller_brown, _mb(2), _mb(1), 12, MB_PARAMS)
+    assert r.converged and r.max_force < 1e-6
+    ci = r.images[r.i_climb].ravel()
+    # CI stops at |F| < 1e-6; Hessian eigenvalues >> 1, so the position error is < 1e-6
+    assert np.allclose(ci, S.MUELLER_BROWN_SADDLES[1, :2], atol=2e-6)
+    assert abs(r.energies[r.i_climb] - S.MUELLER_BROWN_SADDLES[1, 2]) < 2e-6
+    # against the Newton-refined saddle and minimum: energy error ~ |F|^2 / lambda
+    e_sad = refine_saddle(S.mueller_brown, S.as_position(*S.MUELLER_BROWN_SADDLES[1, :2])).energy
+    assert abs(r.barrier - (e_sad - float(S.mueller_brown(_mb(2))))) < 1e-9
+
+
+def test_energy_weighted_springs_same_saddle():
+    p = NEBParams(k=2.0, energy_weighted=True, fmax=1e-6, dt_max=0.01, max_step=0.01, max_steps=50000)
+    r = neb(S.mueller_brown, _mb(2), _mb(1), 12, p)
+    assert r.converged
+    assert np.allclose(r.images[r.i_climb].ravel(), S.MUELLER_BROWN_SADDLES[1, :2], atol=2e-6)
+
+
+def test_batched_bands_equal_sequential():
+    f = lambda R: S.three_well(R, 0.5)
+    mins, sads = S.three_well_stationary(0.5)
+    A = np.stack([S.as_position(*mins[i, :2]) for i in (0, 1, 2)])
+    B = np.stack([S.as_position(*mins[i, :2]) for i in (1, 2, 0)])
+    p = NEBParams(fmax=1e-8, max_steps=50000)
+    batch = neb_batch(f, A, B, 10, p)
+    for a, b, rb in zip(A, B, batch, strict=True):
+        rs = neb(f, a, b, 10, p)
+        assert rb.converged and rs.converged
+        assert np.allclose(rb.images, rs.images, atol=1e-12)
+        # every pair of adjacent wells crosses one of the three symmetric saddles
+        assert abs(rb.energies[rb.i_climb] - sads[0, 2]) < 1e-12
+        d = np.min(np.linalg.norm(sads[:, :2] - rb.images[rb.i_climb].ravel(), axis=1))
+        assert d < 1e-8
+
+
+def test_intermediate_minimum_is_split_into_elementary_steps():
+    # minimum 0 -> minimum 1 passes through the shallow minimum 2: two steps, two saddles
+    p = NEBParams(k=1.0, fmax=1e-2, dt_max=0.01, max_step=0.01)
+    steps = connect(S.mueller_brown, _mb(0), _mb(1), 16, p)
+    assert len(steps) == 2
+    got = sorted(st.saddle.energy for st in steps)
+    assert np.allclose(got, sorted(S.MUELLER_BROWN_SADDLES[:, 2]), atol=2e-6)
+    assert np.allclose(steps[0].min_b.R, steps[1].min_a.R, atol=1e-8)  # chained through minimum 2
+    for st in steps:
+        assert st.saddle.max_force < 1e-10 and st.saddle.n_negative == 1
+        # profile: starts at 0 in min_a, peaks at the barrier, ends at the asymmetry
+        assert abs(st.profile["V"].max() - st.barrier) < 1e-9
+        assert abs(st.profile["V"][-1] - st.asymmetry) < 1e-9
+
+
+def test_quartic_barrier_and_bad_input():
+    f = lambda R: S.quartic_double_well(R, 0.7, 0.0)
+    r = neb(f, S.as_position(-1.0, 0.0), S.as_position(1.0, 0.0), 9, NEBParams(fmax=1e-9))
+    assert abs(r.barrier - 0.7) < 1e-12
+    with pytest.raises(InputError):
+        neb(f, S.as_position(-1.0, np.nan), S.as_position(1.0, 0.0), 5)
+    with pytest.raises(InputError):
+        neb(f, S.as_position(-1.0, 0.0), S.as_position(1.0, 0.0), 0)

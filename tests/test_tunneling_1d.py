@@ -1,0 +1,102 @@
+"""1D tunneling splitting (sinc DVR), walls, WKB (seed Eq. 3), two parabolas (Eq. 4)."""
+
+import numpy as np
+import pytest
+
+from pelsim.errors import InputError
+from pelsim.tunneling import (delta0_two_parabola, delta0_wkb, dwp_parameters, levels,
+                              sinc_dvr_levels)
+from pelsim.units import PRESETS, custom, get_preset
+
+
+def ho_basis_levels(c2, c4, hbar, n_basis, w=2.0):
+    """Independent route: H = p^2/2 + c2 x^2 + c4 x^4 in a harmonic-oscillator basis."""
+    m = n_basis + 8
+    a = np.diag(np.sqrt(np.arange(1, m)), 1)
+    x = np.sqrt(hbar / (2 * w)) * (a + a.T)
+    p2 = -(hbar * w / 2) * ((a - a.T) @ (a - a.T))
+    x2 = x @ x
+    H = (0.5 * p2 + c2 * x2 + c4 * (x2 @ x2))[:n_basis, :n_basis]
+    return np.linalg.eigvalsh(H)[:2]
+
+
+@pytest.mark.parametrize("hbar", [0.3, 0.2])
+def test_quartic_splitting_converges_to_1e8_relative(hbar):
+    # V = (x^2 - 1)^2 = x^4 - 2 x^2 + 1
+    E, n = levels(lambda x: (x * x - 1) ** 2, -3.0, 3.0, hbar, rtol=1e-12)
+    ref = ho_basis_levels(-2.0, 1.0, hbar, 260) + 1.0
+    ref_split = ref[1] - ref[0]
+    assert abs((E[1] - E[0]) - ref_split) < 1e-8 * ref_split
+    assert np.allclose(E, ref, rtol=1e-11)
+    # a much finer fixed grid agrees too (self-convergence)
+    x = np.linspace(-3, 3, 1602)[1:-1]
+    Ef = sinc_dvr_levels((x * x - 1) ** 2, x[1] - x[0], hbar)
+    assert abs((Ef[1] - Ef[0]) - ref_split) < 1e-8 * ref_split
+
+
+def test_harmonic_oscillator_exact():
+    w, hbar = 1.7, 0.05
+    E, _ = levels(lambda x: 0.5 * w * w * x * x, -2.0, 2.0, hbar, rtol=1e-12)
+    assert np.allclose(E, [0.5 * hbar * w, 1.5 * hbar * w], rtol=1e-11)
+
+
+def test_symmetric_profile_ending_at_minima_gets_harmonic_walls():
+    hbar = 0.25
+    s = np.linspace(-1.0, 1.0, 801)
+    V = (s * s - 1) ** 2
+    p = dwp_parameters(s, V, hbar, dVds=4 * s * (s * s - 1))
+    assert p["walls_extended"]
+    assert abs(p["V0"] - 1.0) < 1e-12 and abs(p["d"] - 2.0) < 1e-12 and abs(p["asymmetry"]) < 1e-14
+    assert abs(p["hbar_omega_a"] - hbar * np.sqrt(8.0)) < 1e-6
+    assert abs(p["Delta"]) < 1e-12 and abs(p["Delta0"] - p["splitting"]) < 1e-15
+    # independent construction of the same extended potential: quartic inside, 4 (|x|-1)^2 outside
+    W = lambda x: np.where(np.abs(x) < 1, (x * x - 1) ** 2, 4.0 * (np.abs(x) - 1) ** 2)
+    E, _ = levels(W, -4.0, 4.0, hbar, rtol=1e-7)  # W''' jumps at |x| = 1: algebraic convergence
+    assert abs(p["splitting"] - (E[1] - E[0])) < 1e-5 * p["splitting"]
+    # softer (harmonic) walls than the quartic's lower the splitting, but only moderately
+    Eq, _ = levels(lambda x: (x * x - 1) ** 2, -3.0, 3.0, hbar)
+    assert 0.6 < p["splitting"] / (Eq[1] - Eq[0]) < 1.0
+
+
+def test_profile_rising_at_ends_used_as_given_and_asymmetry():
+    hbar, e = 0.25, 0.05
+    x = np.linspace(-2.0, 2.0, 2001)
+    V = (x * x - 1) ** 2 + e * x
+    p = dwp_parameters(x, V, hbar)
+    assert not p["walls_extended"]
+    E, _ = levels(lambda y: (y * y - 1) ** 2 + e * y, -2.0, 2.0, hbar, rtol=1e-11)
+    assert abs(p["splitting"] - (E[1] - E[0])) < 1e-7 * (E[1] - E[0])
+    # asymmetric well: the splitting exceeds both |Delta| and Delta0 (E = sqrt(Delta^2 + Delta0^2))
+    assert p["asymmetry"] > 0 and p["Delta"] > 0
+    assert p["splitting"] >= abs(p["Delta"]) and p["splitting"] >= p["Delta0"]
+    assert abs(p["Delta0"] ** 2 + p["Delta"] ** 2 - p["splitting"] ** 2) < 1e-12
+
+
+def test_seed_eqs_3_and_4():
+    # Eq. 3 at d = 0 is hbar Omega; it decays as exp(-(d/hbar) sqrt(2 V0))
+    assert delta0_wkb(0.3, 1.0, 0.0, 0.1) == pytest.approx(0.3)
+    assert delta0_wkb(0.3, 2.0, 1.5, 0.1) == pytest.approx(0.3 * np.exp(-15.0 * 2.0), rel=1e-14)
+    # Eq. 4 by hand at V0 = hbar Omega: 0.5 (3 - sqrt(8/pi)) e^-2
+    assert delta0_two_parabola(1.0, 1.0) == pytest.approx(0.5 * (3 - np.sqrt(8 / np.pi)) * np.exp(-2))
+    assert delta0_two_parabola(1.0, 10.0) == 0.0  # beyond its validity, never negative
+
+
+def test_bad_profiles():
+    with pytest.raises(InputError):
+        dwp_parameters([0, 1, 1, 2], [0, 1, 1, 0], 0.1)
+    with pytest.raises(InputError):
+        dwp_parameters(np.linspace(0, 1, 10), np.linspace(0, 1, 10) ** 2 + 5, 0.1)  # one well
+    with pytest.raises(InputError):
+        dwp_parameters(np.linspace(-1, 1, 10), np.zeros(10), -0.1)
+
+
+def test_unit_presets():
+    assert PRESETS["argon"].hbar == pytest.approx(0.0296, abs=5e-5)
+    assert get_preset("argon").energy_K(1.0) == 119.8
+    # hbar* scales as 1 / (sigma sqrt(m eps))
+    c = custom(119.8 * 4, 3.405, 39.948)
+    assert c.hbar == pytest.approx(PRESETS["argon"].hbar / 2, rel=1e-14)
+    with pytest.raises(InputError):
+        get_preset("neon")
+    with pytest.raises(InputError):
+        custom(-1.0, 3.4, 40.0)
