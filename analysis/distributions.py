@@ -57,8 +57,23 @@ def bootstrap_indices(glass: np.ndarray, glasses: np.ndarray, n_boot: int, seed:
         yield np.concatenate([rows[g] for g in pick]) if len(pick) else np.zeros(0, int)
 
 
-def histogram(values: np.ndarray, glass: np.ndarray, glasses: np.ndarray, bins, n_boot: int = 200,
-              seed: int = 0) -> dict:
+def resample_counts(n_glasses: int, n_boot: int, seed: int = 0) -> np.ndarray:
+    """(n_boot, n_glasses) multiplicities of each glass in each bootstrap resample.
+
+    For a statistic that is a sum over systems, the resampled value is counts @ per-glass sums,
+    which avoids re-evaluating anything per resample.
+    """
+    rng = np.random.default_rng(seed)
+    return (
+        rng.multinomial(n_glasses, np.full(n_glasses, 1.0 / n_glasses), size=n_boot)
+        if n_glasses
+        else np.zeros((n_boot, 0))
+    )
+
+
+def histogram(
+    values: np.ndarray, glass: np.ndarray, glasses: np.ndarray, bins, n_boot: int = 200, seed: int = 0
+) -> dict:
     """Probability density of ``values`` on ``bins`` with a bootstrap-over-glasses error.
 
     Returns edges, centres, density (integrates to 1 over the bins when any value falls
@@ -75,8 +90,13 @@ def histogram(values: np.ndarray, glass: np.ndarray, glasses: np.ndarray, bins, 
         c, _ = np.histogram(values[idx], bins=edges)
         boots.append(c / (c.sum() * widths) if c.sum() else np.zeros_like(widths))
     err = np.std(boots, axis=0) if boots else np.zeros_like(widths)
-    return {"edges": edges, "centres": 0.5 * (edges[1:] + edges[:-1]), "density": dens,
-            "error": err, "counts": counts}
+    return {
+        "edges": edges,
+        "centres": 0.5 * (edges[1:] + edges[:-1]),
+        "density": dens,
+        "error": err,
+        "counts": counts,
+    }
 
 
 def _bins(x: np.ndarray, n: int = 20):
@@ -99,9 +119,17 @@ def bootstrap_stat(fn, glass: np.ndarray, glasses: np.ndarray, n_boot: int, seed
     return float(np.std(vals)) if vals.size else float("nan")
 
 
-def tls_density(dwps: dict, n_particles: int, glasses: np.ndarray, threshold_reduced: float,
-                number_density: float, energy_unit_J: float, length_unit_m: float,
-                n_boot: int = 200, seed: int = 0) -> dict:
+def tls_density(
+    dwps: dict,
+    n_particles: int,
+    glasses: np.ndarray,
+    threshold_reduced: float,
+    number_density: float,
+    energy_unit_J: float,
+    length_unit_m: float,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> dict:
     """TLS density n0 per particle per unit energy and P-bar in J^-1 m^-3, bootstrap errors.
 
     Args:
@@ -126,9 +154,15 @@ def tls_density(dwps: dict, n_particles: int, glasses: np.ndarray, threshold_red
     n0_err = bootstrap_stat(n0_of, glass, np.asarray(glasses), n_boot, seed)
     rho_m3 = number_density / length_unit_m**3
     to_pbar = rho_m3 / energy_unit_J  # (per particle per epsilon) -> J^-1 m^-3
-    return {"n_tls": n_tls, "n_glasses": int(n_g), "threshold_reduced": threshold_reduced,
-            "n0_per_particle_per_epsilon": n0, "n0_err": n0_err,
-            "Pbar_J_m3": n0 * to_pbar, "Pbar_err_J_m3": n0_err * to_pbar}
+    return {
+        "n_tls": n_tls,
+        "n_glasses": int(n_g),
+        "threshold_reduced": threshold_reduced,
+        "n0_per_particle_per_epsilon": n0,
+        "n0_err": n0_err,
+        "Pbar_J_m3": n0 * to_pbar,
+        "Pbar_err_J_m3": n0_err * to_pbar,
+    }
 
 
 def twp_statistics(twps: dict, glasses: np.ndarray, kelvin_per_epsilon: float) -> dict:
@@ -143,12 +177,18 @@ def twp_statistics(twps: dict, glasses: np.ndarray, kelvin_per_epsilon: float) -
     D = np.sqrt((Ec**2).sum(axis=1))
     D0 = np.asarray(twps["D0"]) * kelvin_per_epsilon
     spec = np.asarray(twps["spectrum"]) * kelvin_per_epsilon
-    out.update({
-        "D_K": D, "D0_mean_K": D0.mean(axis=1), "loop_area": np.asarray(twps["loop_area"]),
-        "loop_area_particle_max": np.asarray(twps.get("loop_area_particle_max", np.full(n, np.nan))),
-        "gap01_K": spec[:, 1] - spec[:, 0], "gap12_K": spec[:, 2] - spec[:, 1],
-        "median_D_K": float(np.median(D)), "median_D0_K": float(np.median(D0)),
-    })
+    out.update(
+        {
+            "D_K": D,
+            "D0_mean_K": D0.mean(axis=1),
+            "loop_area": np.asarray(twps["loop_area"]),
+            "loop_area_particle_max": np.asarray(twps.get("loop_area_particle_max", np.full(n, np.nan))),
+            "gap01_K": spec[:, 1] - spec[:, 0],
+            "gap12_K": spec[:, 2] - spec[:, 1],
+            "median_D_K": float(np.median(D)),
+            "median_D0_K": float(np.median(D0)),
+        }
+    )
     return out
 
 
@@ -173,14 +213,16 @@ def compare_methods(dwps: dict) -> dict:
             row["ks_statistic"], row["ks_pvalue"] = float(ks.statistic), float(ks.pvalue)
         out["log10_Delta0_K" if q == "Delta0_K" else q] = row
     is_tls = np.asarray(dwps.get("is_tls", np.zeros(len(method), bool)), bool)
-    out["tls_fraction"] = {name: float(is_tls[m].mean()) if m.any() else float("nan")
-                           for name, m in groups.items()}
+    out["tls_fraction"] = {
+        name: float(is_tls[m].mean()) if m.any() else float("nan") for name, m in groups.items()
+    }
     out["counts"] = {name: int(m.sum()) for name, m in groups.items()}
     return out
 
 
-def dwp_distributions(dwps: dict, glasses: np.ndarray, n_boot: int = 200, seed: int = 0,
-                      n_bins: int = 20) -> dict:
+def dwp_distributions(
+    dwps: dict, glasses: np.ndarray, n_boot: int = 200, seed: int = 0, n_bins: int = 20
+) -> dict:
     """One-dimensional densities of :data:`DWP_QUANTITIES` and the joint P(Delta, ln Delta0)."""
     glass = np.asarray(dwps.get("glass", np.zeros(0, int)))
     out = {}
@@ -199,13 +241,25 @@ def dwp_distributions(dwps: dict, glasses: np.ndarray, n_boot: int = 200, seed: 
         ok = np.isfinite(D) & np.isfinite(lnD0)
         H, ex, ey = np.histogram2d(D[ok], lnD0[ok], bins=(_bins(D[ok], 12), _bins(lnD0[ok], 12)))
         area = np.outer(np.diff(ex), np.diff(ey))
-        out["joint_Delta_lnDelta0"] = {"Delta_edges_K": ex, "lnDelta0_edges": ey,
-                                       "density": H / (max(H.sum(), 1) * area), "counts": H}
+        out["joint_Delta_lnDelta0"] = {
+            "Delta_edges_K": ex,
+            "lnDelta0_edges": ey,
+            "density": H / (max(H.sum(), 1) * area),
+            "counts": H,
+        }
     return out
 
 
-def summarize(dwps: dict, twps: dict, glasses, n_particles: int, number_density: float,
-              units: dict, n_boot: int = 200, seed: int = 0) -> dict:
+def summarize(
+    dwps: dict,
+    twps: dict,
+    glasses,
+    n_particles: int,
+    number_density: float,
+    units: dict,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> dict:
     """Everything above for one campaign catalogue.
 
     ``units`` holds ``energy_J`` (epsilon in J), ``length_m`` (sigma in m), ``kelvin_per_epsilon``
@@ -219,15 +273,26 @@ def summarize(dwps: dict, twps: dict, glasses, n_particles: int, number_density:
         "n_glasses": int(len(glasses)),
         "dwps_per_glass": n / max(len(glasses), 1),
         "histograms": dwp_distributions(dwps, glasses, n_boot, seed),
-        "tls": tls_density(dwps, n_particles, glasses, thr_red, number_density, units["energy_J"],
-                           units["length_m"], n_boot, seed),
+        "tls": tls_density(
+            dwps,
+            n_particles,
+            glasses,
+            thr_red,
+            number_density,
+            units["energy_J"],
+            units["length_m"],
+            n_boot,
+            seed,
+        ),
         "twps": twp_statistics(twps, glasses, units["kelvin_per_epsilon"]),
         "methods": compare_methods(dwps),
     }
     if n:
-        res["median"] = {q: float(np.nanmedian(np.asarray(dwps[q], float)))
-                         for q in ("V0", "d", "m_eff", "participation_ratio", "Delta0_K", "Delta_K")
-                         if q in dwps}
+        res["median"] = {
+            q: float(np.nanmedian(np.asarray(dwps[q], float)))
+            for q in ("V0", "d", "m_eff", "participation_ratio", "Delta0_K", "Delta_K")
+            if q in dwps
+        }
     return res
 
 

@@ -16,7 +16,6 @@ import numpy as np
 
 from analysis import bridge
 from analysis import distributions as dist
-from pelsim.errors import InputError
 
 
 def _atomic_text(path: Path, text: str) -> None:
@@ -42,10 +41,17 @@ def units_for(preset: str, number_density: float, tls_threshold_K: float) -> dic
 
     u = get_preset(preset)
     sigma_m = u.sigma_A * ANGSTROM
-    return {"preset": u.name, "energy_J": u.epsilon_K * K_B, "length_m": sigma_m,
-            "particle_mass_kg": u.mass_u * AMU, "kelvin_per_epsilon": u.epsilon_K, "hbar": u.hbar,
-            "number_density": number_density, "number_density_m3": number_density / sigma_m**3,
-            "tls_threshold_K": tls_threshold_K}
+    return {
+        "preset": u.name,
+        "energy_J": u.epsilon_K * K_B,
+        "length_m": sigma_m,
+        "particle_mass_kg": u.mass_u * AMU,
+        "kelvin_per_epsilon": u.epsilon_K,
+        "hbar": u.hbar,
+        "number_density": number_density,
+        "number_density_m3": number_density / sigma_m**3,
+        "tls_threshold_K": tls_threshold_K,
+    }
 
 
 def analyse(catalogue_path: str | Path, out_dir: str | Path, settings: dict) -> dict:
@@ -74,25 +80,36 @@ def analyse_arrays(dwps: dict, twps: dict, out_dir: str | Path, settings: dict) 
     glasses = np.arange(settings["n_glasses"])
     units = settings["units"]
     nb, seed = settings.get("bootstrap", 200), settings.get("seed", 0)
-    summary = dist.summarize(dwps, twps, glasses, settings["n_particles"], units["number_density"], units,
-                             n_boot=nb, seed=seed)
+    summary = dist.summarize(
+        dwps, twps, glasses, settings["n_particles"], units["number_density"], units, n_boot=nb, seed=seed
+    )
     T = np.geomspace(settings["T_min_K"], settings["T_max_K"], 60)
-    pred = {"heat_capacity": bridge.heat_capacity_prediction(dwps, glasses, settings["n_particles"], units, T,
-                                                             nb, seed)}
+    pred = {
+        "heat_capacity": bridge.heat_capacity_prediction(
+            dwps, glasses, settings["n_particles"], units, T, nb, seed
+        )
+    }
     pred["heat_capacity"]["Pbar_n0_J_m3"] = summary["tls"]["Pbar_J_m3"]
     settings = {**settings, "Pbar_fit_J_m3": pred["heat_capacity"]["fit"]["Pbar_fit_J_m3"]}
     pred["dielectric"] = bridge.dielectric_prediction(dwps, glasses, settings, T)
     if hasattr(bridge, "echo_prediction"):
         pred["echo"] = bridge.echo_prediction(dwps, twps, glasses, settings)
-    pred["twp"] = bridge.twp_heat_capacity(twps, glasses, settings["n_particles"], units, T,
-                                           settings["fields_T"])
+    pred["twp"] = bridge.twp_heat_capacity(
+        twps, glasses, settings["n_particles"], units, T, settings["fields_T"]
+    )
     if hasattr(bridge, "twp_field_predictions") and pred["twp"].get("n_twps", 0):
         pred["twp"].update(bridge.twp_field_predictions(twps, glasses, settings, T))
     out_dir.mkdir(parents=True, exist_ok=True)
     _atomic_text(out_dir / "distributions.json", json.dumps(dist.to_jsonable(summary), indent=1))
     _atomic_text(out_dir / "predictions.json", json.dumps(dist.to_jsonable(pred), indent=1))
-    return {"summary": summary, "predictions": pred, "units": units, "settings": settings,
-            "dwps": dwps, "twps": twps}
+    return {
+        "summary": summary,
+        "predictions": pred,
+        "units": units,
+        "settings": settings,
+        "dwps": dwps,
+        "twps": twps,
+    }
 
 
 # ------------------------------------------------------------------------------ figures
@@ -110,10 +127,12 @@ def _fig_histograms(res, path):
         ax.errorbar(h["centres"], h["density"], yerr=h["error"], fmt="none", ecolor="k", capsize=2)
         ax.set_xlabel(h["label"])
         ax.set_ylabel("probability density")
-    for ax in list(axes.flat)[len(keys):]:
+    for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
-    fig.suptitle(f"DWP parameters ({res['summary']['n_dwps']} DWPs, {res['summary']['n_glasses']} glasses; "
-                 "error bars: bootstrap over glasses)")
+    fig.suptitle(
+        f"DWP parameters ({res['summary']['n_dwps']} DWPs, {res['summary']['n_glasses']} glasses; "
+        "error bars: bootstrap over glasses)"
+    )
     _savefig(fig, path)
     return path
 
@@ -144,7 +163,9 @@ def _fig_heat_capacity(res, path):
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
     a1.loglog(T, np.where(C > 0, C, np.nan), "C0-", label="simulated DWPs (etm Schottky sum)")
     a1.fill_between(T, np.clip(C - err, 1e-300, None), C + err, color="C0", alpha=0.3)
-    a1.loglog(T, hc["C_stm_J_gK"], "k--", label=f"STM, fitted P-bar = {hc['fit']['Pbar_fit_J_m3']:.3g} J^-1 m^-3")
+    a1.loglog(
+        T, hc["C_stm_J_gK"], "k--", label=f"STM, fitted P-bar = {hc['fit']['Pbar_fit_J_m3']:.3g} J^-1 m^-3"
+    )
     a1.set_xlabel("T [K]")
     a1.set_ylabel("C_p [J / (g K)]")
     a1.legend(fontsize=8)
@@ -167,7 +188,9 @@ def _fig_twp(res, path):
         return None
     fig, ax = plt.subplots(figsize=(6, 4.2))
     for k, B in enumerate(tw["B_T"]):
-        ax.loglog(tw["T_K"], np.where(tw["C_J_gK"][:, k] > 0, tw["C_J_gK"][:, k], np.nan), label=f"B = {B:g} T")
+        ax.loglog(
+            tw["T_K"], np.where(tw["C_J_gK"][:, k] > 0, tw["C_J_gK"][:, k], np.nan), label=f"B = {B:g} T"
+        )
     ax.set_xlabel("T [K]")
     ax.set_ylabel("C_p (TWPs) [J / (g K)]")
     ax.set_title(f"{tw['n_twps']} TWPs, 3-level model (seed Eq. 6), |q/e| = {tw['charge_e']:g}")
@@ -221,49 +244,78 @@ def write_report(res: dict, report_dir: str | Path, meta: dict) -> Path:
     L = [f"# Campaign report: {meta.get('name', '')}", ""]
     if meta.get("description"):
         L += [meta["description"], ""]
-    L += ["Pipeline: glass -> inherent structures -> DWP/TWP catalogue -> distributions -> etm predictions.",
-          f"Model `{meta.get('model')}`, N = {meta.get('N')} particles, {s['n_glasses']} glasses, "
-          f"potential `{meta.get('potential')}`; unit preset `{u['preset']}` "
-          f"(epsilon/k_B = {_fmt(u['kelvin_per_epsilon'], '.4g')} K, sigma = {_fmt(u['length_m'] * 1e10, '.4g')} A). "
-          f"Config hash `{meta.get('config_hash', '')[:12]}`; run time {_fmt(meta.get('seconds'), '.0f')} s.", "",
-          "## Counts", "",
-          "| quantity | value |", "|---|---|",
-          f"| DWPs | {s['n_dwps']} ({_fmt(s['dwps_per_glass'])} per glass) |",
-          f"| TLS (splitting < {u['tls_threshold_K']:g} K) | {tls['n_tls']} |",
-          f"| TWPs | {s['twps']['n_twps']} |",
-          f"| n0 [per particle per epsilon] | {_fmt(tls['n0_per_particle_per_epsilon'])} +- {_fmt(tls['n0_err'])} |",
-          f"| P-bar from n0 [J^-1 m^-3] | {_fmt(tls['Pbar_J_m3'])} +- {_fmt(tls['Pbar_err_J_m3'])} |",
-          f"| P-bar fitted to C_p [J^-1 m^-3] | {_fmt(hc['fit']['Pbar_fit_J_m3'])} |", ""]
+    L += [
+        "Pipeline: glass -> inherent structures -> DWP/TWP catalogue -> distributions -> etm predictions.",
+        f"Model `{meta.get('model')}`, N = {meta.get('N')} particles, {s['n_glasses']} glasses, "
+        f"potential `{meta.get('potential')}`; unit preset `{u['preset']}` "
+        f"(epsilon/k_B = {_fmt(u['kelvin_per_epsilon'], '.4g')} K, sigma = {_fmt(u['length_m'] * 1e10, '.4g')} A). "  # noqa: E501
+        f"Config hash `{meta.get('config_hash', '')[:12]}`; task time (sum over tasks) {_fmt(meta.get('seconds'), '.0f')} s.",  # noqa: E501
+        "",
+        "## Counts",
+        "",
+        "| quantity | value |",
+        "|---|---|",
+        f"| DWPs | {s['n_dwps']} ({_fmt(s['dwps_per_glass'])} per glass) |",
+        f"| TLS (splitting < {u['tls_threshold_K']:g} K) | {tls['n_tls']} |",
+        f"| TWPs | {s['twps']['n_twps']} |",
+        f"| n0 [per particle per epsilon] | {_fmt(tls['n0_per_particle_per_epsilon'])} +- {_fmt(tls['n0_err'])} |",  # noqa: E501
+        f"| P-bar from n0 [J^-1 m^-3] | {_fmt(tls['Pbar_J_m3'])} +- {_fmt(tls['Pbar_err_J_m3'])} |",
+        f"| P-bar fitted to C_p [J^-1 m^-3] | {_fmt(hc['fit']['Pbar_fit_J_m3'])} |",
+        "",
+    ]
     if s.get("median"):
         L += ["Medians: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in s["median"].items()), ""]
-    L += ["## Distributions", "",
-          "Probability densities of the DWP parameters (reduced LJ units unless marked K; "
-          "error bars: bootstrap over glasses).", ""]
+    L += [
+        "## Distributions",
+        "",
+        "Probability densities of the DWP parameters (reduced LJ units unless marked K; "
+        "error bars: bootstrap over glasses).",
+        "",
+    ]
     if figs["histograms"]:
         L += ["![DWP histograms](dwp_histograms.png)", ""]
     if figs["joint"]:
-        L += ["Joint density P(Delta, ln Delta0): the STM assumes it flat (P-bar / Delta0, seed Eq. 2).", "",
-              "![joint](joint_Delta_lnDelta0.png)", ""]
+        L += [
+            "Joint density P(Delta, ln Delta0): the STM assumes it flat (P-bar / Delta0, seed Eq. 2).",
+            "",
+            "![joint](joint_Delta_lnDelta0.png)",
+            "",
+        ]
     m = s["methods"]
-    L += ["### IS-IS against intra-basin DWPs", "",
-          f"counts: IS-IS {m['counts']['is_is']}, intra-basin {m['counts']['intra_basin']}; "
-          f"TLS fraction: IS-IS {_fmt(m['tls_fraction']['is_is'])}, intra-basin {_fmt(m['tls_fraction']['intra_basin'])}",
-          "", "| quantity | median IS-IS | median intra-basin | KS statistic | KS p-value |", "|---|---|---|---|---|"]
+    L += [
+        "### IS-IS against intra-basin DWPs",
+        "",
+        f"counts: IS-IS {m['counts']['is_is']}, intra-basin {m['counts']['intra_basin']}; "
+        f"TLS fraction: IS-IS {_fmt(m['tls_fraction']['is_is'])}, intra-basin {_fmt(m['tls_fraction']['intra_basin'])}",  # noqa: E501
+        "",
+        "| quantity | median IS-IS | median intra-basin | KS statistic | KS p-value |",
+        "|---|---|---|---|---|",
+    ]
     for q, row in m.items():
         if q in ("counts", "tls_fraction"):
             continue
-        L.append(f"| {q} | {_fmt(row['is_is']['median'])} | {_fmt(row['intra_basin']['median'])} | "
-                 f"{_fmt(row.get('ks_statistic'))} | {_fmt(row.get('ks_pvalue'))} |")
+        L.append(
+            f"| {q} | {_fmt(row['is_is']['median'])} | {_fmt(row['intra_basin']['median'])} | "
+            f"{_fmt(row.get('ks_statistic'))} | {_fmt(row.get('ks_pvalue'))} |"
+        )
     tw = s["twps"]
     L += ["", "### TWPs", "", f"{tw['n_twps']} TWPs ({_fmt(tw['per_glass'])} per glass)."]
     if tw["n_twps"]:
-        L += [f"median asymmetry D = {_fmt(tw['median_D_K'])} K, median amplitude D0 = {_fmt(tw['median_D0_K'])} K."]
-    L += ["", "## Predictions from the simulated (Delta, Delta0) (etm)", "",
-          "### Heat capacity", "",
-          f"C_p(T) = k_B sum_i C0(E_i, T) / mass over all DWPs (seed Eqs. 14-15). Linear coefficient "
-          f"gamma = {_fmt(hc['fit']['gamma_J_gK2'])} J/(g K^2); C ~ T^(1+alpha) with alpha = "
-          f"{_fmt(hc['fit']['alpha'])}; max |C/(gamma T) - 1| = {_fmt(hc['fit']['max_rel_deviation'])}. "
-          f"The dashed line is the STM with the P-bar fitted to it.", ""]
+        L += [
+            f"median asymmetry D = {_fmt(tw['median_D_K'])} K, median amplitude D0 = {_fmt(tw['median_D0_K'])} K."  # noqa: E501
+        ]
+    L += [
+        "",
+        "## Predictions from the simulated (Delta, Delta0) (etm)",
+        "",
+        "### Heat capacity",
+        "",
+        f"C_p(T) = k_B sum_i C0(E_i, T) / mass over all DWPs (seed Eqs. 14-15). Linear coefficient "
+        f"gamma = {_fmt(hc['fit']['gamma_J_gK2'])} J/(g K^2); C ~ T^(1+alpha) with alpha = "
+        f"{_fmt(hc['fit']['alpha'])}; max |C/(gamma T) - 1| = {_fmt(hc['fit']['max_rel_deviation'])}. "
+        f"The dashed line is the STM with the P-bar fitted to it.",
+        "",
+    ]
     if figs["cp"]:
         L += ["![heat capacity](heat_capacity.png)", ""]
     for name in ("dielectric", "echo"):
@@ -273,29 +325,25 @@ def write_report(res: dict, report_dir: str | Path, meta: dict) -> Path:
                 L += [f"![{name}]({name}.png)", ""]
     L += ["### TWPs in a magnetic field", ""]
     if p["twp"].get("n_twps"):
-        L += ["Exact 3-level spectra (seed Eq. 6) with the Aharonov-Bohm phase of Eq. 7; the simulated particles "
-              f"are neutral, so the charge |q/e| = {p['twp']['charge_e']:g} is an assumption.", "",
-              "![TWP heat capacity](twp_heat_capacity.png)", ""]
+        L += [
+            "Exact 3-level spectra (seed Eq. 6) with the Aharonov-Bohm phase of Eq. 7; the simulated particles "  # noqa: E501
+            f"are neutral, so the charge |q/e| = {p['twp']['charge_e']:g} is an assumption.",
+            "",
+            "![TWP heat capacity](twp_heat_capacity.png)",
+            "",
+        ]
         if hasattr(bridge, "twp_markdown"):
             L += bridge.twp_markdown(p["twp"], _fmt) + [""]
     else:
         L += ["No TWPs were found, so there is no field-dependent prediction.", ""]
-    L += ["## Files", "", "- `../catalogue.h5`: the merged DWP/TWP catalogue (schema: docs/catalogue.md)",
-          "- `../analysis/distributions.json`, `../analysis/predictions.json`: every number above",
-          "- `../log.jsonl`: versions, config, config hash and timings of every run", ""]
+    L += [
+        "## Files",
+        "",
+        "- `../catalogue.h5`: the merged DWP/TWP catalogue (schema: docs/catalogue.md)",
+        "- `../analysis/distributions.json`, `../analysis/predictions.json`: every number above",
+        "- `../log.jsonl`: versions, config, config hash and timings of every run",
+        "",
+    ]
     path = rd / "report.md"
     _atomic_text(path, "\n".join(L))
     return path
-
-
-def build(catalogue_path, root, settings: dict, meta: dict) -> dict:
-    """analyse + write_report for a campaign directory ``root``; returns paths and key numbers."""
-    root = Path(root)
-    if not Path(catalogue_path).is_file():
-        raise InputError(f"catalogue not found: {catalogue_path}")
-    res = analyse(catalogue_path, root / "analysis", settings)
-    report = write_report(res, root / "report", meta)
-    s = res["summary"]
-    return {"report": str(report), "dwps": s["n_dwps"], "tls": s["tls"]["n_tls"], "twps": s["twps"]["n_twps"],
-            "Pbar_J_m3": s["tls"]["Pbar_J_m3"],
-            "Pbar_fit_J_m3": res["predictions"]["heat_capacity"]["fit"]["Pbar_fit_J_m3"]}

@@ -119,9 +119,72 @@ PARAM_FLAGS = {
     "Pn": ("--Pn", "1/g", "P* n_ATS"),
     "n_fe2": ("--n-fe2", "1/g", "Fe2+ concentration (J=2, g=2); default 0"),
     "n_fe3": ("--n-fe3", "1/g", "Fe3+ concentration (J=5/2, g=2); default 0"),
-    "amplitude": ("--amplitude", "1", "prefactor pi x_ATS P* p1^2/(eps_r eps_0) (Tables 5-7)"),
-    "Gamma": ("--Gamma", "1/(s K^5)", "ATS relaxation constant of Eq. 55 (Table 7)"),
+    "amplitude": (
+        "--amplitude",
+        "K",
+        "prefactor pi x_ATS P* p1^2/(eps_r eps_0) of Tables 5-7 (read in K, see etm.dielectric)",
+    ),
+    "Gamma": ("--Gamma", "1/(s K^5)", "ATS relaxation constant of the corrected Eq. 55 (Tables 7, 8)"),
+    "frequency": ("--frequency", "Hz", "measuring frequency omega/2pi (default: loss 1e3, echo 1e9)"),
+    "tau1": ("--tau1", "s", "first pulse length (default 1e-7)"),
+    "tau2": ("--tau2", "s", "second pulse length (default 2e-7)"),
+    "tau12": ("--tau12", "s", "delay between the pulses (default 2e-6)"),
+    "p1F0": ("--p1F0", "D kV/m", "single-well dipole times pulse field (Table 8)"),
+    "c_ats": ("--c-ats", "1/(s K)", "spectral diffusion, 1/tau_phi = c_ATS T (Eq. 79; Table 8); default 0"),
+    "tan_omega_dtau": ("--tan-omega-dtau", "1", "tan(omega Delta tau) of Eq. 76 (Table 8); default 0"),
+    "ats_ratio": ("--ats-ratio", "1", "ATS share of the zero-field echo, 1 - A(0)/A(inf); default 0.5"),
 }
+
+#: defaults of the optional parameters (used when neither a flag nor the preset gives them)
+LOSS_DEFAULT_FREQUENCY_HZ = 1e3
+ECHO_DEFAULTS = {
+    "frequency": 1e9,
+    "tau1": 1e-7,
+    "tau2": 2e-7,
+    "tau12": 2e-6,
+    "T_K": 0.012,
+    "Gamma": 0.0,
+    "c_ats": 0.0,
+    "tan_omega_dtau": 0.0,
+    "ats_ratio": 0.5,
+}
+ECHO_FLAGS = (
+    "D_min",
+    "D0min_qS",
+    "D0max_qS",
+    "B_star",
+    "Gamma",
+    "c_ats",
+    "p1F0",
+    "tan_omega_dtau",
+    "frequency",
+    "tau1",
+    "tau2",
+    "tau12",
+    "ats_ratio",
+)
+
+
+#: every parameter flag of ``etm fit``
+FIT_FLAGS = (
+    "D_min",
+    "D0min_qS",
+    "D0max_qS",
+    "B_star",
+    "Pn",
+    "n_fe2",
+    "n_fe3",
+    "amplitude",
+    "Gamma",
+    "frequency",
+    "tau1",
+    "tau2",
+    "tau12",
+    "p1F0",
+    "c_ats",
+    "tan_omega_dtau",
+    "ats_ratio",
+)
 
 
 def add_param_flags(p: argparse.ArgumentParser, names) -> None:
@@ -130,8 +193,12 @@ def add_param_flags(p: argparse.ArgumentParser, names) -> None:
     for name in names:
         flag, unit, text = PARAM_FLAGS[name]
         g.add_argument(flag, dest=name, type=float, default=None, help=f"{text} [{unit}]")
-    g.add_argument("--no-orientation-average", dest="orientation_average", action="store_false",
-                   help="use phi^2 itself instead of the orientational average phi^2/3")
+    g.add_argument(
+        "--no-orientation-average",
+        dest="orientation_average",
+        action="store_false",
+        help="use phi^2 itself instead of the orientational average phi^2/3",
+    )
 
 
 def collect_values(args, names) -> dict:
@@ -161,8 +228,13 @@ def ats_params(values: dict):
     """ATSParams from a values dict (validates D_min > 0, D0min < D0max, B* > 0)."""
     from etm.params import ATSParams
 
-    return ATSParams(values["D_min"], values["D0min_qS"], values["D0max_qS"],
-                     B_star=values.get("B_star"), orientation_average=values.get("orientation_average", True))
+    return ATSParams(
+        values["D_min"],
+        values["D0min_qS"],
+        values["D0max_qS"],
+        B_star=values.get("B_star"),
+        orientation_average=values.get("orientation_average", True),
+    )
 
 
 def _physics(module: str, name: str):
@@ -198,8 +270,13 @@ def heat_capacity_columns(T_K, B_T, values: dict) -> dict:
         n = values.get(key) or 0.0
         if n:
             c_para = c_para + np.asarray(c_para_fn(T, B, n, J, G_FE), np.float64)
-    return {"T_K": T, "B_T": B, "C_ATS_J_per_gK": c_ats, "C_para_J_per_gK": c_para,
-            "C_total_J_per_gK": c_ats + c_para}
+    return {
+        "T_K": T,
+        "B_T": B,
+        "C_ATS_J_per_gK": c_ats,
+        "C_para_J_per_gK": c_para,
+        "C_total_J_per_gK": c_ats + c_para,
+    }
 
 
 def magnetization_columns(T_K, B_T, values: dict) -> dict:
@@ -215,8 +292,13 @@ def magnetization_columns(T_K, B_T, values: dict) -> dict:
         n = values.get(key) or 0.0
         if n:
             m_para = m_para + np.asarray(m_fn(T, B, n, J, G_FE), np.float64)
-    return {"T_K": T, "B_T": B, "M_ATS_Am2_per_g": m_ats, "M_para_Am2_per_g": m_para,
-            "M_total_Am2_per_g": m_ats + m_para}
+    return {
+        "T_K": T,
+        "B_T": B,
+        "M_ATS_Am2_per_g": m_ats,
+        "M_para_Am2_per_g": m_para,
+        "M_total_Am2_per_g": m_ats + m_para,
+    }
 
 
 def dielectric_columns(T_K, B_T, values: dict) -> dict:
@@ -235,9 +317,14 @@ def loss_columns(T_K, B_T, values: dict) -> dict:
     p = ats_params(values)
     T = require_positive(np.asarray(T_K, np.float64), "T", "K")
     B = require_nonnegative(np.asarray(B_T, np.float64), "B", "T")
-    omega = values.get("omega", 2 * np.pi * 1e3)
-    d = np.asarray(_physics("loss", "dtan_delta_ats")(T, B, p, values["amplitude"], values["Gamma"], omega),
-                   np.float64)
+    freq = values.get("frequency")
+    freq = LOSS_DEFAULT_FREQUENCY_HZ if freq is None else freq
+    if not freq > 0:
+        raise InputError(f"--frequency must be > 0 Hz, got {freq}")
+    d = np.asarray(
+        _physics("loss", "dtan_delta_ats")(T, B, p, values["amplitude"], values["Gamma"], 2 * np.pi * freq),
+        np.float64,
+    )
     return {"T_K": T, "B_T": B, "dtan_delta": d}
 
 
@@ -289,8 +376,11 @@ def _add_output(p, plot=True):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = _Parser(prog="etm", description=__doc__.split("\n\n")[0],
-                 epilog="Units: K (k_B = 1), T, per gram. See docs/etm.md.")
+    ap = _Parser(
+        prog="etm",
+        description=__doc__.split("\n\n")[0],
+        epilog="Units: K (k_B = 1), T, per gram. See docs/etm.md.",
+    )
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -328,14 +418,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("loss", help="ATS Delta tan(delta) (T, B), Eq. (61)")
     s.add_argument("--T", required=True, help="temperature grid [K] (outer)")
     s.add_argument("--B", required=True, help="field grid [T] (inner)")
-    add_param_flags(s, ("D_min", "D0min_qS", "D0max_qS", "B_star", "amplitude", "Gamma"))
-    s.add_argument("--frequency", type=float, default=1e3, help="measuring frequency omega/2pi [Hz] (default 1e3)")
+    add_param_flags(s, ("D_min", "D0min_qS", "D0max_qS", "B_star", "amplitude", "Gamma", "frequency"))
     _add_output(s)
 
     s = sub.add_parser("echo", help="relative polarization-echo amplitude vs B, Eqs. (76-77)")
     s.add_argument("--B", required=True, help="field grid [T]")
-    s.add_argument("--T", type=float, default=None, help="temperature [K] (default: the preset's, else 0.012)")
-    add_param_flags(s, ("D_min", "D0min_qS", "D0max_qS", "B_star"))
+    s.add_argument(
+        "--T", type=float, default=None, help="temperature [K] (default: the preset's, else 0.012)"
+    )
+    add_param_flags(s, ECHO_FLAGS)
     _add_output(s)
 
     s = sub.add_parser("tunneling", help="Delta0 of a symmetric two-parabola DWP, Eq. (4)")
@@ -352,16 +443,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--only", help="comma list of figure ids (e.g. fig04,fig26); default all")
 
     s = sub.add_parser("fit", help="fit a closed form to a CSV with lmfit")
-    s.add_argument("model", choices=("heat-capacity", "magnetization", "dielectric", "loss", "echo"),
-                   help="which closed form")
+    s.add_argument(
+        "model",
+        choices=("heat-capacity", "magnetization", "dielectric", "loss", "echo"),
+        help="which closed form",
+    )
     s.add_argument("--data", required=True, help="CSV with the CLI's column names (x columns + y column)")
     s.add_argument("--y", help="y column (default: the model's total column)")
     s.add_argument("--sigma", help="column with 1-sigma errors of y (default: unweighted, errors scaled)")
     s.add_argument("--vary", help="comma list of parameters to fit (default: the model's standard set)")
-    s.add_argument("--bounds", action="append", default=[], metavar="NAME=LO:HI",
-                   help="bounds of a parameter (repeatable)")
-    add_param_flags(s, ("D_min", "D0min_qS", "D0max_qS", "B_star", "Pn", "n_fe2", "n_fe3", "amplitude", "Gamma"))
-    s.add_argument("--frequency", type=float, default=1e3, help="loss model: omega/2pi [Hz]")
+    s.add_argument(
+        "--bounds",
+        action="append",
+        default=[],
+        metavar="NAME=LO:HI",
+        help="bounds of a parameter (repeatable)",
+    )
+    add_param_flags(s, FIT_FLAGS)
+    s.add_argument("--T", type=float, default=None, help="echo model: temperature [K]")
     s.add_argument("--format", choices=("text", "json"), default="text")
     s.add_argument("--out", help="write the report to FILE instead of stdout")
 
@@ -419,25 +518,37 @@ def cmd_table(args) -> int:
     if c == "echo":
         B = parse_grid(args.B, "--B")
         require_nonnegative(B, "--B", "T")
-        values = collect_values(args, ("D_min", "D0min_qS", "D0max_qS", "B_star"))
-        cols = echo_columns(B, values, args)
+        values = collect_values(args, ECHO_FLAGS)
+        if args.T is not None:
+            values["T_K"] = args.T
+        cols = echo_columns(B, values)
         emit(table_text(cols, args.format), args.out)
         _maybe_plot(args, cols, "B_T", ["echo_rel"], None)
         return 0
     names = {
-        "heat-capacity": (("D_min", "D0min_qS", "D0max_qS", "B_star", "Pn", "n_fe2", "n_fe3"),
-                          heat_capacity_columns, ["C_ATS_J_per_gK", "C_para_J_per_gK", "C_total_J_per_gK"]),
-        "magnetization": (("D_min", "D0min_qS", "D0max_qS", "B_star", "Pn", "n_fe2", "n_fe3"),
-                          magnetization_columns, ["M_ATS_Am2_per_g", "M_para_Am2_per_g", "M_total_Am2_per_g"]),
-        "dielectric": (("D_min", "D0min_qS", "D0max_qS", "B_star", "amplitude"), dielectric_columns, ["deps_rel"]),
-        "loss": (("D_min", "D0min_qS", "D0max_qS", "B_star", "amplitude", "Gamma"), loss_columns, ["dtan_delta"]),
+        "heat-capacity": (
+            ("D_min", "D0min_qS", "D0max_qS", "B_star", "Pn", "n_fe2", "n_fe3"),
+            heat_capacity_columns,
+            ["C_ATS_J_per_gK", "C_para_J_per_gK", "C_total_J_per_gK"],
+        ),
+        "magnetization": (
+            ("D_min", "D0min_qS", "D0max_qS", "B_star", "Pn", "n_fe2", "n_fe3"),
+            magnetization_columns,
+            ["M_ATS_Am2_per_g", "M_para_Am2_per_g", "M_total_Am2_per_g"],
+        ),
+        "dielectric": (
+            ("D_min", "D0min_qS", "D0max_qS", "B_star", "amplitude"),
+            dielectric_columns,
+            ["deps_rel"],
+        ),
+        "loss": (
+            ("D_min", "D0min_qS", "D0max_qS", "B_star", "amplitude", "Gamma", "frequency"),
+            loss_columns,
+            ["dtan_delta"],
+        ),
     }
     flags, fn, ycols = names[c]
     values = collect_values(args, flags)
-    if c == "loss":
-        if not args.frequency > 0:
-            raise InputError(f"--frequency must be > 0 Hz, got {args.frequency}")
-        values["omega"] = 2 * np.pi * args.frequency
     T, B = _tb_grid(args)
     cols = fn(T, B, values)
     emit(table_text(cols, args.format), args.out)
@@ -445,20 +556,34 @@ def cmd_table(args) -> int:
     return 0
 
 
-def echo_columns(B_T, values: dict, args=None) -> dict:
-    """Relative echo amplitude vs B from :func:`etm.echo.echo_amplitude` (Eqs. 76-77)."""
-    require(values, ("D_min", "D0min_qS", "D0max_qS"), "echo")
+def echo_columns(B_T, values: dict) -> dict:
+    """Echo amplitude relative to its high-field value, A(B)/A(inf), Eqs. (76-77) (etm.echo).
+
+    values: D_min, D0min_qS, D0max_qS, p1F0 (required); T_K, frequency, tau1, tau2, tau12,
+    Gamma, c_ats, tan_omega_dtau, ats_ratio (defaults in ECHO_DEFAULTS).
+    """
+    require(values, ("D_min", "D0min_qS", "D0max_qS", "p1F0"), "echo")
     p = ats_params(values)
     B = require_nonnegative(np.asarray(B_T, np.float64), "B", "T")
+    v = {k: (values.get(k) if values.get(k) is not None else d) for k, d in ECHO_DEFAULTS.items()}
+    if not v["T_K"] > 0:
+        raise InputError(f"--T must be > 0 K, got {v['T_K']}")
     fn = _physics("echo", "echo_amplitude")
-    T = getattr(args, "T", None) if args is not None else values.get("T_K")
-    kw = {}
-    if T is not None:
-        if not T > 0:
-            raise InputError(f"--T must be > 0 K, got {T}")
-        kw["T_K"] = T
-    a = np.asarray(fn(B, p, values, **kw), np.float64)
-    return {"B_T": B, "echo_rel": a}
+    a = fn(
+        B,
+        p,
+        ats_ratio=v["ats_ratio"],
+        T_K=v["T_K"],
+        freq_Hz=v["frequency"],
+        tau1_s=v["tau1"],
+        tau2_s=v["tau2"],
+        tau12_s=v["tau12"],
+        p1F0_D_kV_m=values["p1F0"],
+        Gamma=v["Gamma"],
+        c_ats=v["c_ats"],
+        tan_omega_dtau=v["tan_omega_dtau"],
+    )
+    return {"B_T": B, "echo_rel": np.asarray(a, np.float64).reshape(B.shape)}
 
 
 def cmd_materials(args) -> int:
@@ -496,13 +621,13 @@ def cmd_plot(args) -> int:
 
 
 def cmd_fit(args) -> int:
+    if not os.path.isfile(args.data):
+        raise InputError(f"file not found: {args.data}")
     from etm.fit import fit_csv, format_report
 
-    values = collect_values(args, ("D_min", "D0min_qS", "D0max_qS", "B_star", "Pn", "n_fe2", "n_fe3",
-                                   "amplitude", "Gamma"))
-    if not args.frequency > 0:
-        raise InputError(f"--frequency must be > 0 Hz, got {args.frequency}")
-    values["omega"] = 2 * np.pi * args.frequency
+    values = collect_values(args, FIT_FLAGS)
+    if args.T is not None:
+        values["T_K"] = args.T
     vary = [s.strip() for s in args.vary.split(",") if s.strip()] if args.vary else None
     bounds = {}
     for spec in args.bounds:

@@ -20,29 +20,67 @@ from etm.errors import InputError
 
 #: (file name, CLI arguments, description) of the demo CSVs
 CSV_JOBS = [
-    ("materials.csv", ["materials", "--format", "csv"],
-     "all presets: table, glass, observable, temperature, parameters (etm units)"),
-    ("spectrum_3ls.csv", ["spectrum", "--E1", "0.1", "--E2", "-0.04", "--E3", "-0.06", "--D0", "1",
-                          "--phi=-6.283185307179586:6.283185307179586:241"],
-     "eigenvalues of Eq. (6) (D0 = 1) vs the A-B phase phi (Fig. 4)"),
-    ("dos_BAS-cp-0.90K.csv", ["dos", "--material", "BAS-cp-0.90K", "--E", "0.3:3:91", "--B", "0,0.1,0.3,1"],
-     "g_ATS(E, B) of the BAS preset (Eq. 13), E outer, B inner"),
-    ("heat_capacity_BAS-cp-0.90K.csv", ["heat-capacity", "--material", "BAS-cp-0.90K", "--T", "0.6,0.9,1.36",
-                                        "--B", "0:3:61"],
-     "C_ATS, C_para, C_total of BAS (Tables 1-2), T outer, B inner"),
-    ("heat_capacity_Duran-cp-1.36K.csv", ["heat-capacity", "--material", "Duran-cp-1.36K", "--T", "1.11,1.23,1.36",
-                                          "--B", "0:3:61"],
-     "C_ATS, C_para, C_total of Duran (Tables 3-4)"),
-    ("magnetization_Duran-M.csv", ["magnetization", "--material", "Duran-M", "--T", "2,4.2,10", "--B", "0:5:51"],
-     "M_ATS, M_para, M_total of Duran (Table 11; parameters at the reference temperature)"),
-    ("dielectric_BAS-eps-50mK.csv", ["dielectric", "--material", "BAS-eps-50mK", "--T", "0.05", "--B", "0:0.4:81"],
-     "Delta eps'/eps' of BAS at 50 mK (Table 5, Eq. 51)"),
-    ("loss_BAS-loss-77mK.csv", ["loss", "--material", "BAS-loss-77mK", "--T", "0.077", "--B", "0:0.4:81"],
-     "Delta tan delta of BAS at 77 mK, 1 kHz (Table 7, Eq. 61)"),
-    ("echo_BK7-echo-1.5us.csv", ["echo", "--material", "BK7-echo-1.5us", "--B", "0:0.6:121"],
-     "relative echo amplitude of BK7 (Table 8, Eqs. 76-77)"),
-    ("tunneling_delta0.csv", ["tunneling", "--V0", "0:20:21", "--hbar-omega", "1,2,5,10"],
-     "Delta0 of the two-parabola DWP (Eq. 4), V0 outer, hbar Omega inner"),
+    (
+        "materials.csv",
+        ["materials", "--format", "csv"],
+        "all presets: table, glass, observable, temperature, parameters (etm units)",
+    ),
+    (
+        "spectrum_3ls.csv",
+        [
+            "spectrum",
+            "--E1",
+            "0.1",
+            "--E2",
+            "-0.04",
+            "--E3",
+            "-0.06",
+            "--D0",
+            "1",
+            "--phi=-6.283185307179586:6.283185307179586:241",
+        ],
+        "eigenvalues of Eq. (6) (D0 = 1) vs the A-B phase phi (Fig. 4)",
+    ),
+    (
+        "dos_BAS-cp-0.90K.csv",
+        ["dos", "--material", "BAS-cp-0.90K", "--E", "0.3:3:91", "--B", "0,0.1,0.3,1"],
+        "g_ATS(E, B) of the BAS preset (Eq. 13), E outer, B inner",
+    ),
+    (
+        "heat_capacity_BAS-cp-0.90K.csv",
+        ["heat-capacity", "--material", "BAS-cp-0.90K", "--T", "0.6,0.9,1.36", "--B", "0:3:61"],
+        "C_ATS, C_para, C_total of BAS (Tables 1-2), T outer, B inner",
+    ),
+    (
+        "heat_capacity_Duran-cp-1.36K.csv",
+        ["heat-capacity", "--material", "Duran-cp-1.36K", "--T", "1.11,1.23,1.36", "--B", "0:3:61"],
+        "C_ATS, C_para, C_total of Duran (Tables 3-4)",
+    ),
+    (
+        "magnetization_Duran-M.csv",
+        ["magnetization", "--material", "Duran-M", "--T", "2,4.2,10", "--B", "0:5:51"],
+        "M_ATS, M_para, M_total of Duran (Table 11; parameters at the reference temperature)",
+    ),
+    (
+        "dielectric_BAS-eps-50mK.csv",
+        ["dielectric", "--material", "BAS-eps-50mK", "--T", "0.05", "--B", "0:0.4:81"],
+        "Delta eps'/eps' of BAS at 50 mK (Table 5, Eq. 51)",
+    ),
+    (
+        "loss_BAS-loss-77mK.csv",
+        ["loss", "--material", "BAS-loss-77mK", "--T", "0.077", "--B", "0:0.4:81"],
+        "Delta tan delta of BAS at 77 mK, 1 kHz (Table 7, Eq. 61)",
+    ),
+    (
+        "echo_BK7-echo-1.5us.csv",
+        ["echo", "--material", "BK7-echo-1.5us", "--B", "0:0.6:121"],
+        "relative echo amplitude of BK7 (Table 8, Eqs. 76-77)",
+    ),
+    (
+        "tunneling_delta0.csv",
+        ["tunneling", "--V0", "0:20:21", "--hbar-omega", "1,2,5,10"],
+        "Delta0 of the two-parabola DWP (Eq. 4), V0 outer, hbar Omega inner",
+    ),
 ]
 
 
@@ -101,6 +139,8 @@ def run_demo(out_dir: str) -> dict:
             lines.append(f"- `{what}`: {why}")
     lines.append("")
     _atomic_text(os.path.join(out_dir, "README.md"), "\n".join(lines))
-    print(f"etm demo: {len(fig_paths)} figures, {len(csv_rows)} CSVs, {len(skipped)} skipped "
-          f"in {elapsed:.1f} s -> {out_dir}/README.md")
+    print(
+        f"etm demo: {len(fig_paths)} figures, {len(csv_rows)} CSVs, {len(skipped)} skipped "
+        f"in {elapsed:.1f} s -> {out_dir}/README.md"
+    )
     return {"written": fig_paths + [os.path.join(out_dir, f) for f, _, _ in csv_rows], "skipped": skipped}

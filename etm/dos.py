@@ -42,7 +42,9 @@ def g_ats_reduced(E, D0phi_min, D0phi_max, D_min):
 @jax.jit
 def g_ats_from_u(E, u1, u2, D_min, ratio):
     """Eq. (13) per unit 2 pi P* with explicit D0max/D0min ratio (valid also at u1 = u2 = 0)."""
-    E, u1, u2, D_min, ratio = jnp.broadcast_arrays(*(jnp.asarray(v, float) for v in (E, u1, u2, D_min, ratio)))
+    E, u1, u2, D_min, ratio = jnp.broadcast_arrays(
+        *(jnp.asarray(v, float) for v in (E, u1, u2, D_min, ratio))
+    )
     Ec1 = jnp.sqrt(D_min**2 + u1**2)
     Ec2 = jnp.sqrt(D_min**2 + u2**2)
     above = E > Ec2
@@ -51,9 +53,9 @@ def g_ats_from_u(E, u1, u2, D_min, ratio):
     high = jnp.log(ratio) + 0.5 * (jnp.log(Es**2 - u1**2) - jnp.log(jnp.maximum(Es**2 - u2**2, 1e-300)))
     u1s = jnp.where(u1 > 0, u1, 1.0)
     Em = jnp.where(mid, E, Ec1 * 1.5 + 1.0)
-    middle = 0.5 * (jnp.log(jnp.maximum(Em**2 - u1**2, 1e-300)) + jnp.log(jnp.maximum(Em**2 - D_min**2, 1e-300))) - jnp.log(
-        D_min * u1s
-    )
+    middle = 0.5 * (
+        jnp.log(jnp.maximum(Em**2 - u1**2, 1e-300)) + jnp.log(jnp.maximum(Em**2 - D_min**2, 1e-300))
+    ) - jnp.log(D_min * u1s)
     val = jnp.where(above, high, jnp.where(mid & (u1 > 0), middle, 0.0))
     return val / jnp.where(E > 0, E, 1.0)
 

@@ -38,29 +38,58 @@ class ModelSpec:
 
 MODELS = {
     "heat-capacity": ModelSpec(
-        "heat-capacity", ("T_K", "B_T"), ("C_total_J_per_gK", "C_ATS_J_per_gK", "C_para_J_per_gK"),
+        "heat-capacity",
+        ("T_K", "B_T"),
+        ("C_total_J_per_gK", "C_ATS_J_per_gK", "C_para_J_per_gK"),
         ("Pn", "n_fe2", "n_fe3", "D_min", "D0min_qS", "D0max_qS", "B_star"),
-        ("Pn", "n_fe2", "n_fe3", "D_min", "D0min_qS", "D0max_qS")),
+        ("Pn", "n_fe2", "n_fe3", "D_min", "D0min_qS", "D0max_qS"),
+    ),
     "magnetization": ModelSpec(
-        "magnetization", ("T_K", "B_T"), ("M_total_Am2_per_g", "M_ATS_Am2_per_g", "M_para_Am2_per_g"),
+        "magnetization",
+        ("T_K", "B_T"),
+        ("M_total_Am2_per_g", "M_ATS_Am2_per_g", "M_para_Am2_per_g"),
         ("Pn", "n_fe2", "n_fe3", "D_min", "D0min_qS", "D0max_qS", "B_star", "M_offset"),
-        ("Pn", "n_fe2", "n_fe3", "D_min", "D0min_qS", "D0max_qS")),
+        ("Pn", "n_fe2", "n_fe3", "D_min", "D0min_qS", "D0max_qS"),
+    ),
     "dielectric": ModelSpec(
-        "dielectric", ("T_K", "B_T"), ("deps_rel",),
+        "dielectric",
+        ("T_K", "B_T"),
+        ("deps_rel",),
         ("amplitude", "D_min", "D0min_qS", "D0max_qS", "B_star"),
-        ("amplitude", "D_min", "D0min_qS", "D0max_qS")),
+        ("amplitude", "D_min", "D0min_qS", "D0max_qS"),
+    ),
     "loss": ModelSpec(
-        "loss", ("T_K", "B_T"), ("dtan_delta",),
-        ("amplitude", "D_min", "D0min_qS", "D0max_qS", "B_star", "Gamma"),
-        ("amplitude", "D_min", "D0min_qS", "D0max_qS", "Gamma")),
+        "loss",
+        ("T_K", "B_T"),
+        ("dtan_delta",),
+        ("amplitude", "D_min", "D0min_qS", "D0max_qS", "B_star", "Gamma", "frequency"),
+        ("amplitude", "D_min", "D0min_qS", "D0max_qS", "Gamma"),
+    ),
     "echo": ModelSpec(
-        "echo", ("B_T",), ("echo_rel",),
-        ("D_min", "D0min_qS", "D0max_qS", "B_star"),
-        ("D_min", "D0min_qS", "D0max_qS")),
+        "echo",
+        ("B_T",),
+        ("echo_rel",),
+        (
+            "ats_ratio",
+            "D_min",
+            "D0min_qS",
+            "D0max_qS",
+            "B_star",
+            "p1F0",
+            "Gamma",
+            "c_ats",
+            "tan_omega_dtau",
+            "frequency",
+            "tau1",
+            "tau2",
+            "tau12",
+        ),
+        ("ats_ratio", "D_min", "D0min_qS", "D0max_qS"),
+    ),
 }
 
-#: lower bounds of the parameters (all are positive except the magnetization offset)
-_LOWER = {"M_offset": -np.inf}
+#: lower bounds of the parameters (all are positive except these)
+_LOWER = {"M_offset": -np.inf, "tan_omega_dtau": -np.inf, "ats_ratio": -np.inf}
 
 
 def model_function(model: str, values: dict, x: dict) -> dict:
@@ -69,8 +98,12 @@ def model_function(model: str, values: dict, x: dict) -> dict:
 
     if model == "echo":
         return cli.echo_columns(x["B_T"], values)
-    fn = {"heat-capacity": cli.heat_capacity_columns, "magnetization": cli.magnetization_columns,
-          "dielectric": cli.dielectric_columns, "loss": cli.loss_columns}[model]
+    fn = {
+        "heat-capacity": cli.heat_capacity_columns,
+        "magnetization": cli.magnetization_columns,
+        "dielectric": cli.dielectric_columns,
+        "loss": cli.loss_columns,
+    }[model]
     cols = fn(x["T_K"], x["B_T"], values)
     if model == "magnetization" and values.get("M_offset"):
         cols = dict(cols)
@@ -84,8 +117,17 @@ def _spec(model: str) -> ModelSpec:
     return MODELS[model]
 
 
-def fit_arrays(model: str, x: dict, y_data, values: dict, vary=None, bounds=None, y: str | None = None,
-               sigma=None, max_nfev: int = 2000) -> dict:
+def fit_arrays(
+    model: str,
+    x: dict,
+    y_data,
+    values: dict,
+    vary=None,
+    bounds=None,
+    y: str | None = None,
+    sigma=None,
+    max_nfev: int = 2000,
+) -> dict:
     """Fit ``model`` to data; returns the report dict (see :func:`format_report`).
 
     x: dict of x columns (e.g. ``{"T_K": T, "B_T": B}``); y_data: measured values;
@@ -109,8 +151,9 @@ def fit_arrays(model: str, x: dict, y_data, values: dict, vary=None, bounds=None
         vary = [p for p in spec.default_vary if values.get(p)]
     unknown = [p for p in list(vary) + list(bounds) if p not in spec.params]
     if unknown:
-        raise InputError(f"{model}: unknown parameter(s) {', '.join(unknown)}; "
-                         f"the model has {', '.join(spec.params)}")
+        raise InputError(
+            f"{model}: unknown parameter(s) {', '.join(unknown)}; the model has {', '.join(spec.params)}"
+        )
     missing = [p for p in vary if values.get(p) is None]
     if missing:
         raise InputError(f"{model}: no starting value for {', '.join(missing)} (give the flag or --material)")
@@ -162,7 +205,8 @@ def fit_arrays(model: str, x: dict, y_data, values: dict, vary=None, bounds=None
         "reduced_chi2": float(result.redchi),
         "weighted": sigma is not None,
         "success": bool(result.success) and result.errorbars,
-        "message": str(result.message) + ("" if result.errorbars else " (no error bars: covariance not available)"),
+        "message": str(result.message)
+        + ("" if result.errorbars else " (no error bars: covariance not available)"),
         "nfev": int(result.nfev),
         "params": {},
         "correlations": {},
@@ -171,20 +215,32 @@ def fit_arrays(model: str, x: dict, y_data, values: dict, vary=None, bounds=None
         if p in vary:
             par = result.params[p]
             err = par.stderr * scale[p] if par.stderr is not None else None
-            report["params"][p] = {"value": best[p], "stderr": err, "vary": True,
-                                   "min": par.min * scale[p], "max": par.max * scale[p]}
+            report["params"][p] = {
+                "value": best[p],
+                "stderr": err,
+                "vary": True,
+                "min": par.min * scale[p],
+                "max": par.max * scale[p],
+            }
         elif values.get(p) is not None:
             report["params"][p] = {"value": float(values[p]), "stderr": None, "vary": False}
     for i, a in enumerate(vary):
         corr = result.params[a].correl or {}
-        for b in vary[i + 1:]:
+        for b in vary[i + 1 :]:
             if b in corr:
                 report["correlations"][f"{a},{b}"] = float(corr[b])
     return report
 
 
-def fit_csv(model: str, path: str, values: dict, vary=None, bounds=None, y: str | None = None,
-            sigma: str | None = None) -> dict:
+def fit_csv(
+    model: str,
+    path: str,
+    values: dict,
+    vary=None,
+    bounds=None,
+    y: str | None = None,
+    sigma: str | None = None,
+) -> dict:
     """Fit ``model`` to the CSV at ``path`` (columns named like the CLI output); see :func:`fit_arrays`."""
     from etm.cli import read_csv_columns
 
@@ -196,8 +252,9 @@ def fit_csv(model: str, path: str, values: dict, vary=None, bounds=None, y: str 
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)} (have {', '.join(cols)})")
     x = {c: cols[c] for c in spec.x}
-    report = fit_arrays(model, x, cols[ycol], values, vary=vary, bounds=bounds, y=ycol,
-                        sigma=cols[sigma] if sigma else None)
+    report = fit_arrays(
+        model, x, cols[ycol], values, vary=vary, bounds=bounds, y=ycol, sigma=cols[sigma] if sigma else None
+    )
     report["data"] = path
     return report
 
@@ -206,12 +263,16 @@ def format_report(report: dict, fmt: str = "text") -> str:
     """The fit report as JSON or as a human-readable text table."""
     if fmt == "json":
         return json.dumps(report, indent=1) + "\n"
-    lines = [f"fit of {report['model']} ({report['y']}) to {report.get('data', 'data')}: "
-             f"{report['n_points']} points, {report['n_free']} free parameters",
-             f"chi2 = {report['chi2']:.6g}, reduced chi2 = {report['reduced_chi2']:.6g}"
-             f" ({'weighted' if report['weighted'] else 'unweighted; errors scaled by sqrt(reduced chi2)'})",
-             f"status: {'ok' if report['success'] else 'FAILED'} - {report['message']} ({report['nfev']} evaluations)",
-             "", f"{'parameter':<12} {'value':>14} {'std error':>12} {'rel.':>8}  free"]
+    lines = [
+        f"fit of {report['model']} ({report['y']}) to {report.get('data', 'data')}: "
+        f"{report['n_points']} points, {report['n_free']} free parameters",
+        f"chi2 = {report['chi2']:.6g}, reduced chi2 = {report['reduced_chi2']:.6g}"
+        f" ({'weighted' if report['weighted'] else 'unweighted; errors scaled by sqrt(reduced chi2)'})",
+        f"status: {'ok' if report['success'] else 'FAILED'} - {report['message']}"
+        f" ({report['nfev']} evaluations)",
+        "",
+        f"{'parameter':<12} {'value':>14} {'std error':>12} {'rel.':>8}  free",
+    ]
     for name, p in report["params"].items():
         err = p["stderr"]
         rel = f"{abs(err / p['value']):8.2%}" if err is not None and p["value"] else " " * 8

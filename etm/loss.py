@@ -73,7 +73,13 @@ def _dtan_reduced(T, u1, u2, c, Dmin, q0min, q0max, Gamma, omega):
     """
     T = T[..., None]
     Ec1 = jnp.sqrt(Dmin**2 + u1**2)
-    s, ws = _gl(jnp.log(Ec1), jnp.log(Ec1 + 60.0 * T[..., 0]), 128)
+    # split the E range at E_c2, where the inner D0 range has its kink
+    Ehi = Ec1 + 60.0 * T[..., 0]
+    Ec2 = jnp.minimum(jnp.sqrt(Dmin**2 + u2**2), Ehi)
+    s1, ws1 = _gl(jnp.log(Ec1), jnp.log(Ec2), 64)
+    s2, ws2 = _gl(jnp.log(Ec2), jnp.log(Ehi), 96)
+    s = jnp.concatenate([s1, s2], axis=-1)
+    ws = jnp.concatenate([ws1, ws2], axis=-1)
     E = jnp.exp(s)
     cs = jnp.where(c > 0, c, 1.0)[..., None]
     q_hi = jnp.where(c[..., None] > 0, jnp.minimum(q0max, jnp.sqrt(jnp.maximum(E**2 - Dmin**2, 0.0)) / cs), q0max)

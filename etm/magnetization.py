@@ -78,7 +78,9 @@ def m_ats_reduced(T, D_min, D0min, D0max, c, n_s=N_S_DEFAULT, n_t=N_T_DEFAULT):
 
     All arguments broadcast; T, D_min in K, c D0 in K. Pure jnp.
     """
-    T, D_min, D0min, D0max, c = jnp.broadcast_arrays(*(jnp.asarray(v, float) for v in (T, D_min, D0min, D0max, c)))
+    T, D_min, D0min, D0max, c = jnp.broadcast_arrays(
+        *(jnp.asarray(v, float) for v in (T, D_min, D0min, D0max, c))
+    )
     u1, u2 = c * D0min, c * D0max
 
     def prim(u):
@@ -105,7 +107,7 @@ def params_at_temperature(T_K, params0: ATSParams, E0_K, T0_K):
     Returns a dict with D_min, D0min_qS, D0max_qS, B_star (None if params0 has none).
     """
     T = check_temperature(T_K)
-    if not (T0_K > 0):
+    if T0_K is None or not (T0_K > 0):
         raise InputError(f"T0 must be > 0 K, got {T0_K}")
     r = np.exp(-E0_K / T + E0_K / T0_K)  # N(T)/N(T0)
     out = {
@@ -136,8 +138,18 @@ def m_ats(T_K, B_T, params: ATSParams, Pn=1.0, *, n_s=N_S_DEFAULT, n_t=N_T_DEFAU
     T = check_temperature(T_K)
     B = np.asarray(B_T, float)
     sign = np.sign(B)
-    out = _m_ats_arrays(T, np.abs(B), params.D_min, params.D0min_qS, params.D0max_qS,
-                        params.orientation_average, params.B_star, Pn, n_s, n_t)
+    out = _m_ats_arrays(
+        T,
+        np.abs(B),
+        params.D_min,
+        params.D0min_qS,
+        params.D0max_qS,
+        params.orientation_average,
+        params.B_star,
+        Pn,
+        n_s,
+        n_t,
+    )
     return sign * out
 
 
@@ -148,13 +160,33 @@ def m_ats_temperature_dependent(T_K, B_T, params0: ATSParams, Pn, E0_K, T0_K):
     T, B = np.broadcast_arrays(T, B)
     p = params_at_temperature(T, params0, E0_K, T0_K)
     sign = np.sign(B)
-    out = _m_ats_arrays(T, np.abs(B), p["D_min"], p["D0min_qS"], p["D0max_qS"],
-                        params0.orientation_average, p["B_star"], Pn, N_S_DEFAULT, N_T_DEFAULT)
+    out = _m_ats_arrays(
+        T,
+        np.abs(B),
+        p["D_min"],
+        p["D0min_qS"],
+        p["D0max_qS"],
+        params0.orientation_average,
+        p["B_star"],
+        Pn,
+        N_S_DEFAULT,
+        N_T_DEFAULT,
+    )
     return sign * out
 
 
-def m_total(T_K, B_T, params: ATSParams | None = None, Pn=0.0, n_fe2=0.0, n_fe3=0.0, g=2.0,
-            offset_Am2_per_g=0.0, E0_K=None, T0_K=None):
+def m_total(
+    T_K,
+    B_T,
+    params: ATSParams | None = None,
+    Pn=0.0,
+    n_fe2=0.0,
+    n_fe3=0.0,
+    g=2.0,
+    offset_Am2_per_g=0.0,
+    E0_K=None,
+    T0_K=None,
+):
     """Total M(T, B) = M_ATS + M_Fe2+ (J=2) + M_Fe3+ (J=5/2) + diamagnetic offset [A m^2/g].
 
     With E0_K and T0_K the ATS parameters follow Eqs. (96-97); the offset is the constant

@@ -90,8 +90,7 @@ def fig04_spectrum():
     for (E1, E2, E3), ls in (((0.0, 0.0, 0.0), "-"), ((0.3, -0.1, -0.2), "--")):
         ev = np.asarray(eigenvalues_3ls(E1, E2, E3, 1.0, phi))
         for k, c in enumerate(("C0", "C1", "C2")):
-            ax.plot(phi, ev[:, k], ls, color=c, lw=1.4,
-                    label=rf"$\mathcal{{E}}_{k}$" if ls == "-" else None)
+            ax.plot(phi, ev[:, k], ls, color=c, lw=1.4, label=rf"$\mathcal{{E}}_{k}$" if ls == "-" else None)
     ax.plot([], [], "k-", label=r"$E_1=E_2=E_3=0$")
     ax.plot([], [], "k--", label=r"$(E_1,E_2,E_3)=(0.3,-0.1,-0.2)$")
     ax.set_xlabel(r"A-B phase $\varphi$ [rad]")
@@ -113,8 +112,11 @@ def _g_reduced(E, phi):
     from etm.dos import g_ats_from_u
 
     d = _DOS_DEMO
-    return 2 * np.pi * np.asarray(g_ats_from_u(E, d["D0min"] * phi, d["D0max"] * phi, d["D_min"],
-                                               d["D0max"] / d["D0min"]))
+    return (
+        2
+        * np.pi
+        * np.asarray(g_ats_from_u(E, d["D0min"] * phi, d["D0max"] * phi, d["D_min"], d["D0max"] / d["D0min"]))
+    )
 
 
 def fig05_dos_vs_E():
@@ -127,8 +129,11 @@ def fig05_dos_vs_E():
     ax.set_xscale("log")
     ax.set_xlabel("gap energy $E$ [K]")
     ax.set_ylabel(r"$g_{ATS}/(n_{ATS}P^*)$ [1/K]")
-    ax.set_title(rf"Fig. 5: ATS DOS vs $E$ ($D_{{min}}$={d['D_min']} K, $D_{{0min}}$={d['D0min']:g} K, "
-                 rf"$D_{{0max}}$={d['D0max']:g} K)", fontsize=9)
+    ax.set_title(
+        rf"Fig. 5: ATS DOS vs $E$ ($D_{{min}}$={d['D_min']} K, $D_{{0min}}$={d['D0min']:g} K, "
+        rf"$D_{{0max}}$={d['D0max']:g} K)",
+        fontsize=9,
+    )
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -166,7 +171,9 @@ def fig26_delta0_map():
     cs = ax.contour(VV, HH, logD, levels=levels, colors="k", linewidths=0.7, linestyles="solid")
     ax.clabel(cs, fmt=lambda v: rf"$10^{{{int(v)}}}$", fontsize=7)
     ax.contour(VV, HH, logD, levels=[-6, -3], colors="r", linewidths=2.2, linestyles="solid")
-    ax.plot(V0, V0 / (9 * np.pi / 8), ":", color="gray", label=r"Eq. (4) bracket = 0 ($V_0 = 9\pi\hbar\Omega/8$)")
+    ax.plot(
+        V0, V0 / (9 * np.pi / 8), ":", color="gray", label=r"Eq. (4) bracket = 0 ($V_0 = 9\pi\hbar\Omega/8$)"
+    )
     ax.set_ylim(hw[0], hw[-1])
     ax.legend(fontsize=8, loc="lower right")
     ax.set_xlabel(r"barrier height $V_0$ [K]")
@@ -237,8 +244,15 @@ def fig08_dielectric():
     plt = _plt()
     B = np.linspace(0.0, 0.4, 401)
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    _field_curves(ax, ("BK7-eps-15mK", "Duran-eps-15mK", "BAS-eps-50mK"), dielectric_columns, "deps_rel", B,
-                  1e6, r"$\Delta\epsilon'/\epsilon'$ [$10^{-6}$]")
+    _field_curves(
+        ax,
+        ("BK7-eps-15mK", "Duran-eps-15mK", "BAS-eps-50mK"),
+        dielectric_columns,
+        "deps_rel",
+        B,
+        1e6,
+        r"$\Delta\epsilon'/\epsilon'$ [$10^{-6}$]",
+    )
     ax.set_title("Fig. 8 style: ATS dielectric constant vs B (Table 5)")
     fig.tight_layout()
     return fig
@@ -250,8 +264,15 @@ def fig09_dielectric_BAS():
     plt = _plt()
     B = np.linspace(0.0, 0.4, 401)
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    _field_curves(ax, ("BAS-eps-50mK", "BAS-eps-94mK", "BAS-eps-120mK"), dielectric_columns, "deps_rel", B,
-                  1e6, r"$\Delta\epsilon'/\epsilon'$ [$10^{-6}$]")
+    _field_curves(
+        ax,
+        ("BAS-eps-50mK", "BAS-eps-94mK", "BAS-eps-120mK"),
+        dielectric_columns,
+        "deps_rel",
+        B,
+        1e6,
+        r"$\Delta\epsilon'/\epsilon'$ [$10^{-6}$]",
+    )
     ax.set_title("Fig. 9 style: BAS dielectric constant vs B and T (Table 5)")
     fig.tight_layout()
     return fig
@@ -263,8 +284,15 @@ def fig10_dielectric_SiOCH():
     plt = _plt()
     B = np.linspace(0.0, 1.0, 401)
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    _field_curves(ax, ("SiOCH-eps-50mK", "SiOCH-eps-70mK", "SiOCH-eps-100mK"), dielectric_columns, "deps_rel", B,
-                  1e6, r"$\Delta\epsilon'/\epsilon'$ [$10^{-6}$]")
+    _field_curves(
+        ax,
+        ("SiOCH-eps-50mK", "SiOCH-eps-70mK", "SiOCH-eps-100mK"),
+        dielectric_columns,
+        "deps_rel",
+        B,
+        1e6,
+        r"$\Delta\epsilon'/\epsilon'$ [$10^{-6}$]",
+    )
     ax.set_title(r"Fig. 10 style: SiO$_{2+x}$C$_y$H$_z$ dielectric constant (Table 6)")
     fig.tight_layout()
     return fig
@@ -276,11 +304,19 @@ def fig11_loss():
     plt = _plt()
     B = np.linspace(0.0, 0.4, 301)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
-    _field_curves(axes[0], ("BAS-loss-77mK", "BAS-loss-88mK", "BAS-loss-96mK"), loss_columns, "dtan_delta", B,
-                  1e6, r"$\Delta\tan\delta$ [$10^{-6}$]")
+    _field_curves(
+        axes[0],
+        ("BAS-loss-77mK", "BAS-loss-88mK", "BAS-loss-96mK"),
+        loss_columns,
+        "dtan_delta",
+        B,
+        1e6,
+        r"$\Delta\tan\delta$ [$10^{-6}$]",
+    )
     axes[0].set_title("(a) BAS (Table 7)")
-    _field_curves(axes[1], ("BK7-loss-15mK",), loss_columns, "dtan_delta", B, 1e6,
-                  r"$\Delta\tan\delta$ [$10^{-6}$]")
+    _field_curves(
+        axes[1], ("BK7-loss-15mK",), loss_columns, "dtan_delta", B, 1e6, r"$\Delta\tan\delta$ [$10^{-6}$]"
+    )
     axes[1].set_title("(b) BK7 (Table 7)")
     fig.suptitle(r"Fig. 11 style: ATS dielectric loss vs B ($\omega/2\pi$ = 1 kHz)")
     fig.tight_layout()
@@ -297,7 +333,7 @@ def _echo_fig(names, title, B_max):
         cols = echo_columns(B, _values(name))
         ax.plot(B, cols["echo_rel"], label=name)
     ax.set_xlabel("B [T]")
-    ax.set_ylabel("relative echo amplitude")
+    ax.set_ylabel(r"$A(B)/A(\infty)$ (ATS share at B = 0 assumed 0.5)")
     ax.set_title(title)
     ax.legend()
     ax.grid(alpha=0.3)
@@ -310,25 +346,46 @@ def fig16_echo_BAS():
 
 
 def fig17_echo_BK7():
-    return _echo_fig(("BK7-echo-1.5us", "BK7-echo-6us"), "Fig. 17 style: BK7 echo amplitude vs B (Table 8)", 0.6)
+    return _echo_fig(
+        ("BK7-echo-1.5us", "BK7-echo-6us"), "Fig. 17 style: BK7 echo amplitude vs B (Table 8)", 0.6
+    )
 
 
 def fig20_iea_tau12():
-    """Eq. (87): IEA(tau_12) at B = 0 with the parameters of the text (Fig. 20)."""
+    """Corrected Eq. (87): IEA(tau_12) at B = 0 with the parameters of the text (Fig. 20).
+
+    tau_phi(3) = 1 us (and 0.3 us, panel b), tau_phi(2) = 10 us, delta_omega = 2 pi x 0.6 MHz;
+    the amplitudes C_2LS = 1, C_ATS = 0.5 are illustrative (the paper does not give them).
+    """
     from etm.cli import _physics
 
-    fn = _physics("echo", "iea_tau12")
+    fn = _physics("echo", "echo_vs_tau12")
+    ats = _physics("echo", "ats_iea_tau12")
     plt = _plt()
-    tau12 = np.linspace(0.2e-6, 12e-6, 600)
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    for tphi3, dw, ls in ((1.0e-6, 2 * np.pi * 0.6e6, "-"), (0.3e-6, 2 * np.pi * 0.6e6, "--")):
-        ax.plot(tau12 * 1e6, np.asarray(fn(tau12, tau_phi3=tphi3, delta_omega=dw)), ls,
-                label=rf"$\tau_{{\phi(3)}}$ = {tphi3 * 1e6:g} $\mu$s, $\Delta\omega/2\pi$ = 0.6 MHz")
-    ax.set_xlabel(r"$\tau_{12}$ [$\mu$s]")
-    ax.set_ylabel("integrated echo amplitude [arb.]")
-    ax.set_title("Fig. 20 style: IEA vs waiting time at B = 0, Eq. (87)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    tau12 = np.linspace(0.05e-6, 12e-6, 800)
+    dw = 2 * np.pi * 0.6e6
+    c2, ca = 1.0, 0.5
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
+    ax = axes[0]
+    ax.plot(tau12 * 1e6, c2 * np.exp(-2 * tau12 / 10e-6), label="2LS term")
+    ax.plot(tau12 * 1e6, -ca * np.asarray(ats(tau12, 1e-6, dw)), label="- ATS term")
+    total = fn(tau12, C_2ls=c2, tau_phi2_s=10e-6, C_ats=ca, tau_phi3_s=1e-6, delta_omega_rad_s=dw)
+    ax.plot(tau12 * 1e6, np.asarray(total), "k", lw=2, label="sum")
+    ax.set_title(
+        r"(a) $\tau_{\phi(3)}$ = 1 $\mu$s, $\tau_{\phi(2)}$ = 10 $\mu$s, $\Delta\omega/2\pi$ = 0.6 MHz",
+        fontsize=9,
+    )
+    ax = axes[1]
+    for tphi3, style in ((1e-6, "k-"), (0.3e-6, "b-")):
+        total = fn(tau12, C_2ls=c2, tau_phi2_s=10e-6, C_ats=ca, tau_phi3_s=tphi3, delta_omega_rad_s=dw)
+        ax.plot(tau12 * 1e6, np.asarray(total), style, label=rf"$\tau_{{\phi(3)}}$ = {tphi3 * 1e6:g} $\mu$s")
+    ax.set_title("(b) oscillations vanish for shorter $\\tau_{\\phi(3)}$", fontsize=9)
+    for ax in axes:
+        ax.set_xlabel(r"$\tau_{12}$ [$\mu$s]")
+        ax.set_ylabel("integrated echo amplitude [arb.]")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.suptitle("Fig. 20 style: integrated echo amplitude vs waiting time at B = 0, Eq. (87) corrected")
     fig.tight_layout()
     return fig
 
@@ -355,7 +412,9 @@ def _magnetization_fig(name, title):
         ax.plot(B, 1e3 * (cols["M_total_Am2_per_g"] + v.get("M_offset", 0.0)), label=f"T = {T:g} K")
     ax.set_xlabel("B [T]")
     ax.set_ylabel(r"$M$ [$10^{-3}$ A m$^2$/g] (incl. offset)")
-    ax.set_title(title + "\n(parameters at the table's reference temperature; no Eq. 96-97 drift)", fontsize=9)
+    ax.set_title(
+        title + "\n(parameters at the table's reference temperature; no Eq. 96-97 drift)", fontsize=9
+    )
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -391,8 +450,12 @@ def fig23_heat_capacity_terms_Duran():
     ax.plot(B, s * cols["C_para_J_per_gK"], label=r"$C_{param}$")
     ax.plot(B, s * cols["C_ATS_J_per_gK"], label=r"$C_{ATS}$")
     ax.plot(B, s * cols["C_total_J_per_gK"], lw=2, color="g", label="total")
-    ax.plot(B, s * np.asarray(c_para(Tg, B, DURAN_NOMINAL_FE3_PER_G, 2.5, 2.0)), "k--",
-            label=r"Langevin only, nominal $\bar n_{Fe^{3+}}$ = 126 ppm")
+    ax.plot(
+        B,
+        s * np.asarray(c_para(Tg, B, DURAN_NOMINAL_FE3_PER_G, 2.5, 2.0)),
+        "k--",
+        label=r"Langevin only, nominal $\bar n_{Fe^{3+}}$ = 126 ppm",
+    )
     ax.set_xlabel("B [T]")
     ax.set_ylabel(r"$C$ [$\mu$J/(g K)]")
     ax.set_title(f"Fig. 23 style: heat-capacity terms of Duran, T = {T:g} K (Tables 3-4)")
@@ -434,28 +497,75 @@ def fig25_magnetization_BK7():
 
 #: figure id -> (file name, function, description)
 FIGURES = {
-    "fig04": ("fig04_spectrum_3ls.png", fig04_spectrum, "3LS spectrum of Eq. (6) vs the A-B phase (exact Eq. 8), D0 = 1"),
-    "fig05": ("fig05_dos_vs_E.png", fig05_dos_vs_E, "ATS density of states g_ATS(E) for several phi (Eq. 13)"),
-    "fig06": ("fig06_dos_vs_phi.png", fig06_dos_vs_phi, "ATS density of states g_ATS(phi) for several E (Eq. 13)"),
-    "fig07": ("fig07_heat_capacity_BAS_Duran.png", fig07_heat_capacity,
-              "C_p(B) - C_p(8 T), ATS + Fe terms, BAS and Duran (Tables 1-4)"),
-    "fig08": ("fig08_dielectric_BK7_Duran_BAS.png", fig08_dielectric,
-              "Delta eps'/eps' vs B for BK7, Duran, BAS (Table 5, Eq. 51)"),
-    "fig09": ("fig09_dielectric_BAS_T.png", fig09_dielectric_BAS, "Delta eps'/eps' of BAS at 50, 94, 120 mK (Table 5)"),
-    "fig10": ("fig10_dielectric_SiOCH.png", fig10_dielectric_SiOCH,
-              "Delta eps'/eps' of SiO2+xCyHz at 50, 70, 100 mK (Table 6)"),
+    "fig04": (
+        "fig04_spectrum_3ls.png",
+        fig04_spectrum,
+        "3LS spectrum of Eq. (6) vs the A-B phase (exact Eq. 8), D0 = 1",
+    ),
+    "fig05": (
+        "fig05_dos_vs_E.png",
+        fig05_dos_vs_E,
+        "ATS density of states g_ATS(E) for several phi (Eq. 13)",
+    ),
+    "fig06": (
+        "fig06_dos_vs_phi.png",
+        fig06_dos_vs_phi,
+        "ATS density of states g_ATS(phi) for several E (Eq. 13)",
+    ),
+    "fig07": (
+        "fig07_heat_capacity_BAS_Duran.png",
+        fig07_heat_capacity,
+        "C_p(B) - C_p(8 T), ATS + Fe terms, BAS and Duran (Tables 1-4)",
+    ),
+    "fig08": (
+        "fig08_dielectric_BK7_Duran_BAS.png",
+        fig08_dielectric,
+        "Delta eps'/eps' vs B for BK7, Duran, BAS (Table 5, Eq. 51)",
+    ),
+    "fig09": (
+        "fig09_dielectric_BAS_T.png",
+        fig09_dielectric_BAS,
+        "Delta eps'/eps' of BAS at 50, 94, 120 mK (Table 5)",
+    ),
+    "fig10": (
+        "fig10_dielectric_SiOCH.png",
+        fig10_dielectric_SiOCH,
+        "Delta eps'/eps' of SiO2+xCyHz at 50, 70, 100 mK (Table 6)",
+    ),
     "fig11": ("fig11_loss_BAS_BK7.png", fig11_loss, "Delta tan delta vs B, BAS and BK7 (Table 7, Eq. 61)"),
-    "fig16": ("fig16_echo_BAS.png", fig16_echo_BAS, "echo amplitude vs B, BAS samples 1, 2 (Table 8, Eq. 76)"),
+    "fig16": (
+        "fig16_echo_BAS.png",
+        fig16_echo_BAS,
+        "echo amplitude vs B, BAS samples 1, 2 (Table 8, Eq. 76)",
+    ),
     "fig17": ("fig17_echo_BK7.png", fig17_echo_BK7, "echo amplitude vs B, BK7 (Table 8, Eq. 76)"),
-    "fig20": ("fig20_iea_vs_tau12.png", fig20_iea_tau12, "integrated echo amplitude vs tau_12 at B = 0 (Eq. 87)"),
+    "fig20": (
+        "fig20_iea_vs_tau12.png",
+        fig20_iea_tau12,
+        "integrated echo amplitude vs tau_12 at B = 0 (Eq. 87)",
+    ),
     "fig21": ("fig21_magnetization_BAS.png", fig21_magnetization_BAS, "M(B) of BAS, ATS + Fe (Table 10)"),
-    "fig22": ("fig22_magnetization_Duran.png", fig22_magnetization_Duran, "M(B) of Duran, ATS + Fe (Table 11)"),
-    "fig23": ("fig23_heat_capacity_terms_Duran.png", fig23_heat_capacity_terms_Duran,
-              "heat-capacity terms of Duran and the Langevin-only nominal-Fe curve (Tables 3-4)"),
-    "fig24": ("fig24_magnetization_terms_Duran.png", fig24_magnetization_terms_Duran,
-              "magnetization terms of Duran at 4.2 K (Table 11)"),
+    "fig22": (
+        "fig22_magnetization_Duran.png",
+        fig22_magnetization_Duran,
+        "M(B) of Duran, ATS + Fe (Table 11)",
+    ),
+    "fig23": (
+        "fig23_heat_capacity_terms_Duran.png",
+        fig23_heat_capacity_terms_Duran,
+        "heat-capacity terms of Duran and the Langevin-only nominal-Fe curve (Tables 3-4)",
+    ),
+    "fig24": (
+        "fig24_magnetization_terms_Duran.png",
+        fig24_magnetization_terms_Duran,
+        "magnetization terms of Duran at 4.2 K (Table 11)",
+    ),
     "fig25": ("fig25_magnetization_BK7.png", fig25_magnetization_BK7, "M(B) of BK7, ATS + Fe (Table 14)"),
-    "fig26": ("fig26_delta0_isolines.png", fig26_delta0_map, "iso-lines of Delta0 over V0 and hbar Omega (Eq. 4)"),
+    "fig26": (
+        "fig26_delta0_isolines.png",
+        fig26_delta0_map,
+        "iso-lines of Delta0 over V0 and hbar Omega (Eq. 4)",
+    ),
 }
 
 
@@ -475,8 +585,12 @@ def write_figures(out_dir: str, only=None, skipped: list | None = None) -> list[
         fname, fn, _ = FIGURES[fid]
         try:
             fig = fn()
-        except (InputError, ImportError, TypeError) as e:
-            msg = f"{fid} skipped: {e}"
+        except Exception as e:  # one broken figure must not stop the others (reported as skipped)
+            msg = (
+                f"{fid} skipped: {type(e).__name__}: {e}"
+                if not isinstance(e, InputError)
+                else f"{fid} skipped: {e}"
+            )
             print(f"warning: {msg}", file=sys.stderr)
             if skipped is not None:
                 skipped.append((fid, str(e)))

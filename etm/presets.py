@@ -12,7 +12,8 @@ A *preset* is one record, addressed by its id (``BAS-cp-0.90K``, ``BK7-eps-15mK`
 concentrations of Tables 1 and 3 (fitted jointly over the three temperatures).
 :func:`preset_values` returns the values in etm's units (K, K A^2, T, 1/g) under the
 names of the CLI flags (``D_min``, ``D0min_qS``, ``D0max_qS``, ``Pn``, ``n_fe2``,
-``n_fe3``, ``B_star``, ``amplitude``, ``Gamma``...).
+``n_fe3``, ``B_star``, ``amplitude``, ``Gamma``...).  Table 8 prints Gamma and c in
+(us K^5)^-1 and (us K)^-1; the values are converted to 1/(s K^5) and 1/(s K).
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ _TO_ETM_UNITS = {
     "T": 1.0,
     "1": 1.0,
     "(s K^5)^-1": 1.0,
-    "(us K^5)^-1": 1.0,
-    "(us K)^-1": 1.0,
+    "(us K^5)^-1": 1e6,  # -> 1/(s K^5)
+    "(us K)^-1": 1e6,  # -> 1/(s K)
+    "s": 1.0,
+    "Hz": 1.0,
     "D kV m^-1": 1.0,
     "A m^2 g^-1": 1.0,
 }
@@ -54,8 +57,11 @@ class Preset:
       temperature: temperature of the fit in K (float), or a text when the fit
         covered several temperatures.
       printed: parameter name -> dict(value=..., unit=..., and notes) exactly as printed.
-      values: parameter name -> value in etm units (K, K A^2, T, 1/g, dimensionless).
-      extra: other record fields (e.g. ``tau12_us`` for the echo presets).
+      values: parameter name -> value in etm units (K, K A^2, T, 1/g, s, Hz, 1/(s K^5)),
+        including the experimental ``conditions`` of the record.
+      conditions: experimental conditions stored with a record (Table 8: frequency,
+        pulse lengths, tau12, T), as dict(value=..., unit=...); not part of the printed table.
+      extra: other record fields.
     """
 
     name: str
@@ -65,6 +71,7 @@ class Preset:
     temperature: float | str
     printed: dict
     values: dict
+    conditions: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
     def ats_params(self, **overrides) -> ATSParams:
@@ -110,13 +117,24 @@ def _presets() -> dict[str, Preset]:
                 (conc_rec,) = tables[conc]["record"]
                 printed = {**conc_rec["params"], **printed}
                 table_ids = (number, conc)
-            values = {k: _value_in_etm_units(k, v) for k, v in printed.items()}
-            extra = {k: v for k, v in rec.items()
-                     if k not in ("id", "glass", "temperature_K", "params", "printed_glass")}
+            conditions = dict(rec.get("conditions", {}))
+            values = {k: _value_in_etm_units(k, v) for k, v in {**conditions, **printed}.items()}
+            extra = {
+                k: v
+                for k, v in rec.items()
+                if k not in ("id", "glass", "temperature_K", "params", "printed_glass", "conditions")
+            }
             presets[rec["id"]] = Preset(
-                name=rec["id"], table=table_ids, glass=rec.get("glass", data.get("glass", "")),
-                observable=data["observable"], temperature=rec["temperature_K"],
-                printed=printed, values=values, extra=extra)
+                name=rec["id"],
+                table=table_ids,
+                glass=rec.get("glass", data.get("glass", "")),
+                observable=data["observable"],
+                temperature=rec["temperature_K"],
+                printed=printed,
+                values=values,
+                conditions=conditions,
+                extra=extra,
+            )
     return presets
 
 
@@ -144,12 +162,14 @@ def describe_materials() -> list[dict]:
     """One row per preset for ``etm materials``: name, table, glass, observable, T, parameters."""
     rows = []
     for p in _presets().values():
-        rows.append({
-            "name": p.name,
-            "table": "+".join(str(t) for t in p.table),
-            "glass": p.glass,
-            "observable": p.observable,
-            "temperature_K": p.temperature,
-            "parameters": " ".join(f"{k}={v:.6g}" for k, v in p.values.items()),
-        })
+        rows.append(
+            {
+                "name": p.name,
+                "table": "+".join(str(t) for t in p.table),
+                "glass": p.glass,
+                "observable": p.observable,
+                "temperature_K": p.temperature,
+                "parameters": " ".join(f"{k}={v:.6g}" for k, v in p.values.items()),
+            }
+        )
     return rows

@@ -63,7 +63,10 @@ def delta0_two_parabola(V0, hbar_omega):
 
 
 def delta0_two_parabola_asymptotic(V0, hbar_omega):
-    """Large-barrier limit of the two-parabola splitting, 2 hbar Omega sqrt(2 V0/(pi hbar Omega)) e^{-2V0/hbar Omega} [K]."""
+    """Large-barrier limit of the two-parabola splitting [K].
+
+    2 hbar Omega sqrt(2 V0/(pi hbar Omega)) exp(-2 V0/hbar Omega).
+    """
     hw = _positive("hbar_omega", hbar_omega)
     r = np.asarray(V0, float) / hw
     return 2.0 * hw * np.sqrt(2.0 * r / np.pi) * np.exp(-2.0 * r)

@@ -311,8 +311,13 @@ def quench(model, box, species, R0, kind: str = "smooth", fmax: float = 1e-10, m
     until max_i|F_i| <= fmax or until a particle has moved skin/2 from where the list was
     built; the list is then rebuilt from the current positions and minimisation continues.
     """
+    from pelsim.models import load_model
     from pelsim.potentials import padded_pair_list, pair_list_energy
 
+    model = load_model(model)
+    skin = min(skin, 0.5 * float(np.min(box)) - model.rc_max - 1e-3)  # small boxes: shrink the skin
+    if skin < 0.05:
+        raise InputError("box too small for the cutoff: use more particles")
     energy, valid = _cached(("pairE", id(model), tuple(np.asarray(box).ravel()), np.asarray(species).tobytes(),
                              kind, skin), lambda: pair_list_energy(model, box, species, kind, skin))
     t0 = time.perf_counter()

@@ -88,11 +88,20 @@ def _runner(conf, T, kind, dt, seed, chunk, dtype, integrator="nose_hoover"):
 def equilibrate(conf: Configuration, T: float, steps: int, dt: float = 0.005, kind: str = "smooth",
                 seed: int = 0, chunk: int = 100, dtype=np.float64, progress: bool = True, writer=None,
                 write_every: int = 0):
-    """NVT (Nose-Hoover chain) at T for steps; returns (Configuration, EquilibrationCheck, Thermo)."""
+    """NVT (Nose-Hoover chain) at T for steps; returns (Configuration, EquilibrationCheck, Thermo).
+
+    The start is first relaxed to max|F| < 1e-2 (FIRE); the first third of the run is discarded and
+    the check uses the last two thirds.
+    """
+    # remove the high-energy contacts of a random start before giving it a temperature
+    from pelsim.minimize import quench as _q
+
+    R0 = _q(load_model(conf.model), conf.box, conf.species, conf.positions, kind, fmax=1e-2, method="fire").R
     md = _runner(conf, T, kind, dt, seed, chunk, dtype)
-    md.init(conf.positions)
+    md.init(R0)
     th = Thermo()
-    md.run(steps, thermo=th, progress=progress, writer=writer, write_every=write_every)
+    md.run(steps // 3, progress=progress)  # discarded transient
+    md.run(steps - steps // 3, thermo=th, progress=progress, writer=writer, write_every=write_every)
     out = conf.copy(md.positions)
     out.info.update(T=T, protocol="equilibrate", steps=steps, seed=seed)
     return out, _check(th, T, conf.n), th

@@ -8,10 +8,11 @@ Output (all reduced energies):
 - ``V0``: barrier top above the lower well; ``asymmetry``: V_b - V_a (classical);
 - ``d``: distance between the minima along s (or the one given);
 - ``hbar_omega_a/b``: hbar * sqrt(V''(s_min)) at each well (mass 1);
-- ``splitting``: E1 - E0 of -hbar^2/2 d^2/ds^2 + V(s), solved by the Colbert-Miller
-  sinc discrete variable representation (DVR, J. Chem. Phys. 96, 1982 (1992)) on a
-  uniform grid, refined (grid doubled) until E0, E1 and E1 - E0 change by less than
-  ``rtol`` relative (exponential convergence for smooth V);
+- ``splitting``: E1 - E0 of -hbar^2/2 d^2/ds^2 + V(s), solved with a 10th-order
+  finite-difference Hamiltonian on a uniform grid (banded eigensolver), refined (grid
+  doubled) until E0, E1 and E1 - E0 change by less than ``rtol`` relative. The
+  Colbert-Miller sinc DVR (J. Chem. Phys. 96, 1982 (1992); dense, exponentially
+  convergent) is kept as :func:`sinc_dvr_levels` for cross-checks;
 - ``Delta``: ground-state asymmetry with zero-point energies,
   (V_b + hbar_omega_b/2) - (V_a + hbar_omega_a/2);
 - ``Delta0 = sqrt(max(splitting^2 - Delta^2, 0))`` (the STM relation E = sqrt(Delta^2 + Delta0^2));
@@ -70,25 +71,50 @@ def sinc_dvr_levels(V_grid, dx, hbar, mass=1.0, n_levels=2):
     return eigh(H, eigvals_only=True, subset_by_index=[0, n_levels - 1])
 
 
-def levels(V, a, b, hbar, mass=1.0, n_levels=2, rtol=1e-10, n0=None, n_max=6000):
+def _fd2_coefficients(p: int) -> np.ndarray:
+    """Central-difference weights c_0..c_p of d2/dx2 at order 2p (times 1/dx^2)."""
+    from math import factorial
+
+    k = np.arange(1, p + 1)
+    c = np.array([2.0 * (-1.0) ** (kk + 1) * factorial(p) ** 2 / (kk * kk * factorial(p - kk) * factorial(p + kk))
+                  for kk in k])
+    return np.concatenate([[-2.0 * c.sum()], c])
+
+
+def fd_levels(V_grid, dx, hbar, mass=1.0, n_levels=2, order=10):
+    """Lowest levels with an ``order``-th order central finite-difference Laplacian
+    (psi = 0 beyond the grid). Banded, so O(n order^2): used for the converged solve."""
+    from scipy.linalg import eig_banded
+
+    p = order // 2
+    c = _fd2_coefficients(p)
+    n = V_grid.size
+    band = np.zeros((p + 1, n))  # lower form: band[k, j] = H[j + k, j]
+    pref = -(hbar**2) / (2.0 * mass * dx**2)
+    band[0] = pref * c[0] + V_grid
+    for kk in range(1, p + 1):
+        band[kk, : n - kk] = pref * c[kk]
+    return eig_banded(band, lower=True, eigvals_only=True, select="i", select_range=(0, n_levels - 1))
+
+
+def levels(V, a, b, hbar, mass=1.0, n_levels=2, rtol=1e-10, n0=None, n_max=200000):
     """Converged lowest levels of V (callable) on [a, b] with psi(a) = psi(b) = 0.
 
-    The grid is doubled until every level and the gap E1 - E0 change by less than
+    Solved with the 10th-order finite-difference Hamiltonian (banded, fast); the
+    grid is doubled until every level and the gap E1 - E0 change by less than
     ``rtol`` relative (or the absolute round-off floor). Returns (levels, n_points).
     """
     if not b > a:
         raise InputError(f"empty interval [{a}, {b}] for the Schroedinger problem")
-    if n0 is None:
-        xs = np.linspace(a, b, 2001)
-        vr = np.ptp(V(xs))
-        pmax = np.sqrt(2.0 * mass * max(vr, 1e-300))
-        n0 = int(np.clip(2.0 * (b - a) * pmax / (np.pi * hbar), 100, 1500))
+    # start coarse: 10th-order FD converges as dx^10 once dx resolves the low levels,
+    # so doubling from a small grid is cheaper than guessing from max V (often far above them)
+    n0 = n0 or 200
     prev = None
     n = n0
     while True:
         x = np.linspace(a, b, n + 2)[1:-1]
         dx = x[1] - x[0]
-        E = sinc_dvr_levels(V(x), dx, hbar, mass, n_levels)
+        E = fd_levels(V(x), dx, hbar, mass, n_levels)
         if prev is not None:
             floor = 1e-14 * (hbar**2 / (mass * dx**2) + np.max(np.abs(E)))
             gap, gap_prev = E[1] - E[0], prev[1] - prev[0]
@@ -154,12 +180,13 @@ class Profile:
         return x[ia], v[ia], x[ib], v[ib], x[top], v[top]
 
 
-def dwp_parameters(s, V, hbar, dVds=None, d=None, hbar_omega=None, rtol=1e-8) -> dict:
+def dwp_parameters(s, V, hbar, dVds=None, d=None, curvature=None, rtol=1e-8) -> dict:
     """All DWP parameters of a profile (see module docstring); reduced units.
 
     d: distance between the minima (default: |s_b - s_a| along the profile).
-    hbar_omega: optional (hbar_omega_a, hbar_omega_b) overriding the profile curvatures
-    (only used for Delta, Eqs. 3-4; the Schroedinger solve always uses the profile).
+    curvature: optional exact d2V/ds2 (k_a, k_b) at the two end minima (e.g. from the
+    Hessian along the path tangent); it sets hbar*omega and the harmonic walls, which
+    is more accurate than the curvature of a spline through a coarse NEB band.
     """
     if not hbar > 0:
         raise InputError(f"hbar must be positive, got {hbar}")
@@ -172,9 +199,13 @@ def dwp_parameters(s, V, hbar, dVds=None, d=None, hbar_omega=None, rtol=1e-8) ->
         kb = prof.k_right if sb == prof.s[-1] else kb
     if ka <= 0 or kb <= 0:
         raise InputError("profile curvature at a well is not positive: cannot define hbar*Omega")
+    if curvature is not None and prof.ends_at_minima:
+        if not (curvature[0] > 0 and curvature[1] > 0):
+            raise InputError(f"curvatures at the minima must be positive, got {curvature}")
+        prof.k_left, prof.k_right = float(curvature[0]), float(curvature[1])
+        ka = prof.k_left if sa == prof.s[0] else ka
+        kb = prof.k_right if sb == prof.s[-1] else kb
     hwa, hwb = hbar * np.sqrt(ka), hbar * np.sqrt(kb)
-    if hbar_omega is not None:
-        hwa, hwb = float(hbar_omega[0]), float(hbar_omega[1])
     a, b = prof.s[0], prof.s[-1]
     if prof.ends_at_minima:
         # walls: psi_0 ~ exp(-omega u^2 / (2 hbar)) decays by exp(-50) at u = sqrt(100 hbar / omega)

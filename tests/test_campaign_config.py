@@ -31,22 +31,25 @@ def test_defaults_and_seeds():
     assert config.validate(_with(preparation={"T_glass": 1}))["preparation"]["T_glass"] == 1.0
 
 
-@pytest.mark.parametrize("raw, key", [
-    (_with(model={"N": 64, "nn": 3}), "model.nn"),
-    (_with(search={"is_pairs": {"md_step": 10}}), "search.is_pairs.md_step"),
-    (_with(bogus={"a": 1}), "bogus"),
-    (_with(model={"N": "64"}), "model.N"),
-    (_with(model={"N": 1}), "model.N"),
-    (_with(model={"potential": "cut"}), "model.potential"),
-    (_with(preparation={"dt": 0.5}), "preparation.dt"),
-    (_with(search={"is_pairs": {"enabled": 1}}), "search.is_pairs.enabled"),
-    (_with(glasses={"count": 2, "seeds": [1]}), "glasses.seeds"),
-    (_with(glasses={"count": 2, "seeds": [1, 1]}), "glasses.seeds"),
-    (_with(glasses={"count": 2, "files": ["a.extxyz"]}), "glasses.files"),
-    (_with(analysis={"T_min_K": 3.0, "T_max_K": 2.0}), "analysis.T_min_K"),
-    (_with(search={"is_pairs": 3}), "search.is_pairs"),
-    ({"model": {"N": 64}, "glasses": {"count": 1}}, "campaign.name"),
-])
+@pytest.mark.parametrize(
+    "raw, key",
+    [
+        (_with(model={"N": 64, "nn": 3}), "model.nn"),
+        (_with(search={"is_pairs": {"md_step": 10}}), "search.is_pairs.md_step"),
+        (_with(bogus={"a": 1}), "bogus"),
+        (_with(model={"N": "64"}), "model.N"),
+        (_with(model={"N": 1}), "model.N"),
+        (_with(model={"potential": "cut"}), "model.potential"),
+        (_with(preparation={"dt": 0.5}), "preparation.dt"),
+        (_with(search={"is_pairs": {"enabled": 1}}), "search.is_pairs.enabled"),
+        (_with(glasses={"count": 2, "seeds": [1]}), "glasses.seeds"),
+        (_with(glasses={"count": 2, "seeds": [1, 1]}), "glasses.seeds"),
+        (_with(glasses={"count": 2, "files": ["a.extxyz"]}), "glasses.files"),
+        (_with(analysis={"T_min_K": 3.0, "T_max_K": 2.0}), "analysis.T_min_K"),
+        (_with(search={"is_pairs": 3}), "search.is_pairs"),
+        ({"model": {"N": 64}, "glasses": {"count": 1}}, "campaign.name"),
+    ],
+)
 def test_bad_keys_name_the_key(raw, key):
     with pytest.raises(InputError) as e:
         config.validate(raw)

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from test_campaign_runner import read_cat, write_cfg
 
 TESTS = Path(__file__).resolve().parent
@@ -55,8 +54,13 @@ def test_sigkill_and_resume_loses_and_duplicates_nothing(tmp_path, full):
     rng = np.random.default_rng(2026)
     killed_with_work_done = 0
     for _ in range(n_kills):
-        p = subprocess.Popen(_cmd(cfg, out), env=_env(), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+        p = subprocess.Popen(
+            _cmd(cfg, out),
+            env=_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         time.sleep(rng.uniform(1.5, 4.0))  # python + dask start-up takes ~1.5-2 s
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)

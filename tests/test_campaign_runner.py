@@ -125,7 +125,9 @@ def test_run_resume_and_determinism(tmp_path):
     cfg2 = write_cfg(tmp_path, seed=8, name="fake2.toml")
     runner.run(cfg2, tmp_path / "c", progress=False)
     cat_c = read_cat(tmp_path / "c" / "catalogue.h5")
-    assert len(cat_c["barrier"]) != len(cat_a["barrier"]) or not np.allclose(cat_c["barrier"], cat_a["barrier"])
+    assert len(cat_c["barrier"]) != len(cat_a["barrier"]) or not np.allclose(
+        cat_c["barrier"], cat_a["barrier"]
+    )
 
 
 def test_resume_redoes_only_missing_or_corrupt_tasks(tmp_path):

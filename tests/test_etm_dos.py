@@ -41,8 +41,15 @@ def test_dos_monte_carlo(full):
     bins = np.geomspace(1.5e-3, 2e-2, 16)
     h, _ = np.histogram(gap, bins)
     g_mc = h / np.diff(bins) * W / n
-    g_th = np.array([quad(lambda e: 2 * np.pi * float(g_ats_from_u(e, D0_min * phi, D0_max * phi, D_min, 3.0)),
-                          a, b)[0] / (b - a) for a, b in zip(bins[:-1], bins[1:], strict=False)])
+    g_th = np.array(
+        [
+            quad(lambda e: 2 * np.pi * float(g_ats_from_u(e, D0_min * phi, D0_max * phi, D_min, 3.0)), a, b)[
+                0
+            ]
+            / (b - a)
+            for a, b in zip(bins[:-1], bins[1:], strict=False)
+        ]
+    )
     nonzero = h > 0
     rel_sigma = 1 / np.sqrt(np.maximum(h, 1))
     # both branches of Eq. (13) are sampled (E_c1 = 2.2e-3, E_c2 = 6.1e-3)
@@ -89,8 +96,11 @@ def test_dos_normalisation(B):
     u2 = float(d0phi_effective(B, BAS.D0max_qS, BAS))
     pts = [p for p in (np.hypot(BAS.D_min, u1), np.hypot(BAS.D_min, u2))]
     integral, _ = quad(lambda e: float(g_ats(e, B, BAS)), 1e-6, E_max, points=pts, limit=200, epsrel=1e-11)
-    count = n_states_below(E_max, B, BAS) if B > 0 else 2 * np.pi * np.log(BAS.D0max_qS / BAS.D0min_qS) * np.log(
-        E_max / BAS.D_min)
+    count = (
+        n_states_below(E_max, B, BAS)
+        if B > 0
+        else 2 * np.pi * np.log(BAS.D0max_qS / BAS.D0min_qS) * np.log(E_max / BAS.D_min)
+    )
     assert np.isclose(integral, count, rtol=1e-8)
     # states are conserved: the field only shifts them up (Fig. 5)
     if B > 0:

@@ -76,8 +76,10 @@ def test_effective_gap_limit_eq9():
     for scale in (1e-2, 1e-3):
         psi = rng.uniform(0, 2 * np.pi, 50)
         D = scale * rng.uniform(0.2, 1.0, 50)
-        e = D[:, None] * (np.cos(psi)[:, None] * np.array([1, -1, 0]) / np.sqrt(2)
-                          + np.sin(psi)[:, None] * np.array([1, 1, -2]) / np.sqrt(6))
+        e = D[:, None] * (
+            np.cos(psi)[:, None] * np.array([1, -1, 0]) / np.sqrt(2)
+            + np.sin(psi)[:, None] * np.array([1, 1, -2]) / np.sqrt(6)
+        )
         phi = scale * rng.uniform(0.2, 1.0, 50)
         gap = np.asarray(gap_3ls(e[:, 0], e[:, 1], e[:, 2], 1.0, phi))
         lim = np.asarray(gap_3ls_small_limit(D, phi))

@@ -11,6 +11,7 @@ from etm.heat_capacity import (
     c_ats,
     c_ats_eq14,
     c_ats_eq18,
+    c_ats_orientation_numeric,
     c_from_dos,
     c_paramagnetic,
     c_phonon,
@@ -49,7 +50,9 @@ def test_c_ats_closed_vs_eq14_vs_eq18():
     # zero field: C = 2 pi Pn k_B ln(D0max/D0min) int_{Dmin/2T}^inf dx x sech^2 x = ... (Eq. 19 at phi = 0)
     I = lambda x: x * np.tanh(x) - np.log(np.cosh(x))
     T0 = 0.6
-    expected = 2 * np.pi * PN_BAS * K_B * np.log(BAS.D0max_qS / BAS.D0min_qS) * (np.log(2) - I(BAS.D_min / (2 * T0)))
+    expected = (
+        2 * np.pi * PN_BAS * K_B * np.log(BAS.D0max_qS / BAS.D0min_qS) * (np.log(2) - I(BAS.D_min / (2 * T0)))
+    )
     assert np.isclose(float(c_ats(T0, 0.0, BAS, PN_BAS)), expected, rtol=1e-10)
 
 
@@ -128,10 +131,17 @@ def test_stm_and_phonon_and_total():
     assert np.allclose(c_phonon(T, 3e-6), 3e-6 * T**3)
     E = np.linspace(0, 30, 300001)
     g0 = 1e17
-    assert np.isclose(float(c_from_dos(0.5, E, np.full_like(E, g0))), stm_linear_coefficient(g0) * 0.5, rtol=1e-6)
+    assert np.isclose(
+        float(c_from_dos(0.5, E, np.full_like(E, g0))), stm_linear_coefficient(g0) * 0.5, rtol=1e-6
+    )
     tot = c_total(T, 0.3, BAS, PN_BAS, n_fe2=1.06e17, n_fe3=5e16, gamma_2ls=1e-6, gamma_ph=1e-6)
-    parts = (c_ats(T, 0.3, BAS, PN_BAS) + c_paramagnetic(T, 0.3, 1.06e17, 2) + c_paramagnetic(T, 0.3, 5e16, 2.5)
-             + 1e-6 * T + 1e-6 * T**3)
+    parts = (
+        c_ats(T, 0.3, BAS, PN_BAS)
+        + c_paramagnetic(T, 0.3, 1.06e17, 2)
+        + c_paramagnetic(T, 0.3, 5e16, 2.5)
+        + 1e-6 * T
+        + 1e-6 * T**3
+    )
     assert np.allclose(tot, parts, rtol=1e-12)
 
 
@@ -142,3 +152,17 @@ def test_bad_input():
         c_paramagnetic(1.0, 0.1, 1e17, 1.3)
     with pytest.raises(InputError):
         c_ats(1.0, np.nan, BAS)
+
+
+def test_orientation_average_rule_vs_full_average():
+    """phi^2 -> phi^2/3 is exact to O(B^2) at weak field and fails at strong field."""
+    B = np.array([0.01, 0.1, 0.5, 8.0])
+    rule = c_ats(0.6, B, BAS, PN_BAS)
+    full = c_ats_orientation_numeric(0.6, B, BAS, PN_BAS)
+    assert np.isclose(full[0], float(c_ats(0.6, 0.0, BAS, PN_BAS)), rtol=1e-6)
+    rel = np.abs(rule / full - 1)
+    assert rel[0] < 1e-7 and rel[1] < 1e-3  # measured 2e-8, 1.8e-4
+    assert 0.01 < rel[2] < 0.05  # measured 2.8 %
+    assert rel[3] > 0.5  # measured 87 % at 8 T
+    # converged angular quadrature
+    assert np.allclose(full, c_ats_orientation_numeric(0.6, B, BAS, PN_BAS, n_nodes=48), rtol=1e-7)

@@ -48,8 +48,11 @@ SCHEMA: dict[str, Any] = {
     "campaign": {
         "name": Key(str, REQUIRED, doc="campaign name (free text, used in the report)"),
         "description": Key(str, "", doc="free text"),
-        "stages_module": Key(str, "pelsim.campaign.stages",
-                             doc="python module providing the stage functions (advanced/testing)"),
+        "stages_module": Key(
+            str,
+            "pelsim.campaign.stages",
+            doc="python module providing the stage functions (advanced/testing)",
+        ),
     },
     "model": {
         "name": Key(str, "ka3d", doc="parameter set for pelsim.models.load_model"),
@@ -61,15 +64,18 @@ SCHEMA: dict[str, Any] = {
         "count": Key(int, REQUIRED, min=1, doc="independent glasses"),
         "seed": Key(int, 0, min=0, doc="base seed; glass i uses seed + i unless seeds is given"),
         "seeds": Key(list, [], doc="explicit per-glass seeds (length = count)"),
-        "files": Key(list, [], doc="start from these extxyz configurations (relative to the campaign "
-                                   "file) instead of preparing glasses; length = count"),
+        "files": Key(
+            list,
+            [],
+            doc="start from these extxyz configurations (relative to the campaign "
+            "file) instead of preparing glasses; length = count",
+        ),
     },
     "preparation": {
         "T_liquid": Key(float, 2.0, min=0.0, doc="equilibration temperature of the liquid (reduced)"),
         "equilibration_steps": Key(int, 2000, min=0),
         "T_glass": Key(float, 0.3, min=0.0, doc="temperature at the end of the cooling ramp"),
-        "cooling_rate": Key(float, 1e-2, min=0.0,
-                            doc="dT/dt in reduced units; 0 = instantaneous quench"),
+        "cooling_rate": Key(float, 1e-2, min=0.0, doc="dT/dt in reduced units; 0 = instantaneous quench"),
         "dt": Key(float, 0.005, min=1e-6, max=0.05, doc="MD time step (reduced)"),
     },
     "search": {
@@ -130,8 +136,10 @@ def _check(value, key: Key, name: str):
     if key.type is not bool and isinstance(value, bool):
         raise InputError(f"config key '{name}' must be {key.type.__name__}, got a boolean")
     if not isinstance(value, types):
-        raise InputError(f"config key '{name}' must be {'/'.join(t.__name__ for t in types)}, "
-                         f"got {type(value).__name__} {value!r}")
+        raise InputError(
+            f"config key '{name}' must be {'/'.join(t.__name__ for t in types)}, "
+            f"got {type(value).__name__} {value!r}"
+        )
     if isinstance(value, float) and math.isnan(value):
         raise InputError(f"config key '{name}' is NaN")
     if key.min is not None and value < key.min:
@@ -171,16 +179,18 @@ def validate(raw: dict) -> dict:
     g = cfg["glasses"]
     if g["seeds"]:
         if len(g["seeds"]) != g["count"]:
-            raise InputError(f"config key 'glasses.seeds' has {len(g['seeds'])} entries but "
-                             f"glasses.count = {g['count']}")
+            raise InputError(
+                f"config key 'glasses.seeds' has {len(g['seeds'])} entries but glasses.count = {g['count']}"
+            )
         if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in g["seeds"]):
             raise InputError("config key 'glasses.seeds' must be a list of non-negative integers")
         if len(set(g["seeds"])) != len(g["seeds"]):
             raise InputError("config key 'glasses.seeds' has repeated seeds")
     if g["files"]:
         if len(g["files"]) != g["count"]:
-            raise InputError(f"config key 'glasses.files' has {len(g['files'])} entries but "
-                             f"glasses.count = {g['count']}")
+            raise InputError(
+                f"config key 'glasses.files' has {len(g['files'])} entries but glasses.count = {g['count']}"
+            )
         if not all(isinstance(f, str) and f for f in g["files"]):
             raise InputError("config key 'glasses.files' must be a list of file names")
     a = cfg["analysis"]

@@ -78,8 +78,17 @@ def plan(cfg: dict, mod) -> list[tuple[str, str, tuple]]:
     return [(n, e, tuple(a for a in after if a in enabled)) for n, e, after in mod.STAGES if n in enabled]
 
 
-def execute_task(root: str, cfg: dict, stages_module: str, glass: int, glass_seed: int, stage: str,
-                 ext: str, base_dir: str, *dep_infos) -> dict:
+def execute_task(
+    root: str,
+    cfg: dict,
+    stages_module: str,
+    glass: int,
+    glass_seed: int,
+    stage: str,
+    ext: str,
+    base_dir: str,
+    *dep_infos,
+) -> dict:
     """Run one (glass, stage) task on a worker; idempotent (returns the marker if done)."""
     store = CampaignStore(root)
     info = store.finished(glass, stage)
@@ -91,9 +100,16 @@ def execute_task(root: str, cfg: dict, stages_module: str, glass: int, glass_see
     final = store.task_output(glass, stage, ext)
     t0 = time.perf_counter()
     with atomic_path(final) as tmp:
-        ctx = TaskContext(cfg=cfg, glass=glass, glass_seed=glass_seed, stage=stage,
-                          stage_seed=stage_seed(glass_seed, stage), inputs=inputs, output=tmp,
-                          base_dir=Path(base_dir))
+        ctx = TaskContext(
+            cfg=cfg,
+            glass=glass,
+            glass_seed=glass_seed,
+            stage=stage,
+            stage_seed=stage_seed(glass_seed, stage),
+            inputs=inputs,
+            output=tmp,
+            base_dir=Path(base_dir),
+        )
         summary = fn(ctx) or {}
         if not tmp.exists():
             raise RuntimeError(f"stage {stage} of glass {glass} wrote no result")
@@ -110,17 +126,29 @@ def connect(scheduler: str, workers: int, threads: int, processes: bool):
         try:
             return Client(scheduler, timeout="5s"), None
         except (OSError, TimeoutError) as exc:
-            raise InputError(f"cannot reach the Dask scheduler at {scheduler} "
-                             f"({type(exc).__name__})") from None
+            raise InputError(
+                f"cannot reach the Dask scheduler at {scheduler} ({type(exc).__name__})"
+            ) from None
         except ValueError as exc:
             raise InputError(f"bad scheduler address {scheduler!r}: {exc}") from None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=processes,
-                           dashboard_address=None, silence_logs=logging.ERROR)
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=threads,
+        processes=processes,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
     return Client(cluster), cluster
 
 
-def run(config_path: str | Path, out: str | Path, scheduler: str | None = None, workers: int | None = None,
-        progress: bool = True, finalize: bool = True) -> dict:
+def run(
+    config_path: str | Path,
+    out: str | Path,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    finalize: bool = True,
+) -> dict:
     """Run (or resume) the campaign defined in ``config_path`` into directory ``out``.
 
     Returns a summary dict (tasks run and skipped, DWPs, timings). Raises InputError
@@ -156,11 +184,18 @@ def run(config_path: str | Path, out: str | Path, scheduler: str | None = None, 
     client, cluster = connect(r["scheduler"], r["workers"], r["threads_per_worker"], r["processes"])
     try:
         resumed = store.claim(config_mod.canonical_json(cfg), cfg_hash, config_path.read_text())
-        store.log("start", resumed=resumed, config_hash=cfg_hash, config=json.loads(config_mod.to_json(cfg)),
-                  versions=versions(), scheduler=r["scheduler"] or "LocalCluster", argv=sys.argv)
+        store.log(
+            "start",
+            resumed=resumed,
+            config_hash=cfg_hash,
+            config=json.loads(config_mod.to_json(cfg)),
+            versions=versions(),
+            scheduler=r["scheduler"] or "LocalCluster",
+            argv=sys.argv,
+        )
 
         todo, done_infos = [], {}
-        for g, s in enumerate(seeds):
+        for g in range(len(seeds)):
             for name, _ext, _after in stages:
                 info = store.finished(g, name)
                 if info is None:
@@ -193,9 +228,21 @@ def run(config_path: str | Path, out: str | Path, scheduler: str | None = None, 
                     handle[(g, name)] = done_infos[(g, name)]
                     continue
                 deps = [handle[(g, a)] for a in after]
-                fut = client.submit(execute_task, str(store.root.resolve()), cfg,
-                                    cfg["campaign"]["stages_module"], g, s, name, ext, str(base_dir), *deps,
-                                    key=f"{cfg_hash[:8]}-g{g:04d}-{name}", pure=False, retries=0)
+                fut = client.submit(
+                    execute_task,
+                    str(store.root.resolve()),
+                    cfg,
+                    cfg["campaign"]["stages_module"],
+                    g,
+                    s,
+                    name,
+                    ext,
+                    str(base_dir),
+                    *deps,
+                    key=f"{cfg_hash[:8]}-g{g:04d}-{name}",
+                    pure=False,
+                    retries=0,
+                )
                 handle[(g, name)] = fut
                 futures[fut] = (g, name)
         stage_seconds: dict[str, float] = {}
@@ -227,8 +274,12 @@ def run(config_path: str | Path, out: str | Path, scheduler: str | None = None, 
             cluster.close()
 
     summary = finish(cfg, store, mod, stages, len(seeds), finalize=finalize)
-    summary.update(tasks_run=len(todo), tasks_skipped=n_tasks - len(todo), stage_seconds=stage_seconds,
-                   seconds=round(time.perf_counter() - t_start, 2))
+    summary.update(
+        tasks_run=len(todo),
+        tasks_skipped=n_tasks - len(todo),
+        stage_seconds=stage_seconds,
+        seconds=round(time.perf_counter() - t_start, 2),
+    )
     store.log("end", **summary)
     return summary
 
@@ -271,18 +322,34 @@ def status(out: str | Path) -> dict:
         table.append(row)
     n_done = sum(1 for row in table for name, _e, _a in stages if row[name] is not None)
     ends = [e for e in store.read_log() if e.get("event") == "end"]
-    return {"dir": str(store.root), "config_hash": meta["hash"], "stages": [s[0] for s in stages],
-            "tasks_done": n_done, "tasks_total": len(seeds) * len(stages), "table": table,
-            "catalogue": store.catalogue_path.is_file(), "last_run": ends[-1] if ends else None}
+    return {
+        "dir": str(store.root),
+        "config_hash": meta["hash"],
+        "stages": [s[0] for s in stages],
+        "tasks_done": n_done,
+        "tasks_total": len(seeds) * len(stages),
+        "table": table,
+        "catalogue": store.catalogue_path.is_file(),
+        "last_run": ends[-1] if ends else None,
+    }
 
 
 def report(out: str | Path) -> dict:
-    """Re-merge and rebuild analysis and report of a finished campaign directory."""
+    """Rebuild analysis and report of a finished campaign directory from its catalogue.
+
+    The catalogue is merged again from the task results only when it is missing; an
+    existing catalogue is read as it is (a truncated or corrupt one is an InputError,
+    and nothing is overwritten).
+    """
     store = CampaignStore(out)
     meta = store.read_meta()
     cfg = config_mod.validate(_unjson(meta["config"]))
     mod = load_stages_module(cfg["campaign"]["stages_module"])
-    return finish(cfg, store, mod, plan(cfg, mod), len(config_mod.glass_seeds(cfg)), finalize=True)
+    if not store.catalogue_path.is_file():
+        return finish(cfg, store, mod, plan(cfg, mod), len(config_mod.glass_seeds(cfg)), finalize=True)
+    final = mod.finalize(cfg, store) if hasattr(mod, "finalize") else {}
+    store.log("finalize", **(final or {}))
+    return {"final": final or {}}
 
 
 def _unjson(obj):

@@ -71,8 +71,20 @@ def versions() -> dict:
     from importlib import metadata
 
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for dist in ("pelsim", "jax", "jaxlib", "jax-md", "numpy", "scipy", "h5py", "ase", "networkx",
-                 "lmfit", "dask", "distributed"):
+    for dist in (
+        "pelsim",
+        "jax",
+        "jaxlib",
+        "jax-md",
+        "numpy",
+        "scipy",
+        "h5py",
+        "ase",
+        "networkx",
+        "lmfit",
+        "dask",
+        "distributed",
+    ):
         try:  # from package metadata: importing jax_md alone takes ~5 s
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -106,8 +118,10 @@ class CampaignStore:
             except (ValueError, KeyError):
                 raise InputError(f"{meta} is corrupt; use a new --out directory") from None
             if old_hash != cfg_hash:
-                raise InputError(f"{self.root} holds a different campaign (config hash {old_hash[:12]} "
-                                 f"!= {cfg_hash[:12]}); use a new --out directory")
+                raise InputError(
+                    f"{self.root} holds a different campaign (config hash {old_hash[:12]} "
+                    f"!= {cfg_hash[:12]}); use a new --out directory"
+                )
             self.clean_temporaries()
             return True
         if self.root.exists() and any(self.root.iterdir()):
@@ -157,8 +171,15 @@ class CampaignStore:
 
     def commit_task(self, glass: int, stage: str, output: Path, seconds: float, summary: dict) -> dict:
         """Write the marker of a task whose result is already in place at ``output``."""
-        info = {"glass": glass, "stage": stage, "output": output.name, "sha256": sha256_file(output),
-                "seconds": round(seconds, 3), "summary": summary, "finished": time.time()}
+        info = {
+            "glass": glass,
+            "stage": stage,
+            "output": output.name,
+            "sha256": sha256_file(output),
+            "seconds": round(seconds, 3),
+            "summary": summary,
+            "finished": time.time(),
+        }
         atomic_write_text(self.marker(glass, stage), json.dumps(info, indent=1))
         return info
 

@@ -1,8 +1,8 @@
 """``pelsim campaign``: run, inspect and report campaigns (see docs/campaigns.md).
 
-    pelsim campaign run CONFIG [--out DIR] [--scheduler ADDR] [--workers N] [--no-progress]
-    pelsim campaign status DIR [--json]
-    pelsim campaign report DIR
+pelsim campaign run CONFIG [--out DIR] [--scheduler ADDR] [--workers N] [--no-progress]
+pelsim campaign status DIR [--json]
+pelsim campaign report DIR
 """
 
 from __future__ import annotations
@@ -15,11 +15,14 @@ def _run(args) -> int:
     from pelsim.campaign import runner
 
     out = args.out or str(Path("results") / Path(args.config).stem)
-    summary = runner.run(args.config, out, scheduler=args.scheduler, workers=args.workers,
-                         progress=not args.no_progress)
+    summary = runner.run(
+        args.config, out, scheduler=args.scheduler, workers=args.workers, progress=not args.no_progress
+    )
     merged = summary.get("merged", {})
-    print(f"campaign done in {summary['seconds']:.1f} s: {summary['tasks_run']} tasks run, "
-          f"{summary['tasks_skipped']} skipped; " + ", ".join(f"{k}={v}" for k, v in merged.items()))
+    print(
+        f"campaign done in {summary['seconds']:.1f} s: {summary['tasks_run']} tasks run, "
+        f"{summary['tasks_skipped']} skipped; " + ", ".join(f"{k}={v}" for k, v in merged.items())
+    )
     rep = summary.get("final", {}).get("report")
     if rep:
         print(f"report: {rep}")
@@ -34,8 +37,10 @@ def _status(args) -> int:
     if args.json:
         print(json.dumps(st, indent=1, default=str))
         return 0
-    print(f"{st['dir']}: {st['tasks_done']}/{st['tasks_total']} tasks done, config {st['config_hash'][:12]}, "
-          f"catalogue {'present' if st['catalogue'] else 'absent'}")
+    print(
+        f"{st['dir']}: {st['tasks_done']}/{st['tasks_total']} tasks done, config {st['config_hash'][:12]}, "
+        f"catalogue {'present' if st['catalogue'] else 'absent'}"
+    )
     head = ["glass", "seed"] + st["stages"]
     print("  ".join(f"{h:>12}" for h in head))
     for row in st["table"]:

@@ -99,7 +99,42 @@ def path_profile(energy, images, masses=None, displacement=free_displacement) ->
     gq = G / np.sqrt(w)
     dVds = np.sum((gq * t).reshape(t.shape[0], -1), axis=1)
     dVds[0] = dVds[-1] = 0.0  # endpoints are minima
-    return {"s": s, "V": E - E[0], "dVds": dVds}
+    # curvature d2V/ds2 at the two minima: the path leaves a minimum along a Hessian
+    # eigenvector; the chord to the next image only approximates it, so take the Ritz
+    # pair (Krylov space of the chord) with the largest overlap with the chord.
+    curv = [_path_curvature(energy, images[0], t[0], w), _path_curvature(energy, images[-1], t[-1], w)]
+    return {"s": s, "V": E - E[0], "dVds": dVds, "curvature": (curv[0], curv[1])}
+
+
+def _path_curvature(energy, R, tq, w, m: int = 12) -> float:
+    """Eigenvalue of the mass-weighted Hessian at minimum R whose eigenvector best matches tq."""
+    R = jnp.asarray(R)
+    shape = R.shape
+    sw = np.broadcast_to(np.sqrt(w), shape).ravel()
+    grad = jax.grad(energy)
+    hvp = jax.jit(lambda v: jax.jvp(grad, (R,), (v,))[1])
+    t0 = np.asarray(tq, float).ravel()
+    t0 = t0 / np.linalg.norm(t0)
+    Q = [t0]
+    HQ = []
+    m = min(m, t0.size)
+    for _ in range(m):
+        v = Q[-1]
+        hv = np.asarray(hvp(jnp.asarray((v / sw).reshape(shape)))).ravel() / sw
+        HQ.append(hv)
+        if len(Q) == m:
+            break
+        nxt = hv - sum((hv @ q) * q for q in Q)
+        nxt -= sum((nxt @ q) * q for q in Q)  # re-orthogonalise
+        nn = np.linalg.norm(nxt)
+        if nn < 1e-10 * max(np.linalg.norm(hv), 1e-300):
+            break
+        Q.append(nxt / nn)
+    Qm = np.array(Q[: len(HQ)]).T
+    T = Qm.T @ np.array(HQ).T
+    lam, U = np.linalg.eigh(0.5 * (T + T.T))
+    k = int(np.argmax(np.abs(U[0])))  # overlap of Ritz vector with t0 (= first basis vector)
+    return float(lam[k])
 
 
 def verify_saddle(energy, saddle: StationaryResult, push: float = 0.01, fmax: float = 1e-10):

@@ -1,0 +1,288 @@
+"""The stage functions of a campaign: they call the engine and the landscape searches.
+
+One task = one glass x one stage (see :mod:`pelsim.campaign.runner` for the protocol):
+
+* ``prepare``: random non-overlapping start (or an input extxyz file), NVT equilibration
+  of the liquid at ``T_liquid``, linear cooling to ``T_glass`` at ``cooling_rate`` (or an
+  instantaneous quench when the rate is 0), then the inherent structure (IS) by
+  minimisation to max|F| <= 1e-10 (:mod:`pelsim.prepare`). Result: ``prepare.npz`` with
+  the glass at T_glass, its IS, species, box.
+* ``is_pairs``, ``single_ended``, ``intra_basin``: the three search strategies of
+  :mod:`pelsim.landscape.search` on that glass (IS pairs from low-T MD, ART-like
+  single-ended saddle searches along soft modes, valleys inside the IS basin; seed
+  section 8). Result: one catalogue per task (schema docs/catalogue.md).
+* ``merge``: all task catalogues, in (glass, stage) order, into one (minima deduplicated
+  by identity, TWPs = triangles of the merged graph).
+* ``finalize``: distributions, etm predictions and the report (:mod:`analysis.report`).
+
+All randomness comes from the per-task seeds the runner passes in, so the same config
+gives the same catalogue.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from pelsim.errors import InputError
+
+SEARCHES = ("is_pairs", "single_ended", "intra_basin")
+STAGES = [("prepare", "npz", ())] + [(s, "h5", ("prepare",)) for s in SEARCHES]
+#: the catalogue's method tag of each search stage
+METHOD = {"is_pairs": "is_pair", "single_ended": "single_ended", "intra_basin": "intra_basin"}
+
+
+def enabled_stages(cfg: dict) -> list[str]:
+    return ["prepare"] + [s for s in SEARCHES if cfg["search"][s]["enabled"]]
+
+
+def check_inputs(cfg: dict, base_dir: Path) -> None:
+    """Everything that can be checked before a task runs: model, unit preset, input files."""
+    from pelsim.io import read_extxyz
+    from pelsim.models import load_model
+    from pelsim.units import get_preset
+
+    m = load_model(cfg["model"]["name"])
+    get_preset(cfg["units"]["preset"])
+    n = cfg["model"]["N"]
+    for f in cfg["glasses"]["files"]:
+        p = Path(f) if Path(f).is_absolute() else Path(base_dir) / f
+        conf = read_extxyz(p, model=m.name)  # InputError on missing file, NaN, overlaps
+        if conf.n != n:
+            raise InputError(f"{p}: {conf.n} particles but model.N = {n}")
+
+
+def _glass_start(ctx):
+    from pelsim.io import read_extxyz
+    from pelsim.prepare import random_configuration
+
+    cfg = ctx.cfg
+    files = cfg["glasses"]["files"]
+    if files:
+        f = Path(files[ctx.glass])
+        return read_extxyz(f if f.is_absolute() else ctx.base_dir / f, model=cfg["model"]["name"])
+    return random_configuration(cfg["model"]["name"], cfg["model"]["N"], seed=ctx.stage_seed)
+
+
+def stage_prepare(ctx) -> dict:
+    """Glass preparation and its inherent structure (result: npz)."""
+    from pelsim.prepare import cool, equilibrate, quench
+
+    cfg, p = ctx.cfg, ctx.cfg["preparation"]
+    kind = cfg["model"]["potential"]
+    conf = _glass_start(ctx)
+    check = {}
+    if p["equilibration_steps"] > 0:
+        conf, check, _ = equilibrate(
+            conf,
+            p["T_liquid"],
+            p["equilibration_steps"],
+            dt=p["dt"],
+            kind=kind,
+            seed=ctx.stage_seed,
+            progress=False,
+        )
+    if p["cooling_rate"] > 0 and p["T_glass"] < p["T_liquid"]:
+        conf, _ = cool(
+            conf,
+            p["T_liquid"],
+            p["T_glass"],
+            p["cooling_rate"],
+            dt=p["dt"],
+            kind=kind,
+            seed=ctx.stage_seed + 1,
+            progress=False,
+        )
+    IS, res = quench(conf, kind=kind)
+    if not res.converged:
+        raise RuntimeError(f"glass {ctx.glass}: IS minimisation stopped at max|F| = {res.max_force:.2e}")
+    np.savez(
+        ctx.output,
+        glass=conf.positions,
+        inherent=IS.positions,
+        species=conf.species,
+        box=conf.box,
+        model=np.array(conf.model),
+        is_energy=res.energy,
+        is_max_force=res.max_force,
+        check=np.array(json.dumps({k: v for k, v in dict(check).items()})),
+    )
+    return {
+        "is_energy_per_particle": res.energy / conf.n,
+        "is_max_force": res.max_force,
+        "equilibrated": bool(dict(check).get("ok", True)),
+    }
+
+
+def load_prepared(path):
+    """(Configuration at T_glass, Configuration of its IS) from a prepare result."""
+    from pelsim.config import Configuration
+
+    d = np.load(path)
+    model = str(d["model"])
+    return (
+        Configuration(d["glass"], d["species"], d["box"], model),
+        Configuration(d["inherent"], d["species"], d["box"], model),
+    )
+
+
+def _search(ctx, name: str) -> dict:
+    from pelsim.landscape import search
+    from pelsim.landscape.catalogue import Catalogue
+
+    cfg = ctx.cfg
+    glass_conf, IS = load_prepared(ctx.inputs["prepare"])
+    cat = Catalogue(
+        ctx.output,
+        model=IS.model,
+        potential=cfg["model"]["potential"],
+        N=IS.n,
+        dim=IS.dim,
+        box=IS.box,
+        species=IS.species,
+        unit_preset=cfg["units"]["preset"],
+        tls_threshold_K=cfg["units"]["tls_threshold_K"],
+    )
+    fn = getattr(search, f"search_{name}")
+    info = (
+        fn(
+            cat,
+            glass_conf,
+            IS,
+            glass=ctx.glass,
+            seed=ctx.stage_seed,
+            kind=cfg["model"]["potential"],
+            **{k: v for k, v in cfg["search"][name].items() if k != "enabled"},
+        )
+        or {}
+    )
+    cat.save(ctx.output)
+    s = cat.summary()
+    return {
+        "dwps": s["dwps"],
+        "tls": s["tls"],
+        "minima": s["minima"],
+        **{k: v for k, v in info.items() if isinstance(v, int | float | str)},
+    }
+
+
+def stage_is_pairs(ctx) -> dict:
+    return _search(ctx, "is_pairs")
+
+
+def stage_single_ended(ctx) -> dict:
+    return _search(ctx, "single_ended")
+
+
+def stage_intra_basin(ctx) -> dict:
+    return _search(ctx, "intra_basin")
+
+
+def merge(cfg: dict, outputs: list[Path], out: Path) -> dict:
+    """Merge the search catalogues in the given (glass, stage) order into one catalogue at ``out``."""
+    from pelsim.landscape.catalogue import Catalogue
+
+    merged = None
+    for p in outputs:
+        if p.suffix != ".h5":
+            continue
+        other = Catalogue.open(p, "r")
+        if merged is None:
+            a = other.attrs
+            merged = Catalogue(
+                out,
+                model=a["model"],
+                potential=a["potential"],
+                N=a["N"],
+                dim=a["dim"],
+                box=a["box"],
+                species=a["species"],
+                masses=a["masses"],
+                unit_preset=a["unit_preset"],
+                tls_threshold_K=a["tls_threshold_K"],
+            )
+        merged.merge(other)
+    if merged is None:  # no search enabled: an empty catalogue of the right system
+        from pelsim.models import load_model
+
+        m = load_model(cfg["model"]["name"])
+        merged = Catalogue(
+            out,
+            model=m.name,
+            potential=cfg["model"]["potential"],
+            N=cfg["model"]["N"],
+            dim=m.dim,
+            unit_preset=cfg["units"]["preset"],
+            tls_threshold_K=cfg["units"]["tls_threshold_K"],
+        )
+    merged.attrs["created"] = "merged"  # the merged file is a pure function of the task results
+    merged.save(out)
+    s = merged.summary()
+    return {k: s[k] for k in ("minima", "saddles", "dwps", "twps", "tls")}
+
+
+def _filtered(dwps: dict, twps: dict, f: dict) -> tuple[dict, dict]:
+    """Apply [filters] to the DWPs; a TWP survives only if its three DWPs do."""
+    n = len(dwps.get("id", []))
+    if n == 0:
+        return dwps, twps
+    keep = (np.asarray(dwps["V0"]) <= f["max_barrier"]) & (
+        np.abs(np.asarray(dwps["asymmetry"])) <= f["max_asymmetry"]
+    )
+    ids = set(np.asarray(dwps["id"])[keep].tolist())
+    d = {k: np.asarray(v)[keep] for k, v in dwps.items()}
+    if len(twps.get("id", [])):
+        tk = np.array([all(i in ids for i in row) for row in np.asarray(twps["dwps"])], bool)
+        twps = {k: np.asarray(v)[tk] for k, v in twps.items()}
+    return d, twps
+
+
+def finalize(cfg: dict, store) -> dict:
+    """Distributions, etm predictions and the report of a merged campaign catalogue."""
+    from analysis.report import analyse_arrays, units_for, write_report
+    from pelsim.campaign.config import config_hash
+    from pelsim.landscape.catalogue import Catalogue
+    from pelsim.models import load_model
+
+    if not cfg["outputs"]["report"]:
+        return {}
+    cat = Catalogue.open(store.catalogue_path, "r")
+    m = load_model(cfg["model"]["name"])
+    rho = cfg["model"]["density"] or m.density
+    a = cfg["analysis"]
+    units = units_for(cfg["units"]["preset"], rho, cfg["units"]["tls_threshold_K"])
+    settings = {
+        "n_glasses": cfg["glasses"]["count"],
+        "n_particles": cfg["model"]["N"],
+        "units": units,
+        "bootstrap": a["bootstrap"],
+        "T_min_K": a["T_min_K"],
+        "T_max_K": a["T_max_K"],
+        "fields_T": a["fields_T"],
+        "frequency_Hz": a["frequency_Hz"],
+        "seed": 0,
+    }
+    dwps, twps = _filtered(cat.dwps(), cat.twps(), cfg["filters"])
+    res = analyse_arrays(dwps, twps, store.analysis_dir, settings)
+    seconds = sum(e.get("seconds", 0.0) for e in store.read_log() if e.get("event") == "task")
+    meta = {
+        "name": cfg["campaign"]["name"],
+        "description": cfg["campaign"]["description"],
+        "model": m.name,
+        "N": cfg["model"]["N"],
+        "potential": cfg["model"]["potential"],
+        "config_hash": config_hash(cfg),
+        "seconds": seconds,
+    }
+    report = write_report(res, store.report_dir, meta)
+    s = res["summary"]
+    return {
+        "report": str(report),
+        "dwps": s["n_dwps"],
+        "tls": s["tls"]["n_tls"],
+        "twps": s["twps"]["n_twps"],
+        "Pbar_J_m3": s["tls"]["Pbar_J_m3"],
+        "Pbar_fit_J_m3": res["predictions"]["heat_capacity"]["fit"]["Pbar_fit_J_m3"],
+    }

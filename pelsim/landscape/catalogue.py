@@ -1,0 +1,392 @@
+"""The DWP/TWP catalogue: minima, saddles, DWPs and TWPs in HDF5, with a networkx graph.
+
+Schema: docs/catalogue.md (version 1). Records are held in memory and written
+atomically (temporary file + ``os.replace``) by :meth:`Catalogue.save` / on
+closing; a truncated or corrupt file raises :class:`InputError` naming it.
+DWPs are the edges of the minima graph and TWPs its triangles. The DWP rows
+carry the tunneling parameters of seed Eqs. 3-4 (computed by
+:mod:`pelsim.tunneling` from the stored path profile); the TWP rows the 3-level
+Hamiltonian of seed Eq. 5 (:mod:`pelsim.landscape.twp`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from pelsim.errors import InputError
+from pelsim.landscape.identity import DISTANCE_TOL, ENERGY_TOL, find_minimum
+from pelsim.landscape.twp import dwp_geometry, twp_parameters
+from pelsim.tunneling import dwp_parameters
+from pelsim.units import DEFAULT_PRESET, get_preset
+
+SCHEMA_VERSION = 1
+DWP_FLOAT_FIELDS = ("barrier", "asymmetry", "V0", "d", "m_eff", "hbar_omega_a", "hbar_omega_b",
+                    "splitting", "Delta", "Delta0", "Delta0_wkb", "Delta0_parabola", "splitting_K",
+                    "Delta_K", "Delta0_K", "participation_ratio")
+DWP_INT_FIELDS = ("id", "glass", "seed", "min_a", "min_b", "saddle", "n_moving")
+TWP_FLOAT_FIELDS = ("E1", "E2", "E3", "loop_area", "loop_area_particle_max", "loop_area_config")
+_STR = None  # set lazily to h5py.string_dtype()
+
+
+def _now():
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _code_version():
+    from pelsim import __version__
+
+    return __version__
+
+
+class Catalogue:
+    """In-memory catalogue backed by one HDF5 file (see docs/catalogue.md)."""
+
+    def __init__(self, path=None, model="ka3d", potential="smooth", N=0, dim=3, box=None, species=None,
+                 masses=None, unit_preset=DEFAULT_PRESET, tls_threshold_K=1.0):
+        self.path = None if path is None else Path(path)
+        preset = get_preset(unit_preset)
+        self.attrs = {"schema_version": SCHEMA_VERSION, "model": model, "potential": potential, "N": int(N),
+                      "dim": int(dim), "box": np.zeros(dim) if box is None else np.asarray(box, float),
+                      "species": np.zeros(N, np.int64) if species is None else np.asarray(species, np.int64),
+                      "masses": np.ones(N) if masses is None else np.asarray(masses, float),
+                      "unit_preset": preset.name, "hbar": preset.hbar, "epsilon_K": preset.epsilon_K,
+                      "tls_threshold_K": float(tls_threshold_K), "code_version": _code_version(),
+                      "created": _now()}
+        self.minima = {"energy": [], "positions": [], "max_force": [], "glass": [], "provenance": []}
+        self.saddles = {"energy": [], "positions": [], "max_force": [], "glass": [], "provenance": [],
+                        "n_negative_modes": [], "min_a": [], "min_b": [], "method": []}
+        self.dwp_rows: list[dict] = []
+        self.profiles: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.twp_rows: list[dict] = []
+        self.mode = "w"
+
+    # ------------------------------------------------------------------ file I/O
+    @classmethod
+    def open(cls, path, mode: str = "r", **attrs) -> Catalogue:
+        """mode "r" (read), "a" (read if it exists, then append), "w" (new; ``attrs`` as in __init__)."""
+        if mode not in ("r", "a", "w"):
+            raise InputError(f"catalogue mode must be r, a or w, got {mode!r}")
+        p = Path(path)
+        if mode == "w" or (mode == "a" and not p.exists()):
+            cat = cls(p, **attrs)
+            cat.mode = mode
+            return cat
+        if not p.is_file():
+            raise InputError(f"catalogue file not found: {path}")
+        cat = cls._read(p)
+        cat.mode = mode
+        return cat
+
+    @classmethod
+    def _read(cls, p: Path) -> Catalogue:
+        import h5py
+
+        try:
+            with h5py.File(p, "r") as f:
+                a = dict(f.attrs)
+                if int(a.get("schema_version", -1)) != SCHEMA_VERSION:
+                    raise InputError(f"{p}: not a pelsim catalogue (schema_version {a.get('schema_version')})")
+                cat = cls(p, model=str(a["model"]), potential=str(a["potential"]), N=int(a["N"]),
+                          dim=int(a["dim"]), box=a["box"], species=a["species"], masses=a["masses"],
+                          unit_preset=str(a["unit_preset"]), tls_threshold_K=float(a["tls_threshold_K"]))
+                cat.attrs.update({k: (v.decode() if isinstance(v, bytes) else v) for k, v in a.items()})
+                for gname, store in (("minima", cat.minima), ("saddles", cat.saddles)):
+                    g = f[gname]
+                    for k in store:
+                        vals = g[k][()]
+                        if k in ("provenance", "method"):
+                            vals = [v.decode() if isinstance(v, bytes) else str(v) for v in vals]
+                        store[k] = list(vals)
+                g = f["dwps"]
+                n = g["id"].shape[0]
+                cols = {k: g[k][()] for k in g.keys() if k != "profiles"}
+                for i in range(n):
+                    row = {}
+                    for k, v in cols.items():
+                        x = v[i]
+                        row[k] = x.decode() if isinstance(x, bytes) else (x.item() if hasattr(x, "item") else x)
+                    cat.dwp_rows.append(row)
+                    pg = g["profiles"][str(int(row["id"]))]
+                    cat.profiles[int(row["id"])] = (pg["s"][()], pg["V"][()])
+                g = f["twps"]
+                n = g["id"].shape[0]
+                cols = {k: g[k][()] for k in g.keys()}
+                for i in range(n):
+                    row = {}
+                    for k, v in cols.items():
+                        x = v[i]
+                        row[k] = x.decode() if isinstance(x, bytes) else (x.item() if np.ndim(x) == 0 else x)
+                    cat.twp_rows.append(row)
+        except InputError:
+            raise
+        except (OSError, KeyError, ValueError) as exc:
+            raise InputError(f"{p}: truncated or corrupt catalogue ({str(exc).splitlines()[0]})") from None
+        return cat
+
+    def save(self, path=None) -> Path:
+        """Write the whole catalogue atomically to ``path`` (default: the file it was opened from)."""
+        import h5py
+
+        path = Path(path or self.path)
+        if path is None:
+            raise InputError("catalogue has no file path")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        s = h5py.string_dtype()
+        N, d = self.attrs["N"], self.attrs["dim"]
+        try:
+            with h5py.File(tmp, "w") as f:
+                for k, v in self.attrs.items():
+                    f.attrs[k] = v
+                for gname, store in (("minima", self.minima), ("saddles", self.saddles)):
+                    g = f.create_group(gname)
+                    for k, vals in store.items():
+                        if k in ("provenance", "method"):
+                            g.create_dataset(k, data=np.array(vals, dtype=object), dtype=s)
+                        elif k == "positions":
+                            g.create_dataset(k, data=np.array(vals, float).reshape(-1, N, d))
+                        else:
+                            g.create_dataset(k, data=np.array(vals))
+                g = f.create_group("dwps")
+                for k in DWP_INT_FIELDS:
+                    g.create_dataset(k, data=np.array([r[k] for r in self.dwp_rows], np.int64))
+                for k in DWP_FLOAT_FIELDS:
+                    g.create_dataset(k, data=np.array([r[k] for r in self.dwp_rows], float))
+                g.create_dataset("method", data=np.array([r["method"] for r in self.dwp_rows], dtype=object), dtype=s)
+                g.create_dataset("is_tls", data=np.array([bool(r["is_tls"]) for r in self.dwp_rows], bool))
+                pg = g.create_group("profiles")
+                for i, (sv, vv) in self.profiles.items():
+                    h = pg.create_group(str(i))
+                    h.create_dataset("s", data=np.asarray(sv, float))
+                    h.create_dataset("V", data=np.asarray(vv, float))
+                g = f.create_group("twps")
+                T = self.twp_rows
+                g.create_dataset("id", data=np.array([r["id"] for r in T], np.int64))
+                g.create_dataset("glass", data=np.array([r["glass"] for r in T], np.int64))
+                g.create_dataset("method", data=np.array([r["method"] for r in T], dtype=object), dtype=s)
+                for k in ("minima", "saddles", "dwps"):
+                    g.create_dataset(k, data=np.array([r[k] for r in T], np.int64).reshape(-1, 3))
+                for k in ("D0", "spectrum"):
+                    g.create_dataset(k, data=np.array([r[k] for r in T], float).reshape(-1, 3))
+                for k in TWP_FLOAT_FIELDS:
+                    g.create_dataset(k, data=np.array([r[k] for r in T], float))
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        self.path = path
+        return path
+
+    def close(self):
+        if self.mode in ("w", "a") and self.path is not None:
+            self.save()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        return False
+
+    # ------------------------------------------------------------------ records
+    @property
+    def box(self):
+        b = np.asarray(self.attrs["box"], float)
+        return None if not np.all(b > 0) else b
+
+    def _check_positions(self, R):
+        R = np.asarray(R, float)
+        if R.shape != (self.attrs["N"], self.attrs["dim"]):
+            raise InputError(f"positions of shape {R.shape} do not match the catalogue "
+                             f"(N={self.attrs['N']}, dim={self.attrs['dim']})")
+        return R
+
+    def add_minimum(self, R, energy, max_force=0.0, glass=0, provenance=None,
+                    energy_tol=ENERGY_TOL, distance_tol=DISTANCE_TOL) -> int:
+        """Index of the minimum (an existing identical one is reused)."""
+        R = self._check_positions(R)
+        k = find_minimum(energy, R, self.minima["energy"], self.minima["positions"], self.box,
+                         energy_tol, distance_tol)
+        if k >= 0:
+            return k
+        self.minima["energy"].append(float(energy))
+        self.minima["positions"].append(R)
+        self.minima["max_force"].append(float(max_force))
+        self.minima["glass"].append(int(glass))
+        self.minima["provenance"].append(json.dumps(provenance or {}))
+        return len(self.minima["energy"]) - 1
+
+    def add_saddle(self, R, energy, max_force, n_negative_modes, min_a, min_b, method, glass=0,
+                   provenance=None) -> int:
+        R = self._check_positions(R)
+        self.saddles["energy"].append(float(energy))
+        self.saddles["positions"].append(R)
+        self.saddles["max_force"].append(float(max_force))
+        self.saddles["glass"].append(int(glass))
+        self.saddles["provenance"].append(json.dumps(provenance or {}))
+        self.saddles["n_negative_modes"].append(int(n_negative_modes))
+        self.saddles["min_a"].append(int(min_a))
+        self.saddles["min_b"].append(int(min_b))
+        self.saddles["method"].append(str(method))
+        return len(self.saddles["energy"]) - 1
+
+    def add_dwp(self, min_a, min_b, saddle, profile, method, glass=0, seed=0, dVds=None,
+                curvature=None) -> int:
+        """Add a DWP between stored minima through a stored saddle; tunneling parameters from
+        the profile (s, V) (mass-weighted arc length, energy relative to min_a)."""
+        s, V = np.asarray(profile[0], float), np.asarray(profile[1], float)
+        Ea, Eb = self.minima["energy"][min_a], self.minima["energy"][min_b]
+        Es = self.saddles["energy"][saddle]
+        geo = dwp_geometry(self.minima["positions"][min_a], self.minima["positions"][min_b], self.box,
+                           self.attrs["masses"])
+        hbar = float(self.attrs["hbar"])
+        tp = dwp_parameters(s, V, hbar, dVds=dVds, d=geo["d"], curvature=curvature)
+        epsK = float(self.attrs["epsilon_K"])
+        row = {"id": len(self.dwp_rows), "glass": int(glass), "seed": int(seed), "method": str(method),
+               "min_a": int(min_a), "min_b": int(min_b), "saddle": int(saddle),
+               "barrier": Es - Ea, "asymmetry": Eb - Ea, "V0": Es - min(Ea, Eb), "d": geo["d"],
+               "m_eff": geo["m_eff"], "hbar_omega_a": tp["hbar_omega_a"], "hbar_omega_b": tp["hbar_omega_b"],
+               "splitting": tp["splitting"], "Delta": tp["Delta"], "Delta0": tp["Delta0"],
+               "Delta0_wkb": tp["Delta0_wkb"], "Delta0_parabola": tp["Delta0_parabola"],
+               "participation_ratio": geo["participation_ratio"], "n_moving": geo["n_moving"]}
+        row["splitting_K"] = row["splitting"] * epsK
+        row["Delta_K"] = row["Delta"] * epsK
+        row["Delta0_K"] = row["Delta0"] * epsK
+        row["is_tls"] = bool(row["splitting_K"] < self.attrs["tls_threshold_K"])
+        self.dwp_rows.append(row)
+        self.profiles[row["id"]] = (s, V)
+        return row["id"]
+
+    def add_step(self, step, method, glass=0, seed=0, provenance=None) -> int:
+        """Add a verified :class:`~pelsim.landscape.connect.ElementaryStep` (minima, saddle, DWP)."""
+        prov = dict(provenance or {}, method=method, seed=seed, code_version=_code_version())
+        a = self.add_minimum(step.min_a.R, step.min_a.energy, step.min_a.max_force, glass, prov)
+        b = self.add_minimum(step.min_b.R, step.min_b.energy, step.min_b.max_force, glass, prov)
+        if a == b:
+            raise InputError("elementary step joins a minimum to itself")
+        sd = self.add_saddle(step.saddle.R, step.saddle.energy, step.saddle.max_force, step.saddle.n_negative,
+                             a, b, method, glass, prov)
+        prof = step.profile
+        return self.add_dwp(a, b, sd, (prof["s"], prof["V"]), method, glass, seed, prof.get("dVds"),
+                            prof.get("curvature"))
+
+    # ------------------------------------------------------------------ views
+    def dwps(self) -> dict:
+        """Dict of numpy arrays, one per DWP field (docs/catalogue.md)."""
+        out = {}
+        for k in DWP_INT_FIELDS:
+            out[k] = np.array([r[k] for r in self.dwp_rows], np.int64)
+        for k in DWP_FLOAT_FIELDS:
+            out[k] = np.array([r[k] for r in self.dwp_rows], float)
+        out["method"] = np.array([r["method"] for r in self.dwp_rows], dtype=object)
+        out["is_tls"] = np.array([bool(r["is_tls"]) for r in self.dwp_rows], bool)
+        return out
+
+    def twps(self) -> dict:
+        out = {"id": np.array([r["id"] for r in self.twp_rows], np.int64),
+               "glass": np.array([r["glass"] for r in self.twp_rows], np.int64),
+               "method": np.array([r["method"] for r in self.twp_rows], dtype=object)}
+        for k in ("minima", "saddles", "dwps"):
+            out[k] = np.array([r[k] for r in self.twp_rows], np.int64).reshape(-1, 3)
+        for k in ("D0", "spectrum"):
+            out[k] = np.array([r[k] for r in self.twp_rows], float).reshape(-1, 3)
+        for k in TWP_FLOAT_FIELDS:
+            out[k] = np.array([r[k] for r in self.twp_rows], float)
+        return out
+
+    def profile(self, dwp_id: int):
+        """(s, V) of DWP ``dwp_id``."""
+        return self.profiles[int(dwp_id)]
+
+    def graph(self):
+        """networkx.Graph: nodes = minima (energy, glass), edges = DWPs (lowest barrier kept)."""
+        import networkx as nx
+
+        G = nx.Graph()
+        for i, (e, g) in enumerate(zip(self.minima["energy"], self.minima["glass"], strict=True)):
+            G.add_node(i, energy=float(e), glass=int(g))
+        for r in self.dwp_rows:
+            a, b = r["min_a"], r["min_b"]
+            es = self.saddles["energy"][r["saddle"]]
+            if G.has_edge(a, b) and G.edges[a, b]["saddle_energy"] <= es:
+                continue
+            G.add_edge(a, b, dwp=r["id"], saddle=r["saddle"], saddle_energy=float(es), method=r["method"],
+                       Delta0=r["Delta0"])
+        return G
+
+    def find_twps(self) -> int:
+        """Add every triangle of the graph (3 minima pairwise joined by DWPs) as a TWP; returns the count."""
+        import networkx as nx
+
+        G = self.graph()
+        have = {tuple(sorted(r["minima"])) for r in self.twp_rows}
+        added = 0
+        rows = {r["id"]: r for r in self.dwp_rows}
+        for tri in nx.enumerate_all_cliques(G):
+            if len(tri) < 3:
+                continue
+            if len(tri) > 3:
+                break
+            key = tuple(sorted(tri))
+            if key in have:
+                continue
+            m1, m2, m3 = key
+            ids = [G.edges[m1, m2]["dwp"], G.edges[m2, m3]["dwp"], G.edges[m3, m1]["dwp"]]
+            hw = {m1: [], m2: [], m3: []}
+            for i in ids:
+                r = rows[i]
+                hw[r["min_a"]].append(r["hbar_omega_a"])
+                hw[r["min_b"]].append(r["hbar_omega_b"])
+            p = twp_parameters([self.minima["energy"][m] for m in key], [np.mean(hw[m]) for m in key],
+                               [rows[i]["Delta0"] for i in ids],
+                               [self.minima["positions"][m] for m in key], self.box, self.attrs["masses"])
+            methods = {rows[i]["method"] for i in ids}
+            self.twp_rows.append({
+                "id": len(self.twp_rows), "glass": int(self.minima["glass"][m1]),
+                "method": methods.pop() if len(methods) == 1 else "mixed",
+                "minima": list(key), "saddles": [rows[i]["saddle"] for i in ids], "dwps": ids,
+                "E1": p["E"][0], "E2": p["E"][1], "E3": p["E"][2], "D0": list(p["D0"]),
+                "spectrum": list(p["spectrum"]), "loop_area": p["loop_area"],
+                "loop_area_particle_max": p["loop_area_particle_max"], "loop_area_config": p["loop_area_config"]})
+            have.add(key)
+            added += 1
+        return added
+
+    def merge(self, other: Catalogue) -> None:
+        """Append another catalogue of the same system, deduplicating minima by identity."""
+        if (other.attrs["N"], other.attrs["dim"]) != (self.attrs["N"], self.attrs["dim"]):
+            raise InputError("cannot merge catalogues of different systems")
+        mmap = [self.add_minimum(R, e, f, g, json.loads(p)) for R, e, f, g, p in zip(
+            other.minima["positions"], other.minima["energy"], other.minima["max_force"],
+            other.minima["glass"], other.minima["provenance"], strict=True)]
+        smap = []
+        S = other.saddles
+        for i in range(len(S["energy"])):
+            a = mmap[S["min_a"][i]] if S["min_a"][i] >= 0 else -1
+            b = mmap[S["min_b"][i]] if S["min_b"][i] >= 0 else -1
+            smap.append(self.add_saddle(S["positions"][i], S["energy"][i], S["max_force"][i],
+                                        S["n_negative_modes"][i], a, b, S["method"][i], S["glass"][i],
+                                        json.loads(S["provenance"][i])))
+        for r in other.dwp_rows:
+            new = dict(r, id=len(self.dwp_rows), min_a=mmap[r["min_a"]], min_b=mmap[r["min_b"]],
+                       saddle=smap[r["saddle"]])
+            self.dwp_rows.append(new)
+            self.profiles[new["id"]] = other.profiles[r["id"]]
+        self.find_twps()
+
+    def summary(self) -> dict:
+        d = self.dwps()
+        out = {"file": str(self.path), "model": self.attrs["model"], "potential": self.attrs["potential"],
+               "N": int(self.attrs["N"]), "minima": len(self.minima["energy"]),
+               "saddles": len(self.saddles["energy"]), "dwps": len(self.dwp_rows), "twps": len(self.twp_rows),
+               "tls": int(d["is_tls"].sum()) if len(self.dwp_rows) else 0,
+               "unit_preset": self.attrs["unit_preset"]}
+        for m in sorted(set(d["method"])) if len(self.dwp_rows) else []:
+            out[f"dwps_{m}"] = int(np.sum(d["method"] == m))
+        return out
