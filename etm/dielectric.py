@@ -91,7 +91,9 @@ def stm_gamma_from_elastic(rho_kg_m3, gamma_l_J, gamma_t_J, v_l_m_s, v_t_m_s):
 def tau_stm(E_K, Delta0_K, T_K, gamma_s_K3):
     """One-phonon relaxation time [s] of Eq. (39): 1/tau = Delta0^2 E coth(E/2T)/gamma."""
     E = jnp.asarray(E_K, float)
-    return gamma_s_K3 * jnp.tanh(E / (2.0 * jnp.asarray(T_K, float))) / (jnp.asarray(Delta0_K, float) ** 2 * E)
+    return (
+        gamma_s_K3 * jnp.tanh(E / (2.0 * jnp.asarray(T_K, float))) / (jnp.asarray(Delta0_K, float) ** 2 * E)
+    )
 
 
 def stm_T0(gamma_s_K3, omega_rad_s):
@@ -125,11 +127,10 @@ def _stm_res_core(T, d0min, emax):
 
 
 def deps_stm_resonant(T_K, C, Delta0_min_K, E_max_K):
-    """Resonant STM Delta eps'/eps' (Eq. 35, first line), relative to T = 0.
+    """Resonant STM Delta eps'/eps' (Eq. 35, first line).
 
-    (2C/3) int_{Delta0min}^{Emax} dE/E [tanh(E/2T) - 1] sqrt(1 - Delta0min^2/E^2) ... is
-    what changes with T; the function returns the full integral (2C/3) int dE/E tanh(...)
-    sqrt(...), whose T dependence is the physics (the constant is unobservable).
+    (2C/3) int_{Delta0min}^{Emax} dE/E tanh(E/2T) sqrt(1 - Delta0min^2/E^2); only its T
+    dependence is observable (slope -2C/3 per ln T for Delta0min << T << Emax, Eq. 36).
     C = Pbar p0^2/(eps0 eps_r) [dimensionless]; T, Delta0min, Emax in K.
     """
     T = jnp.asarray(_as_positive(T_K, "T"))
@@ -172,7 +173,9 @@ def deps_stm_relaxation(T_K, omega_rad_s, C, Delta0_min_K, E_max_K, gamma_s_K3):
     _as_positive(Delta0_min_K, "Delta0_min")
     if not E_max_K > Delta0_min_K:
         raise InputError("E_max must be larger than Delta0_min")
-    I = _stm_rel_jit(T, float(omega_rad_s), float(Delta0_min_K), float(E_max_K), float(gamma_s_K3), loss=False)
+    I = _stm_rel_jit(
+        T, float(omega_rad_s), float(Delta0_min_K), float(E_max_K), float(gamma_s_K3), loss=False
+    )
     return C / (6.0 * T) * I
 
 
@@ -273,7 +276,8 @@ def ats_u(B_T, params: ATSParams):
 def _deps_ats_reduced(T, u1, u2, Dmin, lnr):
     """(alpha1 + alpha0 - alpha(T,0)) / ((pi/2) P* p1^2) from Eqs. (47, 48, 50) [1/K].
 
-    Middle band E_c1..E_c2:  tanh/E^2 * (1/2)[ln((E^2-u1^2)(E^2-Dmin^2)/(u1^2 Dmin^2)) + ln((E^2-u1^2)/Dmin^2)]
+    Middle band E_c1..E_c2: tanh/E^2 * (1/2)[ln((E^2-u1^2)(E^2-Dmin^2)/(u1^2 Dmin^2))
+                                            + ln((E^2-u1^2)/Dmin^2)]
     Tail E > E_c2 minus zero field: tanh/E^2 ln((E^2-u1^2)/(E^2-u2^2)) - ln r int_{Dmin}^{E_c2} tanh/E^2
     (the zero-field subtraction is done analytically to avoid cancellation at small B).
     """
@@ -288,7 +292,9 @@ def _deps_ats_reduced(T, u1, u2, Dmin, lnr):
     E = jnp.sqrt(u1[..., None] ** 2 + a)
     w = jnp.where((u2 > u1)[..., None], wv0 * a / (2 * E), 0.0)
     b = jnp.maximum(E**2 - Dmin**2, 1e-300)
-    logs = 0.5 * (jnp.log(a) + jnp.log(b) - 2 * jnp.log(u1s[..., None] * Dmin)) + 0.5 * (jnp.log(a) - 2 * jnp.log(Dmin))
+    logs = 0.5 * (jnp.log(a) + jnp.log(b) - 2 * jnp.log(u1s[..., None] * Dmin)) + 0.5 * (
+        jnp.log(a) - 2 * jnp.log(Dmin)
+    )
     mid = jnp.sum(w * jnp.tanh(E / (2 * T)) / E**2 * logs, axis=-1)
     # tail: v = ln(E^2 - u2^2) from ln Dmin^2 to ln(Ehi^2)
     Ehi = 1e4 * jnp.maximum(Ec2, T[..., 0])

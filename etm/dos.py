@@ -29,13 +29,12 @@ from etm.params import ATSParams
 
 @jax.jit
 def g_ats_reduced(E, D0phi_min, D0phi_max, D_min):
-    """Eq. (13) per unit 2 pi P*: g/(2 pi P*) [1/energy], all arguments in one energy unit.
+    """Eq. (13) per unit 2 pi P*: g/(2 pi P*) [1/energy]; all arguments in one energy unit, broadcast.
 
-    Broadcasts over all arguments; D0phi_min = D0phi_max = 0 (B = 0) gives ln(D0max/D0min)/E
-    only through :func:`g_ats`, which passes the ratio; here u = 0 means ln(1) = 0 above E_c.
-    Use :func:`g_ats_from_u` for the general form with the cutoff ratio.
+    Needs D0phi_min > 0 (the ratio D0max/D0min is taken from D0phi_max/D0phi_min); at B = 0 use
+    :func:`g_ats_from_u`, which takes the cutoff ratio explicitly.
     """
-    ratio = jnp.where(D0phi_min > 0, D0phi_max / jnp.where(D0phi_min > 0, D0phi_min, 1.0), 1.0)
+    ratio = D0phi_max / D0phi_min
     return g_ats_from_u(E, D0phi_min, D0phi_max, D_min, ratio)
 
 

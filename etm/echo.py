@@ -136,6 +136,9 @@ def _echo_kernel(E, rabi, rate, T, omega, tau1, tau2, tau12, tan_wdt, integrated
     S, C = echo_sc(z, rabi, tau1, tau2)
     sigma_term = rabi**4 / (2.0 * G**3)  # Omega_R^2 sigma(E) hbar
     th = jnp.tanh(E / (2.0 * T))
+    if integrated == "strong":  # Eq. (82): sigma -> 1/(2 hbar Omega_R), C term dropped
+        lor = 2.0 * rate / (rate**2 + z**2)
+        return th * 0.5 * rabi * lor * S * jnp.cos(2 * z * tau12)
     if integrated:
         lor = 2.0 * rate / (rate**2 + z**2)
         return th * sigma_term * lor * (S * jnp.cos(2 * z * tau12) + C * jnp.sin(2 * z * tau12))
@@ -153,13 +156,34 @@ def _check_echo_args(T_K, freq_Hz, tau1_s, tau2_s, tau12_s, p1F0, Gamma, c_ats):
 
 
 @partial(jax.jit, static_argnames=("integrated",))
-def _echo_core(u1, u2, taus, Dmin, ratio, T_K, omega, tau1_s, tau2_s, p1F0, Gamma, c_ats, tan_wdt, Z0, z_span,
-               x, wx, y, wy, integrated):
+def _echo_core(
+    u1,
+    u2,
+    taus,
+    Dmin,
+    ratio,
+    T_K,
+    omega,
+    tau1_s,
+    tau2_s,
+    p1F0,
+    Gamma,
+    c_ats,
+    tan_wdt,
+    Z0,
+    z_span,
+    x,
+    wx,
+    y,
+    wy,
+    integrated,
+):
     # quadrature nodes are arguments (not closed-over constants): XLA would otherwise
     # constant-fold the whole node-dependent graph and compile for seconds.
     rabi0 = RABI_PER_D_KV_M * p1F0 / math.sqrt(6.0)
     Ec1 = jnp.sqrt(Dmin**2 + u1**2)
-    z_lo = jnp.maximum(Ec1 * OMEGA_PER_K - omega, -z_span * rabi0)
+    # no clamp below: off-resonant low-E systems are weakly damped (tau ~ E^-5) and count
+    z_lo = Ec1 * OMEGA_PER_K - omega
     z_hi = jnp.maximum(z_span * rabi0, z_lo + rabi0)
     s_lo = jnp.arcsinh(z_lo / Z0)[:, None]
     s_hi = jnp.arcsinh(z_hi / Z0)[:, None]
@@ -180,7 +204,9 @@ def _echo_core(u1, u2, taus, Dmin, ratio, T_K, omega, tau1_s, tau2_s, p1F0, Gamm
     Ee = E[..., None]
     D = Ee / jnp.sqrt(1.0 + jnp.exp(-q))
     rabi = rabi_ats(Ee, D, p1F0)
-    rate = c_ats * T_K + jnp.where(Gamma > 0, 1.0 / tau_ats(Ee, D, T_K, jnp.where(Gamma > 0, Gamma, 1.0)), 0.0)
+    rate = c_ats * T_K + jnp.where(
+        Gamma > 0, 1.0 / tau_ats(Ee, D, T_K, jnp.where(Gamma > 0, Gamma, 1.0)), 0.0
+    )
 
     def one(t12):
         k = _echo_kernel(Ee, rabi, rate, T_K, omega, tau1_s, tau2_s, t12, tan_wdt, integrated)
@@ -190,8 +216,23 @@ def _echo_core(u1, u2, taus, Dmin, ratio, T_K, omega, tau1_s, tau2_s, p1F0, Gamm
     return jax.vmap(one, out_axes=-1)(taus)  # (nB, n_tau)
 
 
-def _ats_echo_reduced(B_T, params, T_K, freq_Hz, tau1_s, tau2_s, tau12_s, p1F0, Gamma, c_ats, tan_wdt,
-                      integrated, n_E, n_q, z_span):
+def _ats_echo_reduced(
+    B_T,
+    params,
+    T_K,
+    freq_Hz,
+    tau1_s,
+    tau2_s,
+    tau12_s,
+    p1F0,
+    Gamma,
+    c_ats,
+    tan_wdt,
+    integrated,
+    n_E,
+    n_q,
+    z_span,
+):
     """Reduced (E, D) integral of Eq. (76) (or Eq. 80): int dE/E int (1/2) dq kernel.
 
     q = ln(D^2/(E^2 - D^2)) makes dD/D E^2/(E^2 - D^2) = dq/2 flat; E is mapped through
@@ -205,14 +246,45 @@ def _ats_echo_reduced(B_T, params, T_K, freq_Hz, tau1_s, tau2_s, tau12_s, p1F0, 
     w0 = c_ats * T_K + Gamma * (HBAR * omega / K_B) ** 5
     Z0 = min(rabi0, w0) / 2.0 if integrated else rabi0 / 2.0
     taus = jnp.atleast_1d(jnp.asarray(tau12_s, float))
-    return _echo_core(jnp.asarray(u1), jnp.asarray(u2), taus, params.D_min, params.D0max_qS / params.D0min_qS,
-                      float(T_K), float(omega), float(tau1_s), float(tau2_s), float(p1F0), float(Gamma),
-                      float(c_ats), float(tan_wdt), float(Z0), float(z_span), *map(jnp.asarray, gauss_legendre_unit(n_E)),
-                      *map(jnp.asarray, gauss_legendre_unit(n_q)), integrated)
+    return _echo_core(
+        jnp.asarray(u1),
+        jnp.asarray(u2),
+        taus,
+        params.D_min,
+        params.D0max_qS / params.D0min_qS,
+        float(T_K),
+        float(omega),
+        float(tau1_s),
+        float(tau2_s),
+        float(p1F0),
+        float(Gamma),
+        float(c_ats),
+        float(tan_wdt),
+        float(Z0),
+        float(z_span),
+        *map(jnp.asarray, gauss_legendre_unit(n_E)),
+        *map(jnp.asarray, gauss_legendre_unit(n_q)),
+        integrated,
+    )
 
 
-def echo_integral_ats(B_T, params: ATSParams, *, T_K, freq_Hz, tau1_s, tau2_s, tau12_s, p1F0_D_kV_m,
-                      Gamma, c_ats, tan_omega_dtau, n_E=768, n_q=24, z_span=400.0):
+def echo_integral_ats(
+    B_T,
+    params: ATSParams,
+    *,
+    T_K,
+    freq_Hz,
+    tau1_s,
+    tau2_s,
+    tau12_s,
+    p1F0_D_kV_m,
+    Gamma,
+    c_ats,
+    tan_omega_dtau,
+    n_E=2048,
+    n_q=24,
+    z_span=400.0,
+):
     """ATS echo integral J(B) of Eq. (76) [rad/s]: Delta A = -(prefactor) cos(omega dtau) J.
 
     J = int dE/E int dD/D E^2/(E^2-D^2) tanh(E/2T) e^{-2 w tau12} Omega_R^4/(2 Omega_G^3)
@@ -222,19 +294,51 @@ def echo_integral_ats(B_T, params: ATSParams, *, T_K, freq_Hz, tau1_s, tau2_s, t
     [1/(s K)] (Table 8's (us K)^-1 times 1e6). Returns shape (len(B),).
     """
     _check_echo_args(T_K, freq_Hz, tau1_s, tau2_s, tau12_s, p1F0_D_kV_m, Gamma, c_ats)
-    return _ats_echo_reduced(B_T, params, T_K, freq_Hz, tau1_s, tau2_s, tau12_s, p1F0_D_kV_m, Gamma, c_ats,
-                             tan_omega_dtau, False, n_E, n_q, z_span)[:, 0]
+    return _ats_echo_reduced(
+        B_T,
+        params,
+        T_K,
+        freq_Hz,
+        tau1_s,
+        tau2_s,
+        tau12_s,
+        p1F0_D_kV_m,
+        Gamma,
+        c_ats,
+        tan_omega_dtau,
+        False,
+        n_E,
+        n_q,
+        z_span,
+    )[:, 0]
 
 
 def _relative(J, J0, ats_ratio, what):
     J0 = float(np.asarray(J0).ravel()[0])
     if not np.isfinite(J0) or abs(J0) < 1e-12 * float(np.max(np.abs(J)) + 1e-300):
-        raise InputError(f"the ATS {what} integral vanishes at B = 0 (D_min above hbar omega?); use the raw integral")
+        raise InputError(
+            f"the ATS {what} integral vanishes at B = 0 (D_min above hbar omega?); use the raw integral"
+        )
     return 1.0 - ats_ratio * np.asarray(J) / J0
 
 
-def echo_amplitude(B_T, params: ATSParams, *, ats_ratio, T_K, freq_Hz, tau1_s, tau2_s, tau12_s, p1F0_D_kV_m,
-                   Gamma, c_ats, tan_omega_dtau, n_E=768, n_q=24):
+def echo_amplitude(
+    B_T,
+    params: ATSParams,
+    *,
+    ats_ratio,
+    T_K,
+    freq_Hz,
+    tau1_s,
+    tau2_s,
+    tau12_s,
+    p1F0_D_kV_m,
+    Gamma,
+    c_ats,
+    tan_omega_dtau,
+    n_E=2048,
+    n_q=24,
+):
     """Echo amplitude relative to its high-field value, A(B)/A(inf) (Figs. 16, 17).
 
     A = A_2LS + Delta A(B) with Delta A from Eq. (76) and Delta A(inf) = 0 (the ATS leave
@@ -244,38 +348,109 @@ def echo_amplitude(B_T, params: ATSParams, *, ats_ratio, T_K, freq_Hz, tau1_s, t
     """
     B = np.atleast_1d(np.asarray(B_T, float))
     Ball = np.concatenate([[0.0], B])
-    J = echo_integral_ats(Ball, params, T_K=T_K, freq_Hz=freq_Hz, tau1_s=tau1_s, tau2_s=tau2_s, tau12_s=tau12_s,
-                          p1F0_D_kV_m=p1F0_D_kV_m, Gamma=Gamma, c_ats=c_ats, tan_omega_dtau=tan_omega_dtau,
-                          n_E=n_E, n_q=n_q)
+    J = echo_integral_ats(
+        Ball,
+        params,
+        T_K=T_K,
+        freq_Hz=freq_Hz,
+        tau1_s=tau1_s,
+        tau2_s=tau2_s,
+        tau12_s=tau12_s,
+        p1F0_D_kV_m=p1F0_D_kV_m,
+        Gamma=Gamma,
+        c_ats=c_ats,
+        tan_omega_dtau=tan_omega_dtau,
+        n_E=n_E,
+        n_q=n_q,
+    )
     return _relative(J[1:], J[0], ats_ratio, "echo")
 
 
-def integrated_echo_integral_ats(B_T, params: ATSParams, *, T_K, freq_Hz, tau1_s, tau2_s, tau12_s, p1F0_D_kV_m,
-                                 Gamma, c_ats, n_E=2048, n_q=16, z_span=60.0):
+def integrated_echo_integral_ats(
+    B_T,
+    params: ATSParams,
+    *,
+    T_K,
+    freq_Hz,
+    tau1_s,
+    tau2_s,
+    tau12_s,
+    p1F0_D_kV_m,
+    Gamma,
+    c_ats,
+    strong_pulse=False,
+    n_E=2048,
+    n_q=16,
+    z_span=60.0,
+):
     """ATS integrated-echo integral of Eq. (80), shape (len(B), len(tau12)).
 
     int dE/E int dD/D E^2/(E^2-D^2) tanh Omega_R^4/(2 Omega_G^3) 2w/(w^2+z^2)
     [S cos(2 z tau12) + C sin(2 z tau12)] (dimensionless: rad/s times the Lorentzian's s).
     As printed, Eq. (80) has no
     e^{-2 w tau12}: the tau12 decay comes from the Fourier transform of the Lorentzian.
+    ``strong_pulse=True`` gives the limit p1 F0 -> inf of Eq. (82): Omega_R^2 sigma -> Omega_R/2
+    and the C term dropped (valid when Omega_R >> w).
     """
     _check_echo_args(T_K, freq_Hz, tau1_s, tau2_s, tau12_s, p1F0_D_kV_m, Gamma, c_ats)
     if c_ats <= 0:
         raise InputError("c_ats must be > 0 for the integrated echo (Lorentzian width)")
-    return _ats_echo_reduced(B_T, params, T_K, freq_Hz, tau1_s, tau2_s, tau12_s, p1F0_D_kV_m, Gamma, c_ats,
-                             0.0, True, n_E, n_q, z_span)
+    return _ats_echo_reduced(
+        B_T,
+        params,
+        T_K,
+        freq_Hz,
+        tau1_s,
+        tau2_s,
+        tau12_s,
+        p1F0_D_kV_m,
+        Gamma,
+        c_ats,
+        0.0,
+        "strong" if strong_pulse else True,
+        n_E,
+        n_q,
+        z_span,
+    )
 
 
-def integrated_echo_amplitude(B_T, params: ATSParams, *, ats_ratio, T_K, freq_Hz, tau1_s, tau2_s, tau12_s,
-                              p1F0_D_kV_m, Gamma, c_ats, n_E=2048, n_q=16):
+def integrated_echo_amplitude(
+    B_T,
+    params: ATSParams,
+    *,
+    ats_ratio,
+    T_K,
+    freq_Hz,
+    tau1_s,
+    tau2_s,
+    tau12_s,
+    p1F0_D_kV_m,
+    Gamma,
+    c_ats,
+    strong_pulse=False,
+    n_E=2048,
+    n_q=16,
+):
     """Integrated echo amplitude relative to high field, 1 - ats_ratio J(B)/J(0) (Eqs. 80-82).
 
     One tau12 value (float); see :func:`integrated_echo_integral_ats` for arrays of tau12.
     """
     B = np.atleast_1d(np.asarray(B_T, float))
-    J = integrated_echo_integral_ats(np.concatenate([[0.0], B]), params, T_K=T_K, freq_Hz=freq_Hz, tau1_s=tau1_s,
-                                     tau2_s=tau2_s, tau12_s=float(tau12_s), p1F0_D_kV_m=p1F0_D_kV_m, Gamma=Gamma,
-                                     c_ats=c_ats, n_E=n_E, n_q=n_q)[:, 0]
+    J = integrated_echo_integral_ats(
+        np.concatenate([[0.0], B]),
+        params,
+        T_K=T_K,
+        freq_Hz=freq_Hz,
+        tau1_s=tau1_s,
+        tau2_s=tau2_s,
+        tau12_s=float(tau12_s),
+        p1F0_D_kV_m=p1F0_D_kV_m,
+        Gamma=Gamma,
+        c_ats=c_ats,
+        strong_pulse=strong_pulse,
+        n_E=n_E,
+        n_q=n_q,
+    )[:, 0]
     return _relative(J[1:], J[0], ats_ratio, "integrated echo")
 
 
@@ -307,7 +482,9 @@ def lorentzian_cos_integral_paper(a, b):
     b = np.asarray(b, float)
     z1 = -a + 1j * b
     z2 = a + 1j * b
-    return np.pi / (2 * a) * np.exp(-a) + np.imag(np.exp(-a) / (2 * a) * sp.expi(z1) - np.exp(a) / (2 * a) * sp.expi(z2))
+    return np.pi / (2 * a) * np.exp(-a) + np.imag(
+        np.exp(-a) / (2 * a) * sp.expi(z1) - np.exp(a) / (2 * a) * sp.expi(z2)
+    )
 
 
 def ats_iea_tau12(tau12_s, tau_phi_s, delta_omega_rad_s):
@@ -342,8 +519,20 @@ def echo_vs_tau12(tau12_s, *, C_2ls, tau_phi2_s, C_ats, tau_phi3_s, delta_omega_
 # ----------------------------------------------------------------------------- discrete systems
 
 
-def echo_integral_from_systems(E_K, rabi_rad_s, rate_per_s, weights, *, T_K, freq_Hz, tau1_s, tau2_s, tau12_s,
-                               tan_omega_dtau=0.0, integrated=False):
+def echo_integral_from_systems(
+    E_K,
+    rabi_rad_s,
+    rate_per_s,
+    weights,
+    *,
+    T_K,
+    freq_Hz,
+    tau1_s,
+    tau2_s,
+    tau12_s,
+    tan_omega_dtau=0.0,
+    integrated=False,
+):
     """Echo (Eq. 76 kernel) or integrated echo (Eq. 80 kernel) of a discrete ensemble.
 
     sum_i w_i tanh(E_i/2T) e^{-2 r_i tau12} Omega_i^4/(2 Omega_G,i^3) [S tan(omega dtau) + C]
@@ -355,7 +544,9 @@ def echo_integral_from_systems(E_K, rabi_rad_s, rate_per_s, weights, *, T_K, fre
     rate = jnp.asarray(rate_per_s, float)
     w = jnp.asarray(weights, float)
     taus = jnp.atleast_1d(jnp.asarray(tau12_s, float))[:, None]
-    k = _echo_kernel(E, rabi, rate, T_K, 2 * np.pi * freq_Hz, tau1_s, tau2_s, taus, tan_omega_dtau, integrated)
+    k = _echo_kernel(
+        E, rabi, rate, T_K, 2 * np.pi * freq_Hz, tau1_s, tau2_s, taus, tan_omega_dtau, integrated
+    )
     return jnp.sum(w * k, axis=-1)
 
 

@@ -74,7 +74,14 @@ def require_nonnegative(values: np.ndarray, flag: str, unit: str = "") -> np.nda
     return values
 
 
+#: Largest number of output rows (grid points of a Cartesian product) of one CLI call.
+MAX_ROWS = 4_000_000
+
+
 def outer_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Flattened Cartesian product: ``a`` outer, ``b`` inner (rows a0b0, a0b1, ..., a1b0...)."""
+    n = np.size(a) * np.size(b)
+    if n > MAX_ROWS:
+        raise InputError(f"the grids give {n} rows, more than the limit of {MAX_ROWS}")
     A, B = np.meshgrid(np.asarray(a, np.float64), np.asarray(b, np.float64), indexing="ij")
     return A.ravel(), B.ravel()

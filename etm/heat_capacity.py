@@ -3,16 +3,17 @@
 * :func:`schottky` - Eq. (15), C0(E, T)/k_B = (E/2T)^2 / cosh^2(E/2T) of one two-level system.
 * :func:`c_from_dos` - Eq. (14), C = k_B int dE g(E) C0(E, T) for any tabulated DOS.
 * :func:`c_ats` - the ATS term, Eqs. (17-19). Eqs. (17-19) as printed are correct (the
-  integration by parts of Eq. 17 into Eqs. 18-19 was re-derived and they agree with the
-  Eq. (14) quadrature of g_ATS). The code evaluates the same integral in its fastest, most
-  accurate form: C_ATS = 2 pi P* n_ATS k_B int ds int dt C0(sqrt(e^{2s} + e^{2t}), T) with
-  s = ln D, t = ln(D0 phi) over the cutoffs (the measure of Eq. 10 is flat in s, t and the
-  integrand is analytic, so fixed-order Gauss-Legendre converges exponentially; see
-  :mod:`etm.quadrature`). A 200x200 (T, B) grid takes ~0.5 s on the shared 2-core machine,
-  at relative error <= 1e-12 for the paper's parameters (<= 1.3e-6 in extreme corners such as
-  D_min = 1e-3 K, D0max/D0min = 1000, T = 0.01-10 K), against ~2000x longer for scipy.quad
-  point by point (:func:`c_ats_eq14`).
-  :func:`c_ats_eq18` evaluates the printed dimensionless form (18-19) literally, as a check.
+  integration by parts of Eq. 17 into Eqs. 18-19 was re-derived, and they agree with the
+  Eq. (14) quadrature of g_ATS). The code evaluates the same integral,
+  C_ATS = 2 pi P* n_ATS k_B int dD/D dD0/D0 C0(sqrt(D^2 + (D0 phi)^2), T), in a form that is
+  faster and more accurate than a quadrature of Eq. (17) in E (see :func:`c_ats_reduced`):
+  the angular integral of Eq. (13) is done analytically, and each of its logarithmic edge
+  terms is integrated in the variable that makes it linear. The integrands are analytic, so
+  fixed-order Gauss-Legendre gives ~1e-13 relative error. A 200x200 (T, B) grid takes
+  ~0.04 s of CPU time (0.12 s wall time on the loaded 2-core machine), 700-2000x faster than
+  scipy.quad point by point (:func:`c_ats_eq14`). :func:`c_ats_reduced_2d` is the plain
+  2D quadrature in (ln D, ln D0), and :func:`c_ats_eq18` is the printed dimensionless form
+  (18-19) evaluated literally. Both are cross-checks.
 * :func:`c_paramagnetic` - the paramagnetic ions, Eq. (16), with the variable corrected:
   z = g mu_B B / (k_B T) (the Zeeman spacing over k_B T), NOT g mu_B J B / (k_B T) as printed;
   derived from the 2J+1 Zeeman levels and checked against -T d2F/dT2 of their partition
@@ -33,12 +34,12 @@ import numpy as np
 from etm.errors import InputError
 from etm.hamiltonian import check_field, phase_factor_squared
 from etm.params import ATSParams
-from etm.quadrature import integrate_ats_log
+from etm.quadrature import gauss_legendre_unit, integrate_ats_log
 from etm.units import K_B, MU_B_OVER_KB
 
-#: default Gauss-Legendre orders of the (ln D, ln D0) quadrature of C_ATS (rel. error < 1e-8)
-N_S_DEFAULT = 48
-N_T_DEFAULT = 20
+#: default Gauss-Legendre orders of the fast C_ATS form (see c_ats_reduced; rel. error ~1e-13)
+N_S_DEFAULT = N_ETA_DEFAULT = 64
+N_T_DEFAULT = N_P1_DEFAULT = 32
 #: cap of the gap integration above E_c1, in units of T (C0 < 1e-19 of its peak beyond)
 E_CAP_OVER_T = 50.0
 
@@ -70,17 +71,86 @@ def c_from_dos(T_K, E_grid, g):
     g: DOS on E_grid (shape (nE,)); T broadcasts. Trapezoidal rule on the given grid.
     """
     T = check_temperature(T_K)
-    E = jnp.asarray(E_grid, float)
+    E = np.asarray(E_grid, float)
+    g = np.asarray(g, float)
+    if E.ndim != 1 or E.size < 2 or np.any(np.diff(E) <= 0) or np.any(E < 0):
+        raise InputError("E_grid must be a 1D increasing grid of energies >= 0 K")
+    if g.shape[-1:] != E.shape:
+        raise InputError(f"g has shape {g.shape}, expected (..., {E.size}) to match E_grid")
     integrand = jnp.asarray(g, float) * schottky(E, T[..., None])
     return np.asarray(K_B * jnp.trapezoid(integrand, E, axis=-1))
 
 
-@partial(jax.jit, static_argnames=("n_s", "n_t"))
-def c_ats_reduced(T, D_min, D0min, D0max, c, n_s=N_S_DEFAULT, n_t=N_T_DEFAULT):
-    """int dD/D dD0/D0 C0(sqrt(D^2 + (c D0)^2), T) over the cutoffs (dimensionless, = C_ATS/(2 pi Pn k_B)).
+def _c0_inv(E, invT):
+    """Eq. (15) with 1/T given: (E/2T)^2 sech^2(E/2T), overflow-free."""
+    x = 0.5 * E * invT
+    q = jnp.exp(-E * invT)
+    return x * x * 4.0 * q / ((1.0 + q) * (1.0 + q))
 
-    All arguments broadcast (T, D_min [K]; D0min, D0max, any unit; c = D0phi/D0 in K per that unit).
-    Pure jnp, differentiable.
+
+@partial(jax.jit, static_argnames=("n_eta", "n_p1"))
+def c_ats_reduced(T, D_min, D0min, D0max, c, n_eta=N_ETA_DEFAULT, n_p1=N_P1_DEFAULT):
+    """C_ATS/(2 pi Pn k_B) = int dD/D dD0/D0 C0(sqrt(D^2 + (c D0)^2), T) over the cutoffs (dimensionless).
+
+    Fast form used by :func:`c_ats`. In polar variables E, alpha (D = E cos alpha, u = E sin alpha)
+    the alpha integral is analytic, ln tan alpha between the domain's edges (this is Eq. 13), and
+    each edge term is integrated in the variable that makes its logarithm linear:
+      C/(2 pi Pn k_B) = ln(D0max/D0min) int w2 deta + int (w1 - w2)(eta - ln u1) deta
+                        + int_{ln u1}^{ln u2} (y/E_D^2) C0(E_D) (eta - ln D_min) deta,
+    with y = e^{2 eta}, w_i = (y/E_i^2) C0(E_i), E_i = sqrt(y + u_i^2), E_D = sqrt(y + D_min^2),
+    u_i = c D0min/max, first two integrals over eta in [ln D_min, ln sqrt(E_hi^2 - u1^2)],
+    E_hi = E_c1 + 50 T. Every integrand is analytic on its interval (no kink at E_c1, E_c2 and
+    no nearby log singularity, unlike a quadrature of Eq. 17 in E), so fixed Gauss-Legendre
+    orders give ~1e-13 relative accuracy; the node loops are lax.scans over grid-sized vectors.
+    All arguments broadcast; c = 0 (B = 0) is allowed. Pure jnp, differentiable.
+    """
+    T, D_min, D0min, D0max, c = jnp.broadcast_arrays(
+        *(jnp.asarray(v, float) for v in (T, D_min, D0min, D0max, c))
+    )
+    invT = 1.0 / T
+    u1, u2 = c * D0min, c * D0max
+    pos = u1 > 0
+    lnu1 = jnp.log(jnp.where(pos, u1, 1.0))
+    E_hi = jnp.sqrt(D_min**2 + u1**2) + E_CAP_OVER_T * T
+    lnr = jnp.log(D0max / D0min)
+    lo = jnp.log(D_min)
+    L = 0.5 * jnp.log(jnp.maximum(E_hi**2 - u1**2, D_min**2)) - lo
+    u1s, u2s = u1 * u1, u2 * u2
+
+    def body_a(acc, node):
+        x, w = node
+        eta = lo + L * x
+        y = jnp.exp(2.0 * eta)
+        e1, e2 = y + u1s, y + u2s
+        w1 = y / e1 * _c0_inv(jnp.sqrt(e1), invT)
+        w2 = y / e2 * _c0_inv(jnp.sqrt(e2), invT)
+        return acc + w * (lnr * w2 + jnp.where(pos, (w1 - w2) * (eta - lnu1), 0.0)), None
+
+    xa, wa = gauss_legendre_unit(n_eta)
+    part_a, _ = jax.lax.scan(body_a, jnp.zeros(T.shape), (jnp.asarray(xa), jnp.asarray(wa)))
+    hi1 = jnp.minimum(
+        jnp.log(jnp.where(pos, u2, 1.0)), 0.5 * jnp.log(jnp.maximum(E_hi**2 - D_min**2, 1e-300))
+    )
+    L1 = jnp.maximum(hi1 - lnu1, 0.0)
+    Ds = D_min * D_min
+
+    def body_p(acc, node):
+        x, w = node
+        eta = lnu1 + L1 * x
+        y = jnp.exp(2.0 * eta)
+        e = y + Ds
+        return acc + w * y / e * _c0_inv(jnp.sqrt(e), invT) * (eta - lo), None
+
+    xp, wp = gauss_legendre_unit(n_p1)
+    part_p, _ = jax.lax.scan(body_p, jnp.zeros(T.shape), (jnp.asarray(xp), jnp.asarray(wp)))
+    return part_a * L + jnp.where(pos, part_p * L1, 0.0)
+
+
+@partial(jax.jit, static_argnames=("n_s", "n_t"))
+def c_ats_reduced_2d(T, D_min, D0min, D0max, c, n_s=48, n_t=20):
+    """Same as :func:`c_ats_reduced` by the plain 2D Gauss-Legendre quadrature in (ln D, ln D0).
+
+    Slower (~10x) but a direct discretisation of the distribution; used as a cross-check.
     """
     T, D_min, D0min, D0max, c = jnp.broadcast_arrays(
         *(jnp.asarray(v, float) for v in (T, D_min, D0min, D0max, c))
@@ -94,19 +164,36 @@ def _grid(T_K, B_T, params):
     T = check_temperature(T_K)
     B = np.asarray(B_T, float)
     check_field(B, params.orientation_average, params.B_star)
-    T, B = np.broadcast_arrays(T, B)
+    T, B = broadcast_TB(T, B)
     c = np.sqrt(np.asarray(phase_factor_squared(B, params.orientation_average, params.B_star)))
     return T, B, c
 
 
-def c_ats(T_K, B_T, params: ATSParams, Pn=1.0, *, n_s=N_S_DEFAULT, n_t=N_T_DEFAULT):
+def broadcast_TB(T, B):
+    """np.broadcast_arrays(T, B), raising InputError if the shapes do not broadcast."""
+    try:
+        return np.broadcast_arrays(np.asarray(T, float), np.asarray(B, float))
+    except ValueError as exc:
+        raise InputError(f"T and B grids do not broadcast: shapes {np.shape(T)} and {np.shape(B)}") from exc
+
+
+def c_ats(T_K, B_T, params: ATSParams, Pn=1.0, *, n_s=N_S_DEFAULT, n_t=N_T_DEFAULT, method="fast"):
     """ATS heat capacity C_ATS(T, B) of Eqs. (17-19) [J/(g K)]; Pn = P* n_ATS [1/g].
 
     Broadcasts over T_K and B_T (e.g. T[:, None], B[None, :] for a grid). The D0 cutoffs
     enter as D0|q/e|S [K A^2]; the field through :func:`etm.hamiltonian.d0phi_effective`.
+    method "fast" (default): :func:`c_ats_reduced` with Gauss-Legendre orders n_eta = n_s (the
+    ln-asymmetry-like variable) and n_p1 = n_t (the ln D0 phi variable); "2d":
+    :func:`c_ats_reduced_2d` with orders (n_s, n_t) in (ln D, ln D0).
     """
     T, B, c = _grid(T_K, B_T, params)
-    red = c_ats_reduced(T, params.D_min, params.D0min_qS, params.D0max_qS, c, n_s=n_s, n_t=n_t)
+    args = (T, params.D_min, params.D0min_qS, params.D0max_qS, c)
+    if method == "fast":
+        red = c_ats_reduced(*args, n_eta=n_s, n_p1=n_t)
+    elif method == "2d":
+        red = c_ats_reduced_2d(*args, n_s=n_s, n_t=n_t)
+    else:
+        raise InputError(f"unknown method {method!r} (fast or 2d)")
     return np.asarray(2.0 * np.pi * Pn * K_B * red)
 
 
@@ -211,8 +298,7 @@ def c_paramagnetic(T_K, B_T, n_per_g, J, g=2.0):
     heat capacity of 2J+1 equally spaced Zeeman levels. Fe2+: J = 2, Fe3+: J = 5/2, g = 2.
     """
     _check_J(J, g)
-    T = check_temperature(T_K)
-    B = np.asarray(B_T, float)
+    T, B = broadcast_TB(check_temperature(T_K), B_T)
     if not np.all(np.isfinite(B)):
         raise InputError("B must be finite")
     z = np.abs(np.asarray(zeeman_spacing_K(B, g))) / T
@@ -251,9 +337,7 @@ def c_total(
     g=2.0,
 ):
     """Total C_p(T, B) = C_ATS + C_Fe2+ (J=2) + C_Fe3+ (J=5/2) + gamma_2LS T + gamma_ph T^3 [J/(g K)]."""
-    T = check_temperature(T_K)
-    B = np.asarray(B_T, float)
-    T, B = np.broadcast_arrays(T, B)
+    T, B = broadcast_TB(check_temperature(T_K), B_T)
     out = c_stm_linear(T, gamma_2ls) + c_phonon(T, gamma_ph)
     if params is not None and Pn != 0.0:
         out = out + c_ats(T, B, params, Pn)
@@ -273,11 +357,7 @@ def c_ats_orientation_numeric(T_K, B_T, params: ATSParams, Pn=1.0, n_nodes=24):
     """
     from dataclasses import replace
 
-    from etm.quadrature import gauss_legendre_unit
-
-    T = check_temperature(T_K)
-    B = np.asarray(B_T, float)
-    T, B = np.broadcast_arrays(T, B)
+    T, B = broadcast_TB(check_temperature(T_K), B_T)
     x, w = gauss_legendre_unit(n_nodes)
     p1 = replace(params, orientation_average=False)
     vals = c_ats(T[..., None], B[..., None] * x, p1, Pn)

@@ -76,15 +76,17 @@ def _dtan_reduced(T, u1, u2, c, Dmin, q0min, q0max, Gamma, omega):
     # split the E range at E_c2, where the inner D0 range has its kink
     Ehi = Ec1 + 60.0 * T[..., 0]
     Ec2 = jnp.minimum(jnp.sqrt(Dmin**2 + u2**2), Ehi)
-    s1, ws1 = _gl(jnp.log(Ec1), jnp.log(Ec2), 64)
-    s2, ws2 = _gl(jnp.log(Ec2), jnp.log(Ehi), 96)
+    s1, ws1 = _gl(jnp.log(Ec1), jnp.log(Ec2), 48)
+    s2, ws2 = _gl(jnp.log(Ec2), jnp.log(Ehi), 64)
     s = jnp.concatenate([s1, s2], axis=-1)
     ws = jnp.concatenate([ws1, ws2], axis=-1)
     E = jnp.exp(s)
     cs = jnp.where(c > 0, c, 1.0)[..., None]
-    q_hi = jnp.where(c[..., None] > 0, jnp.minimum(q0max, jnp.sqrt(jnp.maximum(E**2 - Dmin**2, 0.0)) / cs), q0max)
+    q_hi = jnp.where(
+        c[..., None] > 0, jnp.minimum(q0max, jnp.sqrt(jnp.maximum(E**2 - Dmin**2, 0.0)) / cs), q0max
+    )
     q_hi = jnp.maximum(q_hi, q0min)
-    t, wt = _gl(jnp.full_like(q_hi, 1.0) * jnp.log(q0min), jnp.log(q_hi), 48)
+    t, wt = _gl(jnp.full_like(q_hi, 1.0) * jnp.log(q0min), jnp.log(q_hi), 24)
     u = c[..., None, None] * jnp.exp(t)
     D = jnp.sqrt(jnp.maximum(E[..., None] ** 2 - u**2, Dmin**2))
     g = _loss_kernel(E[..., None], D, T[..., None], Gamma, omega)
@@ -107,7 +109,9 @@ def dtan_delta_ats(T_K, B_T, params: ATSParams, amplitude, Gamma, omega, relativ
     T, B = np.broadcast_arrays(T, B)
     u1, u2 = ats_u(B, params)
     c = u1 / params.D0min_qS
-    val = _dtan_reduced(jnp.asarray(T), u1, u2, c, params.D_min, params.D0min_qS, params.D0max_qS, float(Gamma), float(omega))
+    val = _dtan_reduced(
+        jnp.asarray(T), u1, u2, c, params.D_min, params.D0min_qS, params.D0max_qS, float(Gamma), float(omega)
+    )
     out = amplitude / (4.0 * jnp.asarray(T)) * val
     if relative_to_zero_field:
         out = out - dtan_delta_ats(T, np.zeros_like(B), params, amplitude, Gamma, omega)

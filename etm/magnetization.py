@@ -30,7 +30,7 @@ import numpy as np
 
 from etm.errors import InputError
 from etm.hamiltonian import check_field, dlog_phase_factor_dB, phase_factor_squared
-from etm.heat_capacity import E_CAP_OVER_T, _check_J, check_temperature
+from etm.heat_capacity import E_CAP_OVER_T, _check_J, broadcast_TB, check_temperature
 from etm.params import ATSParams
 from etm.quadrature import integrate_ats_log
 from etm.units import K_B, MU_B
@@ -58,8 +58,7 @@ def brillouin(J, z):
 def m_brillouin(T_K, B_T, n_per_g, J, g=2.0):
     """Paramagnetic-ion magnetization, Eqs. (90-91) [A m^2/g]: n g mu_B J B_J(g mu_B J B/(k_B T))."""
     _check_J(J, g)
-    T = check_temperature(T_K)
-    B = np.asarray(B_T, float)
+    T, B = broadcast_TB(check_temperature(T_K), B_T)
     if not np.all(np.isfinite(B)):
         raise InputError("B must be finite")
     z = g * MU_B * J * B / (K_B * T)
@@ -121,7 +120,7 @@ def params_at_temperature(T_K, params0: ATSParams, E0_K, T0_K):
 
 def _m_ats_arrays(T, B, D_min, D0min, D0max, orientation_average, B_star, Pn, n_s, n_t):
     check_field(B, orientation_average, B_star)
-    T, B = np.broadcast_arrays(T, B)
+    T, B = broadcast_TB(T, B)
     Bs = np.where(B > 0, B, 1.0)
     c = np.sqrt(np.asarray(phase_factor_squared(Bs, orientation_average, B_star)))
     dlk = np.asarray(dlog_phase_factor_dB(Bs, orientation_average, B_star))
@@ -157,7 +156,7 @@ def m_ats_temperature_dependent(T_K, B_T, params0: ATSParams, Pn, E0_K, T0_K):
     """M_ATS with the temperature-dependent parameters of Eqs. (96-97) [A m^2/g]."""
     T = check_temperature(T_K)
     B = np.asarray(B_T, float)
-    T, B = np.broadcast_arrays(T, B)
+    T, B = broadcast_TB(T, B)
     p = params_at_temperature(T, params0, E0_K, T0_K)
     sign = np.sign(B)
     out = _m_ats_arrays(
@@ -194,7 +193,7 @@ def m_total(
     """
     T = check_temperature(T_K)
     B = np.asarray(B_T, float)
-    T, B = np.broadcast_arrays(T, B)
+    T, B = broadcast_TB(T, B)
     out = np.full(T.shape, float(offset_Am2_per_g))
     if params is not None and Pn != 0.0:
         if E0_K is not None:

@@ -327,7 +327,7 @@ def _echo_fig(names, title, B_max):
     from etm.cli import echo_columns
 
     plt = _plt()
-    B = np.linspace(0.0, B_max, 301)
+    B = np.linspace(0.0, B_max, 121)
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     for name in names:
         cols = echo_columns(B, _values(name))
@@ -443,7 +443,7 @@ def fig23_heat_capacity_terms_Duran():
     B = np.linspace(0.0, 3.0, 301)
     Tg = np.full_like(B, T)
     cols = heat_capacity_columns(Tg, B, v)
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    fig, ax = plt.subplots(figsize=(9.0, 4.6))
     s = 1e6
     ax.plot(B, s * np.asarray(c_para(Tg, B, v["n_fe2"], 2.0, 2.0)), label=r"$C_{Fe^{2+}}$")
     ax.plot(B, s * np.asarray(c_para(Tg, B, v["n_fe3"], 2.5, 2.0)), label=r"$C_{Fe^{3+}}$")
@@ -459,7 +459,7 @@ def fig23_heat_capacity_terms_Duran():
     ax.set_xlabel("B [T]")
     ax.set_ylabel(r"$C$ [$\mu$J/(g K)]")
     ax.set_title(f"Fig. 23 style: heat-capacity terms of Duran, T = {T:g} K (Tables 3-4)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

@@ -40,5 +40,10 @@ class Configuration:
         return np.mod(self.positions, self.box)
 
     def copy(self, positions=None) -> Configuration:
-        return Configuration(self.positions.copy() if positions is None else np.asarray(positions),
-                             self.species.copy(), self.box.copy(), self.model, dict(self.info))
+        return Configuration(
+            self.positions.copy() if positions is None else np.asarray(positions),
+            self.species.copy(),
+            self.box.copy(),
+            self.model,
+            dict(self.info),
+        )

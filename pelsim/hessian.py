@@ -77,7 +77,7 @@ def lowest_modes(energy, R, k: int = 6, project_translations: bool = True, tol: 
 
 
 def participation_ratio(mode) -> float:
-    """P = (sum_i |e_i|^2)^2 / (N sum_i |e_i|^4) for a mode of shape (N, d) (or flat N d with d given by shape)."""
+    """P = (sum_i |e_i|^2)^2 / (N sum_i |e_i|^4) for a mode of shape (N, d)."""
     e = np.asarray(mode, float)
     e2 = np.sum(e.reshape(e.shape[0], -1) ** 2, axis=1)
     return float(e2.sum() ** 2 / (e.shape[0] * np.sum(e2**2)))

@@ -23,8 +23,15 @@ from pelsim.config import Configuration
 from pelsim.errors import InputError
 from pelsim.models import load_model
 
-__all__ = ["read_extxyz", "write_extxyz", "write_lammps_data", "H5MDWriter", "read_h5md",
-           "atomic_path", "validate_configuration"]
+__all__ = [
+    "read_extxyz",
+    "write_extxyz",
+    "write_lammps_data",
+    "H5MDWriter",
+    "read_h5md",
+    "atomic_path",
+    "validate_configuration",
+]
 
 OVERLAP_FRACTION = 0.5  # distances below 0.5 sigma_AA count as overlapping particles
 
@@ -68,8 +75,10 @@ def validate_configuration(conf: Configuration, what: str = "configuration") -> 
             i, j = pairs[0]
             d = Rw[i] - Rw[j]
             d -= conf.box * np.round(d / conf.box)
-            raise InputError(f"{what}: particles {i} and {j} overlap (distance {np.linalg.norm(d):.3g} "
-                             f"< {OVERLAP_FRACTION} sigma_AA)")
+            raise InputError(
+                f"{what}: particles {i} and {j} overlap (distance {np.linalg.norm(d):.3g} "
+                f"< {OVERLAP_FRACTION} sigma_AA)"
+            )
 
 
 def read_extxyz(path, model=None) -> Configuration:
@@ -86,7 +95,9 @@ def read_extxyz(path, model=None) -> Configuration:
     try:
         atoms = ase.io.read(str(p), index=-1, format="extxyz")
     except Exception as exc:  # ASE raises many types on malformed files
-        raise InputError(f"cannot read extxyz file {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+        raise InputError(
+            f"cannot read extxyz file {path}: {str(exc).splitlines()[0] if str(exc) else exc}"
+        ) from None
     name = model or atoms.info.get("model")
     pbc = np.asarray(atoms.pbc, bool)
     if name is None:
@@ -102,8 +113,9 @@ def read_extxyz(path, model=None) -> Configuration:
         raise InputError(f"{path}: cell lengths must be positive")
     species = np.array([m.species_index(s) for s in atoms.get_chemical_symbols()], dtype=np.int32)
     R = np.asarray(atoms.positions, float)[:, : m.dim].copy()
-    conf = Configuration(R, species, box, m.name, {k: v for k, v in atoms.info.items()
-                                                  if isinstance(v, int | float | str)})
+    conf = Configuration(
+        R, species, box, m.name, {k: v for k, v in atoms.info.items() if isinstance(v, int | float | str)}
+    )
     validate_configuration(conf, str(path))
     return conf
 
@@ -152,8 +164,11 @@ def write_extxyz(path, conf: Configuration, energy=None, forces=None) -> None:
         cell[2] = 1.0
     pbc = " ".join(["T"] * d + ["F"] * (3 - d))
     props = "species:S:1:pos:R:3" + (":forces:R:3" if forces is not None else "")
-    head = [f'Lattice="{cell[0]:.17g} 0 0 0 {cell[1]:.17g} 0 0 0 {cell[2]:.17g}"', f"Properties={props}",
-            f"model={m.name}"]
+    head = [
+        f'Lattice="{cell[0]:.17g} 0 0 0 {cell[1]:.17g} 0 0 0 {cell[2]:.17g}"',
+        f"Properties={props}",
+        f"model={m.name}",
+    ]
     if energy is not None:
         head.append(f"energy={float(energy):.17g}")
     for k, v in conf.info.items():
@@ -182,14 +197,23 @@ def write_lammps_data(path, conf: Configuration) -> None:
     if conf.dim != 3:
         raise InputError("LAMMPS data export supports 3D configurations only")
     R = np.mod(conf.positions, conf.box)
-    lines = [f"# pelsim {m.name} configuration (LJ units of the A-A pair)", "",
-             f"{conf.n} atoms", f"{m.n_species} atom types", ""]
+    lines = [
+        f"# pelsim {m.name} configuration (LJ units of the A-A pair)",
+        "",
+        f"{conf.n} atoms",
+        f"{m.n_species} atom types",
+        "",
+    ]
     for k, ax in enumerate("xyz"):
         lines.append(f"0.0 {conf.box[k]:.17g} {ax}lo {ax}hi")
-    lines += ["", "Masses", ""] + [f"{t + 1} {mass:.17g}  # {m.symbols[t]}" for t, mass in enumerate(m.masses)]
+    lines += ["", "Masses", ""] + [
+        f"{t + 1} {mass:.17g}  # {m.symbols[t]}" for t, mass in enumerate(m.masses)
+    ]
     lines += ["", "Atoms # atomic", ""]
-    lines += [f"{i + 1} {s + 1} {x:.17g} {y:.17g} {z:.17g}" for i, (s, (x, y, z)) in enumerate(zip(conf.species, R,
-                                                                                                  strict=True))]
+    lines += [
+        f"{i + 1} {s + 1} {x:.17g} {y:.17g} {z:.17g}"
+        for i, (s, (x, y, z)) in enumerate(zip(conf.species, R, strict=True))
+    ]
     with atomic_path(path, ".data") as tmp, open(tmp, "w") as fh:
         fh.write("\n".join(lines) + "\n")
 
@@ -239,8 +263,9 @@ class H5MDWriter:
         g = parent.create_group(name)
         g.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64)
         g.create_dataset("time", shape=(0,), maxshape=(None,), dtype=np.float64)
-        v = g.create_dataset("value", shape=(0, *shape), maxshape=(None, *shape), dtype=dtype,
-                             chunks=(1, *shape))
+        g.create_dataset(
+            "value", shape=(0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=(1, *shape)
+        )
         # LJ units (sigma_AA, tau) are not H5MD/MDAnalysis unit strings: they are recorded in
         # /parameters.attrs["units"] instead of per-dataset "unit" attributes
         self._groups[name] = g

@@ -64,9 +64,24 @@ class MDRunner:
     coupling time), gamma (Langevin friction, 1/tau), fmt (neighbor-list format).
     """
 
-    def __init__(self, model, box, species, integrator="nve", dt=0.005, kT=1.0, kind="smooth",
-                 skin=DEFAULT_SKIN, chunk=100, dtype=np.float64, tau_T=None, gamma=1.0,
-                 fmt="OrderedSparse", cell_list=None, seed=0):
+    def __init__(
+        self,
+        model,
+        box,
+        species,
+        integrator="nve",
+        dt=0.005,
+        kT=1.0,
+        kind="smooth",
+        skin=DEFAULT_SKIN,
+        chunk=100,
+        dtype=np.float64,
+        tau_T=None,
+        gamma=1.0,
+        fmt="OrderedSparse",
+        cell_list=None,
+        seed=0,
+    ):
         from jax_md import simulate, space
 
         self.model = load_model(model)
@@ -90,8 +105,9 @@ class MDRunner:
         if integrator == "nve":
             init, apply = simulate.nve(energy, shift, dt_)
         elif integrator == "nose_hoover":
-            init, apply = simulate.nvt_nose_hoover(energy, shift, dt_, self.kT,
-                                                   tau=100 * dt if tau_T is None else tau_T)
+            init, apply = simulate.nvt_nose_hoover(
+                energy, shift, dt_, self.kT, tau=100 * dt if tau_T is None else tau_T
+            )
         else:
             init, apply = simulate.nvt_langevin(energy, shift, dt_, self.kT, gamma=gamma)
         self._init, self._apply = init, apply
@@ -135,8 +151,16 @@ class MDRunner:
         self.state = state
         return state
 
-    def run(self, nsteps: int, kT=None, thermo: Thermo | None = None, progress: bool = False, writer=None,
-            write_every: int = 0, kT_end=None):
+    def run(
+        self,
+        nsteps: int,
+        kT=None,
+        thermo: Thermo | None = None,
+        progress: bool = False,
+        writer=None,
+        write_every: int = 0,
+        kT_end=None,
+    ):
         """Advance nsteps (a multiple of chunk is best); kT may ramp linearly to kT_end (cooling).
 
         Records into ``thermo`` once per chunk; writes frames to an H5MDWriter every
@@ -175,8 +199,11 @@ class MDRunner:
                 thermo.temperature.append(float(T))
                 thermo.pressure.append(float(P))
             if writer is not None and write_every and self.step % write_every == 0:
-                writer.append(np.asarray(self.state.position, float), self.step,
-                              observables={"potential_energy": float(U), "temperature": float(T)})
+                writer.append(
+                    np.asarray(self.state.position, float),
+                    self.step,
+                    observables={"potential_energy": float(U), "temperature": float(T)},
+                )
             bar.update(k)
         bar.close()
         return self.state

@@ -107,13 +107,28 @@ def _build_lbfgs(energy, valid, m, max_step, c1, c2, max_ls):
         E0, g0 = vg(x0, *args)
         n = x0.size
         dtype = x0.dtype
-        state = dict(x=x0, E=E0, g=g0, S=jnp.zeros((m, n), dtype), Y=jnp.zeros((m, n), dtype),
-                     rho=jnp.zeros(m, dtype), k=jnp.int32(0), it=jnp.int32(0), nev=jnp.int32(1),
-                     fails=jnp.int32(0), ok=valid(x0, *args))
+        state = dict(
+            x=x0,
+            E=E0,
+            g=g0,
+            S=jnp.zeros((m, n), dtype),
+            Y=jnp.zeros((m, n), dtype),
+            rho=jnp.zeros(m, dtype),
+            k=jnp.int32(0),
+            it=jnp.int32(0),
+            nev=jnp.int32(1),
+            fails=jnp.int32(0),
+            ok=valid(x0, *args),
+        )
 
         def cond(s):
-            return ((max_force(s["g"]) > fmax) & (s["it"] < max_steps) & (s["fails"] < 3) & s["ok"]
-                    & jnp.isfinite(s["E"]))
+            return (
+                (max_force(s["g"]) > fmax)
+                & (s["it"] < max_steps)
+                & (s["fails"] < 3)
+                & s["ok"]
+                & jnp.isfinite(s["E"])
+            )
 
         def body(s):
             g = s["g"].reshape(-1)
@@ -124,15 +139,28 @@ def _build_lbfgs(energy, valid, m, max_step, c1, c2, max_ls):
             dphi0 = jnp.where(bad, -jnp.vdot(g, g), dphi0)
             dmax = jnp.sqrt(jnp.max(jnp.sum(d.reshape(x0.shape[0], -1) ** 2, axis=-1)))
             a_init = jnp.minimum(1.0, max_step / dmax)
-            a_init = jnp.where(bad & (s["k"] == 0), jnp.minimum(a_init, 0.01 / jnp.maximum(dmax, 1e-300))
-                               * jnp.where(s["it"] == 0, 1.0, 1.0), a_init)
+            a_init = jnp.where(
+                bad & (s["k"] == 0),
+                jnp.minimum(a_init, 0.01 / jnp.maximum(dmax, 1e-300)) * jnp.where(s["it"] == 0, 1.0, 1.0),
+                a_init,
+            )
             a_init = jnp.where(bad, jnp.minimum(1.0, max_step / dmax), a_init)
             E0 = s["E"]
             tolE = 1e-11 * jnp.abs(E0) + 1e-14
             dshape = d.reshape(x0.shape)
 
-            ls0 = dict(a=a_init, lo=jnp.zeros((), dtype), dlo=dphi0, Elo=E0, hi=jnp.asarray(jnp.inf, dtype),
-                       done=jnp.bool_(False), j=jnp.int32(0), E=E0, gnew=s["g"], xnew=s["x"])
+            ls0 = dict(
+                a=a_init,
+                lo=jnp.zeros((), dtype),
+                dlo=dphi0,
+                Elo=E0,
+                hi=jnp.asarray(jnp.inf, dtype),
+                done=jnp.bool_(False),
+                j=jnp.int32(0),
+                E=E0,
+                gnew=s["g"],
+                xnew=s["x"],
+            )
 
             def ls_cond(ls):
                 return (~ls["done"]) & (ls["j"] < max_ls)
@@ -160,9 +188,18 @@ def _build_lbfgs(energy, valid, m, max_step, c1, c2, max_ls):
                 a_br = jnp.where(jnp.isnan(sec), 0.5 * (lo + hi), jnp.clip(sec, lo_b, hi_b))
                 a_ext = jnp.where(jnp.isnan(sec), 4.0 * a, jnp.clip(sec, 1.5 * a, 4.0 * a))
                 a_new = jnp.where(bracketed, a_br, a_ext)
-                return dict(a=jnp.where(accept, a, a_new), lo=lo, dlo=dlo, Elo=Elo, hi=hi, done=accept,
-                            j=ls["j"] + 1, E=jnp.where(accept, En, ls["E"]),
-                            gnew=jnp.where(accept, gn, ls["gnew"]), xnew=jnp.where(accept, xn, ls["xnew"]))
+                return dict(
+                    a=jnp.where(accept, a, a_new),
+                    lo=lo,
+                    dlo=dlo,
+                    Elo=Elo,
+                    hi=hi,
+                    done=accept,
+                    j=ls["j"] + 1,
+                    E=jnp.where(accept, En, ls["E"]),
+                    gnew=jnp.where(accept, gn, ls["gnew"]),
+                    xnew=jnp.where(accept, xn, ls["xnew"]),
+                )
 
             ls = jax.lax.while_loop(ls_cond, ls_body, ls0)
             acc = ls["done"]
@@ -180,9 +217,19 @@ def _build_lbfgs(energy, valid, m, max_step, c1, c2, max_ls):
             Y = jnp.where(acc, Y, jnp.zeros_like(Y))
             rho = jnp.where(acc, rho, jnp.zeros_like(rho))
             k = jnp.where(acc, k, 0)
-            return dict(x=ls["xnew"], E=ls["E"], g=ls["gnew"], S=S, Y=Y, rho=rho, k=k, it=s["it"] + 1,
-                        nev=s["nev"] + ls["j"], fails=jnp.where(acc, 0, s["fails"] + 1),
-                        ok=valid(ls["xnew"], *args))
+            return dict(
+                x=ls["xnew"],
+                E=ls["E"],
+                g=ls["gnew"],
+                S=S,
+                Y=Y,
+                rho=rho,
+                k=k,
+                it=s["it"] + 1,
+                nev=s["nev"] + ls["j"],
+                fails=jnp.where(acc, 0, s["fails"] + 1),
+                ok=valid(ls["xnew"], *args),
+            )
 
         s = jax.lax.while_loop(cond, body, state)
         return s["x"], s["E"], max_force(s["g"]), s["it"], s["nev"], s["ok"]
@@ -190,18 +237,40 @@ def _build_lbfgs(energy, valid, m, max_step, c1, c2, max_ls):
     return jax.jit(run, static_argnums=())
 
 
-def lbfgs(energy, R0, fmax=1e-10, max_steps=20000, args=(), valid=None, m=10, max_step=0.2,
-          c1=1e-4, c2=0.9, max_ls=25):
+def lbfgs(
+    energy,
+    R0,
+    fmax=1e-10,
+    max_steps=20000,
+    args=(),
+    valid=None,
+    m=10,
+    max_step=0.2,
+    c1=1e-4,
+    c2=0.9,
+    max_ls=25,
+):
     """L-BFGS to max_i|F_i| <= fmax. Returns a :class:`MinResult`."""
     t0 = time.perf_counter()
     valid = valid or _always_valid
-    fn = _cached(("lbfgs", energy, valid, m, max_step, c1, c2, max_ls),
-                 lambda: _build_lbfgs(energy, valid, m, max_step, c1, c2, max_ls))
+    fn = _cached(
+        ("lbfgs", energy, valid, m, max_step, c1, c2, max_ls),
+        lambda: _build_lbfgs(energy, valid, m, max_step, c1, c2, max_ls),
+    )
     R0 = jnp.asarray(R0, dtype=jnp.float64 if jnp.asarray(R0).dtype != jnp.float32 else jnp.float32)
     x, E, f, it, nev, ok = fn(R0, fmax, max_steps, tuple(args))
     f = float(f)
-    return MinResult(np.asarray(x), float(E), f, int(it), bool(f <= fmax), "lbfgs", int(nev),
-                     time.perf_counter() - t0, not bool(ok))
+    return MinResult(
+        np.asarray(x),
+        float(E),
+        f,
+        int(it),
+        bool(f <= fmax),
+        "lbfgs",
+        int(nev),
+        time.perf_counter() - t0,
+        not bool(ok),
+    )
 
 
 # ----------------------------------------------------------------------------- FIRE
@@ -211,9 +280,17 @@ def _build_fire(energy, valid, dt_start, dt_max, max_disp, n_min, f_inc, f_dec, 
     def run(R0, fmax, max_steps, args):
         E0, g0 = vg(R0, *args)
         dtype = R0.dtype
-        s0 = dict(x=R0, v=jnp.zeros_like(R0), E=E0, g=g0, dt=jnp.asarray(dt_start, dtype),
-                  alpha=jnp.asarray(alpha_start, dtype), npos=jnp.int32(0), it=jnp.int32(0),
-                  ok=valid(R0, *args))
+        s0 = dict(
+            x=R0,
+            v=jnp.zeros_like(R0),
+            E=E0,
+            g=g0,
+            dt=jnp.asarray(dt_start, dtype),
+            alpha=jnp.asarray(alpha_start, dtype),
+            npos=jnp.int32(0),
+            it=jnp.int32(0),
+            ok=valid(R0, *args),
+        )
 
         def cond(s):
             return (max_force(s["g"]) > fmax) & (s["it"] < max_steps) & s["ok"] & jnp.isfinite(s["E"])
@@ -228,7 +305,9 @@ def _build_fire(energy, valid, dt_start, dt_max, max_disp, n_min, f_inc, f_dec, 
             up = P > 0
             npos = jnp.where(up, s["npos"] + 1, 0)
             grow = up & (npos > n_min)
-            dt = jnp.where(grow, jnp.minimum(s["dt"] * f_inc, dt_max), jnp.where(up, s["dt"], s["dt"] * f_dec))
+            dt = jnp.where(
+                grow, jnp.minimum(s["dt"] * f_inc, dt_max), jnp.where(up, s["dt"], s["dt"] * f_dec)
+            )
             alpha = jnp.where(grow, s["alpha"] * f_alpha, jnp.where(up, s["alpha"], alpha_start))
             v = jnp.where(up, v, jnp.zeros_like(v))
             # semi-implicit Euler (unit masses), per-particle step capped at max_disp
@@ -238,8 +317,9 @@ def _build_fire(energy, valid, dt_start, dt_max, max_disp, n_min, f_inc, f_dec, 
             scale = jnp.minimum(1.0, max_disp / jnp.where(dnorm > 0, dnorm, 1.0))
             x = s["x"] + dx * scale
             E, g = vg(x, *args)
-            return dict(x=x, v=v * scale, E=E, g=g, dt=dt, alpha=alpha, npos=npos, it=s["it"] + 1,
-                        ok=valid(x, *args))
+            return dict(
+                x=x, v=v * scale, E=E, g=g, dt=dt, alpha=alpha, npos=npos, it=s["it"] + 1, ok=valid(x, *args)
+            )
 
         s = jax.lax.while_loop(cond, body, s0)
         return s["x"], s["E"], max_force(s["g"]), s["it"], s["it"] + 1, s["ok"]
@@ -247,23 +327,58 @@ def _build_fire(energy, valid, dt_start, dt_max, max_disp, n_min, f_inc, f_dec, 
     return jax.jit(run)
 
 
-def fire(energy, R0, fmax=1e-10, max_steps=100000, args=(), valid=None, dt_start=0.005, dt_max=0.025,
-         max_disp=0.1, n_min=5, f_inc=1.1, f_dec=0.5, alpha_start=0.1, f_alpha=0.99):
+def fire(
+    energy,
+    R0,
+    fmax=1e-10,
+    max_steps=100000,
+    args=(),
+    valid=None,
+    dt_start=0.005,
+    dt_max=0.025,
+    max_disp=0.1,
+    n_min=5,
+    f_inc=1.1,
+    f_dec=0.5,
+    alpha_start=0.1,
+    f_alpha=0.99,
+):
     """FIRE to max_i|F_i| <= fmax (dt in LJ time units, max_disp in sigma_AA)."""
     t0 = time.perf_counter()
     valid = valid or _always_valid
     key = ("fire", energy, valid, dt_start, dt_max, max_disp, n_min, f_inc, f_dec, alpha_start, f_alpha)
-    fn = _cached(key, lambda: _build_fire(energy, valid, dt_start, dt_max, max_disp, n_min, f_inc, f_dec,
-                                          alpha_start, f_alpha))
+    fn = _cached(
+        key,
+        lambda: _build_fire(
+            energy, valid, dt_start, dt_max, max_disp, n_min, f_inc, f_dec, alpha_start, f_alpha
+        ),
+    )
     R0 = jnp.asarray(R0, dtype=jnp.float64 if jnp.asarray(R0).dtype != jnp.float32 else jnp.float32)
     x, E, f, it, nev, ok = fn(R0, fmax, max_steps, tuple(args))
     f = float(f)
-    return MinResult(np.asarray(x), float(E), f, int(it), bool(f <= fmax), "fire", int(nev),
-                     time.perf_counter() - t0, not bool(ok))
+    return MinResult(
+        np.asarray(x),
+        float(E),
+        f,
+        int(it),
+        bool(f <= fmax),
+        "fire",
+        int(nev),
+        time.perf_counter() - t0,
+        not bool(ok),
+    )
 
 
-def minimize(energy, R0, method: str = "auto", fmax: float = 1e-10, max_steps: int | None = None,
-             args=(), valid=None, **options) -> MinResult:
+def minimize(
+    energy,
+    R0,
+    method: str = "auto",
+    fmax: float = 1e-10,
+    max_steps: int | None = None,
+    args=(),
+    valid=None,
+    **options,
+) -> MinResult:
     """Minimise ``energy(R, *args)`` from R0 (N, d) to max_i |F_i| <= fmax.
 
     method: "lbfgs", "fire" or "auto" (L-BFGS; on a stalled line search FIRE to 1e3 fmax then
@@ -303,8 +418,18 @@ def minimize(energy, R0, method: str = "auto", fmax: float = 1e-10, max_steps: i
     return res
 
 
-def quench(model, box, species, R0, kind: str = "smooth", fmax: float = 1e-10, method: str = "auto",
-           skin: float = 1.0, max_rebuilds: int = 200, max_steps: int = 20000) -> MinResult:
+def quench(
+    model,
+    box,
+    species,
+    R0,
+    kind: str = "smooth",
+    fmax: float = 1e-10,
+    method: str = "auto",
+    skin: float = 1.0,
+    max_rebuilds: int = 200,
+    max_steps: int = 20000,
+) -> MinResult:
     """Minimise a KA-type configuration to its inherent structure (instantaneous quench, T -> 0).
 
     Uses the pair-list energy of :func:`pelsim.potentials.pair_list_energy`: the minimiser runs
@@ -318,8 +443,10 @@ def quench(model, box, species, R0, kind: str = "smooth", fmax: float = 1e-10, m
     skin = min(skin, 0.5 * float(np.min(box)) - model.rc_max - 1e-3)  # small boxes: shrink the skin
     if skin < 0.05:
         raise InputError("box too small for the cutoff: use more particles")
-    energy, valid = _cached(("pairE", id(model), tuple(np.asarray(box).ravel()), np.asarray(species).tobytes(),
-                             kind, skin), lambda: pair_list_energy(model, box, species, kind, skin))
+    energy, valid = _cached(
+        ("pairE", id(model), tuple(np.asarray(box).ravel()), np.asarray(species).tobytes(), kind, skin),
+        lambda: pair_list_energy(model, box, species, kind, skin),
+    )
     t0 = time.perf_counter()
     R = np.asarray(R0, float)
     steps = nev = 0

@@ -68,8 +68,9 @@ class LJModel:
         try:
             return self.symbols.index(symbol)
         except ValueError:
-            raise InputError(f"unknown symbol {symbol!r} for model {self.name} (expected one of "
-                             f"{', '.join(self.symbols)})") from None
+            raise InputError(
+                f"unknown symbol {symbol!r} for model {self.name} (expected one of {', '.join(self.symbols)})"
+            ) from None
 
 
 def available_models() -> list[str]:
@@ -101,9 +102,17 @@ def load_model(name_or_path) -> LJModel:
         symbols = tuple(d["symbols"])
         fractions = tuple(float(x) for x in d["fractions"])
         masses = tuple(float(x) for x in d.get("masses", [1.0] * len(symbols)))
-        model = LJModel(name=str(d.get("name", path.stem)), dim=int(d["dim"]), symbols=symbols,
-                        fractions=fractions, eps=eps, sigma=sig, masses=masses,
-                        rc_factor=float(d.get("rc_factor", 2.5)), density=float(d["density"]))
+        model = LJModel(
+            name=str(d.get("name", path.stem)),
+            dim=int(d["dim"]),
+            symbols=symbols,
+            fractions=fractions,
+            eps=eps,
+            sigma=sig,
+            masses=masses,
+            rc_factor=float(d.get("rc_factor", 2.5)),
+            density=float(d["density"]),
+        )
     except KeyError as exc:
         raise InputError(f"model {s}: missing key {exc.args[0]!r}") from None
     S = len(symbols)

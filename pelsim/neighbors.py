@@ -25,15 +25,24 @@ CELL_LIST_MIN_N = 3000
 DEFAULT_SKIN = 0.5
 
 
-def make_neighbor_fn(model, box, n: int, skin: float = DEFAULT_SKIN, fmt: str = "OrderedSparse",
-                     capacity_multiplier: float = 1.25, cell_list: bool | None = None):
+def make_neighbor_fn(
+    model,
+    box,
+    n: int,
+    skin: float = DEFAULT_SKIN,
+    fmt: str = "OrderedSparse",
+    capacity_multiplier: float = 1.25,
+    cell_list: bool | None = None,
+):
     """jax-md neighbor function (``allocate``/``update``) for cutoff r_c,max + skin (sigma_AA)."""
     from jax_md import partition, space
 
     model = load_model(model)
     box = np.broadcast_to(np.asarray(box, float).reshape(-1), (model.dim,)).copy()
     if model.rc_max + skin >= 0.5 * box.min():
-        raise InputError(f"cutoff + skin {model.rc_max + skin:.3f} must be below half the box side {box.min():.3f}")
+        raise InputError(
+            f"cutoff + skin {model.rc_max + skin:.3f} must be below half the box side {box.min():.3f}"
+        )
     try:
         format_ = getattr(partition.NeighborListFormat, fmt)
     except AttributeError:
@@ -41,14 +50,22 @@ def make_neighbor_fn(model, box, n: int, skin: float = DEFAULT_SKIN, fmt: str = 
     if cell_list is None:
         cell_list = n >= CELL_LIST_MIN_N
     displacement, _ = space.periodic(box)
-    return partition.neighbor_list(displacement, box, model.rc_max, dr_threshold=skin,
-                                   capacity_multiplier=capacity_multiplier,
-                                   disable_cell_list=not cell_list, format=format_)
+    return partition.neighbor_list(
+        displacement,
+        box,
+        model.rc_max,
+        dr_threshold=skin,
+        capacity_multiplier=capacity_multiplier,
+        disable_cell_list=not cell_list,
+        format=format_,
+    )
 
 
 def allocate(neighbor_fn, R):
     """Allocate a list at R and check it (raises InputError if even a fresh list overflows)."""
-    nbrs = neighbor_fn.allocate(R)
+    import jax.numpy as jnp
+
+    nbrs = neighbor_fn.allocate(jnp.array(R, copy=True))  # own buffer: MD chunks donate the state
     if bool(nbrs.did_buffer_overflow):
         raise InputError("neighbor list overflows right after allocation (particles overlapping?)")
     return nbrs

@@ -32,8 +32,20 @@ import numpy as np
 from pelsim.errors import InputError
 from pelsim.models import LJModel, load_model
 
-__all__ = ["KINDS", "pair_coefficients", "pair_potential", "energy_fn", "fixed_pair_energy",
-           "neighbor_list_energy", "reference_energy", "pair_list_energy", "padded_pair_list", "pair_list", "forces_fn", "max_force"]
+__all__ = [
+    "KINDS",
+    "pair_coefficients",
+    "pair_potential",
+    "energy_fn",
+    "fixed_pair_energy",
+    "neighbor_list_energy",
+    "reference_energy",
+    "pair_list_energy",
+    "padded_pair_list",
+    "pair_list",
+    "forces_fn",
+    "max_force",
+]
 
 KINDS = ("smooth", "shifted")
 
@@ -84,8 +96,10 @@ def _check(model, box, species, kind):
     if kind not in KINDS:
         raise InputError(f"unknown potential kind {kind!r} (expected 'smooth' or 'shifted')")
     if model.rc_max >= 0.5 * box.min():
-        raise InputError(f"box side {box.min():.3f} is shorter than twice the cutoff {model.rc_max:.3f}: "
-                         "use more particles")
+        raise InputError(
+            f"box side {box.min():.3f} is shorter than twice the cutoff {model.rc_max:.3f}: "
+            "use more particles"
+        )
     return model, box, species
 
 
@@ -136,8 +150,10 @@ def pair_list(model, box, species, R_ref, skin: float) -> tuple[np.ndarray, np.n
     R = np.mod(np.asarray(R_ref, dtype=float), box)
     R = np.where(R >= box, 0.0, R)  # mod can round up to box
     if model.rc_max + skin >= 0.5 * box.min():
-        raise InputError(f"cutoff + skin {model.rc_max + skin:.3f} must be below half the box side "
-                         f"{box.min():.3f}: use a smaller skin or more particles")
+        raise InputError(
+            f"cutoff + skin {model.rc_max + skin:.3f} must be below half the box side "
+            f"{box.min():.3f}: use a smaller skin or more particles"
+        )
     pairs = cKDTree(R, boxsize=box).query_pairs(model.rc_max + skin, output_type="ndarray")
     if pairs.size == 0:
         return np.zeros(0, np.int32), np.zeros(0, np.int32)
@@ -251,8 +267,9 @@ def neighbor_list_energy(model, box, species, kind: str = "smooth"):
         mask = idx < n
         jj = jnp.where(mask, idx, 0)
         eps, inv_sig2 = _pair_params(model, species_j[i], species_j[jj], dtype)
-        return 0.5 * _pairs_energy(R, i, jj, eps, inv_sig2, jnp.asarray(box, dtype), sc2, coeffs, mask,
-                                   strain)
+        return 0.5 * _pairs_energy(
+            R, i, jj, eps, inv_sig2, jnp.asarray(box, dtype), sc2, coeffs, mask, strain
+        )
 
     return energy
 
@@ -274,7 +291,9 @@ def reference_energy(model, box, species, kind: str = "smooth"):
         d = d - box * jnp.round(d / box)
         r2 = jnp.sum(d * d, axis=-1)
         r = jnp.sqrt(jnp.where(off, r2, 1.0))
-        v = jax.vmap(jax.vmap(lambda r_, e_, s_: pair_potential(r_, e_, s_, model.rc_factor, kind)))(r, eps, sig)
+        v = jax.vmap(jax.vmap(lambda r_, e_, s_: pair_potential(r_, e_, s_, model.rc_factor, kind)))(
+            r, eps, sig
+        )
         return 0.5 * jnp.sum(jnp.where(off, v, 0.0))
 
     return energy

@@ -76,18 +76,44 @@ def _check(th: Thermo, T: float, n: int) -> EquilibrationCheck:
     sem = np.sqrt(np.var(U[:k]) / k + np.var(U[-k:]) / k) + 1e-12
     T_mean = float(a["temperature"].mean())
     ok = abs(T_mean - T) < 0.05 * T and abs(U[:k].mean() - U[-k:].mean()) < 3 * sem * np.sqrt(5)
-    return EquilibrationCheck(T_mean=T_mean, T_target=T, U_first=float(U[:k].mean()),
-                              U_last=float(U[-k:].mean()), U_sem=float(sem), ok=bool(ok))
+    return EquilibrationCheck(
+        T_mean=T_mean,
+        T_target=T,
+        U_first=float(U[:k].mean()),
+        U_last=float(U[-k:].mean()),
+        U_sem=float(sem),
+        ok=bool(ok),
+    )
 
 
 def _runner(conf, T, kind, dt, seed, chunk, dtype, integrator="nose_hoover"):
-    return MDRunner(conf.model, conf.box, conf.species, integrator, dt=dt, kT=T, kind=kind, chunk=chunk,
-                    dtype=dtype, seed=seed)
+    return MDRunner(
+        conf.model,
+        conf.box,
+        conf.species,
+        integrator,
+        dt=dt,
+        kT=T,
+        kind=kind,
+        chunk=chunk,
+        dtype=dtype,
+        seed=seed,
+    )
 
 
-def equilibrate(conf: Configuration, T: float, steps: int, dt: float = 0.005, kind: str = "smooth",
-                seed: int = 0, chunk: int = 100, dtype=np.float64, progress: bool = True, writer=None,
-                write_every: int = 0):
+def equilibrate(
+    conf: Configuration,
+    T: float,
+    steps: int,
+    dt: float = 0.005,
+    kind: str = "smooth",
+    seed: int = 0,
+    chunk: int = 100,
+    dtype=np.float64,
+    progress: bool = True,
+    writer=None,
+    write_every: int = 0,
+):
     """NVT (Nose-Hoover chain) at T for steps; returns (Configuration, EquilibrationCheck, Thermo).
 
     The start is first relaxed to max|F| < 1e-2 (FIRE); the first third of the run is discarded and
@@ -107,9 +133,20 @@ def equilibrate(conf: Configuration, T: float, steps: int, dt: float = 0.005, ki
     return out, _check(th, T, conf.n), th
 
 
-def cool(conf: Configuration, T_start: float, T_end: float, rate: float, dt: float = 0.005,
-         kind: str = "smooth", seed: int = 0, chunk: int = 100, dtype=np.float64, progress: bool = True,
-         writer=None, write_every: int = 0):
+def cool(
+    conf: Configuration,
+    T_start: float,
+    T_end: float,
+    rate: float,
+    dt: float = 0.005,
+    kind: str = "smooth",
+    seed: int = 0,
+    chunk: int = 100,
+    dtype=np.float64,
+    progress: bool = True,
+    writer=None,
+    write_every: int = 0,
+):
     """Cool linearly from T_start to T_end at ``rate`` (temperature per LJ time unit)."""
     if rate <= 0 or T_end > T_start:
         raise InputError("cooling needs rate > 0 and T_end <= T_start")
@@ -117,8 +154,9 @@ def cool(conf: Configuration, T_start: float, T_end: float, rate: float, dt: flo
     md = _runner(conf, T_start, kind, dt, seed, chunk, dtype)
     md.init(conf.positions, kT=T_start)
     th = Thermo()
-    md.run(steps, kT=T_start, kT_end=T_end, thermo=th, progress=progress, writer=writer,
-           write_every=write_every)
+    md.run(
+        steps, kT=T_start, kT_end=T_end, thermo=th, progress=progress, writer=writer, write_every=write_every
+    )
     out = conf.copy(md.positions)
     out.info.update(T=T_end, protocol=f"cool {T_start}->{T_end} at {rate}/tau", steps=steps, seed=seed)
     return out, th
@@ -126,15 +164,27 @@ def cool(conf: Configuration, T_start: float, T_end: float, rate: float, dt: flo
 
 def quench(conf: Configuration, kind: str = "smooth", fmax: float = 1e-10, method: str = "auto") -> tuple:
     """Instantaneous quench to the inherent structure: (Configuration, MinResult)."""
-    res: MinResult = _quench(load_model(conf.model), conf.box, conf.species, conf.positions, kind, fmax, method)
+    res: MinResult = _quench(
+        load_model(conf.model), conf.box, conf.species, conf.positions, kind, fmax, method
+    )
     out = conf.copy(np.mod(res.R, conf.box))
     out.info.update(protocol="IS", energy=res.energy, max_force=res.max_force, steps=res.steps)
     return out, res
 
 
-def sample(conf: Configuration, T: float, n_samples: int, interval: int, dt: float = 0.005,
-           kind: str = "smooth", seed: int = 0, chunk: int = 100, dtype=np.float64, progress: bool = True,
-           writer=None):
+def sample(
+    conf: Configuration,
+    T: float,
+    n_samples: int,
+    interval: int,
+    dt: float = 0.005,
+    kind: str = "smooth",
+    seed: int = 0,
+    chunk: int = 100,
+    dtype=np.float64,
+    progress: bool = True,
+    writer=None,
+):
     """NVT run at T returning n_samples configurations every ``interval`` steps."""
     chunk = min(chunk, interval)
     if interval % chunk:

@@ -48,7 +48,9 @@ def test_grid_forms():
     assert T.tolist() == [1, 1, 1, 2, 2, 2] and B.tolist() == [0, 0.5, 1, 0, 0.5, 1]
 
 
-@pytest.mark.parametrize("text", ["", "a", "1,,2", "1:2", "0:1:0", "0:1:x", "0:1:2:3", "nan", "1,inf", "0:1:1e12"])
+@pytest.mark.parametrize(
+    "text", ["", "a", "1,,2", "1:2", "0:1:0", "0:1:x", "0:1:2:3", "nan", "1,inf", "0:1:1e12"]
+)
 def test_malformed_grids(text):
     with pytest.raises(InputError, match="--T"):
         parse_grid(text, "--T")
@@ -63,7 +65,9 @@ BAS_CONC = dict(Pn=5.19e16, n_fe2=1.06e17, n_fe3=5.00e16)  # Table 1
 def test_heat_capacity_equals_api_rows_T_outer_B_inner(capsys):
     from etm.heat_capacity import c_ats, c_paramagnetic
 
-    code, out, err = run(capsys, "heat-capacity", "--material", "BAS-cp-0.90K", "--T", "0.6,0.9", "--B", "0:2:4")
+    code, out, err = run(
+        capsys, "heat-capacity", "--material", "BAS-cp-0.90K", "--T", "0.6,0.9", "--B", "0:2:4"
+    )
     assert code == 0, err
     header, c = table(out)
     assert header == ["T_K", "B_T", "C_ATS_J_per_gK", "C_para_J_per_gK", "C_total_J_per_gK"]
@@ -72,7 +76,9 @@ def test_heat_capacity_equals_api_rows_T_outer_B_inner(capsys):
     np.testing.assert_array_equal(c["B_T"], B)
     p = ATSParams(**BAS)
     ats = c_ats(T, B, p, BAS_CONC["Pn"])
-    para = c_paramagnetic(T, B, BAS_CONC["n_fe2"], 2.0, 2.0) + c_paramagnetic(T, B, BAS_CONC["n_fe3"], 2.5, 2.0)
+    para = c_paramagnetic(T, B, BAS_CONC["n_fe2"], 2.0, 2.0) + c_paramagnetic(
+        T, B, BAS_CONC["n_fe3"], 2.5, 2.0
+    )
     np.testing.assert_allclose(c["C_ATS_J_per_gK"], ats, rtol=1e-14)
     np.testing.assert_allclose(c["C_para_J_per_gK"], para, rtol=1e-14)
     np.testing.assert_allclose(c["C_total_J_per_gK"], ats + para, rtol=1e-14)
@@ -84,8 +90,24 @@ def test_heat_capacity_equals_api_rows_T_outer_B_inner(capsys):
 def test_explicit_flags_override_the_material(capsys):
     from etm.heat_capacity import c_ats
 
-    code, out, _ = run(capsys, "heat-capacity", "--material", "BAS-cp-0.90K", "--D-min", "0.6", "--Pn", "1e16",
-                       "--n-fe2", "0", "--n-fe3", "0", "--T", "0.9", "--B", "0.5")
+    code, out, _ = run(
+        capsys,
+        "heat-capacity",
+        "--material",
+        "BAS-cp-0.90K",
+        "--D-min",
+        "0.6",
+        "--Pn",
+        "1e16",
+        "--n-fe2",
+        "0",
+        "--n-fe3",
+        "0",
+        "--T",
+        "0.9",
+        "--B",
+        "0.5",
+    )
     assert code == 0
     _, c = table(out)
     ref = c_ats(0.9, 0.5, ATSParams(0.6, BAS["D0min_qS"], BAS["D0max_qS"]), 1e16)
@@ -123,8 +145,24 @@ def test_paramagnetic_magnetization_saturates_at_n_g_muB_J(capsys):
     """Curie limit and saturation of the Brillouin column (Eq. 90) through the CLI."""
     from etm.units import MU_B
 
-    _, out, _ = run(capsys, "magnetization", "--D-min", "0.1", "--D0min-qS", "1e4", "--D0max-qS", "2e4",
-                    "--Pn", "0", "--n-fe3", "1e17", "--T", "0.01", "--B", "10")
+    _, out, _ = run(
+        capsys,
+        "magnetization",
+        "--D-min",
+        "0.1",
+        "--D0min-qS",
+        "1e4",
+        "--D0max-qS",
+        "2e4",
+        "--Pn",
+        "0",
+        "--n-fe3",
+        "1e17",
+        "--T",
+        "0.01",
+        "--B",
+        "10",
+    )
     m = table(out)[1]["M_para_Am2_per_g"][0]
     assert m == pytest.approx(1e17 * 2.0 * MU_B * 2.5, rel=1e-9)
 
@@ -134,16 +172,21 @@ def test_dielectric_loss_dos_equal_api(capsys):
     from etm.dos import g_ats
     from etm.loss import dtan_delta_ats
 
-    code, out, err = run(capsys, "dielectric", "--material", "BAS-eps-50mK", "--T", "0.05", "--B", "0,0.02,0.2")
+    code, out, err = run(
+        capsys, "dielectric", "--material", "BAS-eps-50mK", "--T", "0.05", "--B", "0,0.02,0.2"
+    )
     assert code == 0, err
     header, c = table(out)
     assert header == ["T_K", "B_T", "deps_rel"]
     p = ATSParams(0.015, 2.440e5, 3.080e5)
-    np.testing.assert_allclose(c["deps_rel"], deps_ats(c["T_K"], c["B_T"], p, 0.89e-5), rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(
+        c["deps_rel"], deps_ats(c["T_K"], c["B_T"], p, 0.89e-5), rtol=1e-13, atol=1e-300
+    )
     assert c["deps_rel"][0] == 0.0  # relative to B = 0 by definition (Eq. 51)
 
-    code, out, err = run(capsys, "loss", "--material", "BK7-loss-15mK", "--T", "0.015", "--B", "0.1",
-                         "--frequency", "2e3")
+    code, out, err = run(
+        capsys, "loss", "--material", "BK7-loss-15mK", "--T", "0.015", "--B", "0.1", "--frequency", "2e3"
+    )
     assert code == 0, err
     header, c = table(out)
     assert header == ["T_K", "B_T", "dtan_delta"]
@@ -155,18 +198,21 @@ def test_dielectric_loss_dos_equal_api(capsys):
     assert code == 0, err
     header, c = table(out)
     assert header == ["E_K", "B_T", "g_ATS_per_K_per_g"]
-    np.testing.assert_allclose(c["g_ATS_per_K_per_g"], g_ats(c["E_K"], c["B_T"], ATSParams(**BAS), 5.19e16),
-                               rtol=1e-14)
+    np.testing.assert_allclose(
+        c["g_ATS_per_K_per_g"], g_ats(c["E_K"], c["B_T"], ATSParams(**BAS), 5.19e16), rtol=1e-14
+    )
     # B = 0, E > D_min: g = 2 pi Pn ln(D0max/D0min) / E (Eq. 13); below D_min nothing
     sel = (c["B_T"] == 0) & (c["E_K"] > BAS["D_min"])
-    np.testing.assert_allclose(c["g_ATS_per_K_per_g"][sel],
-                               2 * np.pi * 5.19e16 * np.log(2.90e5 / 5.07e4) / c["E_K"][sel], rtol=1e-12)
+    np.testing.assert_allclose(
+        c["g_ATS_per_K_per_g"][sel], 2 * np.pi * 5.19e16 * np.log(2.90e5 / 5.07e4) / c["E_K"][sel], rtol=1e-12
+    )
     assert c["g_ATS_per_K_per_g"][(c["E_K"] == 0.2) & (c["B_T"] == 0)][0] == 0.0
 
 
 def test_spectrum_equals_numerical_diagonalisation(capsys):
-    code, out, err = run(capsys, "spectrum", "--E1", "0.3", "--E2", "-0.1", "--E3", "-0.2", "--D0", "1",
-                         "--phi=-3:3:7")
+    code, out, err = run(
+        capsys, "spectrum", "--E1", "0.3", "--E2", "-0.1", "--E3", "-0.2", "--D0", "1", "--phi=-3:3:7"
+    )
     assert code == 0, err
     header, c = table(out)
     assert header == ["phi", "E0", "E1", "E2"]
@@ -188,19 +234,43 @@ def test_tunneling_equals_eq4(capsys):
     np.testing.assert_array_equal(V0, [0, 0, 2, 2, 5, 5])  # V0 outer, hbar Omega inner
 
 
-def test_echo_equals_api(capsys):
-    from etm.echo import echo_amplitude
+def test_echo_passes_table8_values_to_the_api(capsys, monkeypatch):
+    """The echo integral itself is tested in the echo module's tests (it costs ~15 s to
+    compile); here a spy checks that the CLI hands etm.echo.echo_amplitude exactly the
+    preset's values in SI units (Table 8: Gamma, c x 1e6; D_min mK -> K) and the defaults."""
+    import etm.echo
 
-    code, out, err = run(capsys, "echo", "--material", "BK7-echo-1.5us", "--B", "0,0.2")
+    seen = {}
+
+    def spy(B_T, params, **kw):
+        seen.update(kw, B=np.asarray(B_T), params=params)
+        return 1.0 - 0.5 * np.asarray(B_T)
+
+    monkeypatch.setattr(etm.echo, "echo_amplitude", spy)
+    code, out, err = run(capsys, "echo", "--material", "BK7-echo-1.5us", "--B", "0,0.2", "--T", "0.02")
     assert code == 0, err
     header, c = table(out)
     assert header == ["B_T", "echo_rel"]
-    p = ATSParams(0.01676, 0.92e3, 1.34e4)
-    ref = echo_amplitude(np.array([0.0, 0.2]), p, ats_ratio=0.5, T_K=0.012, freq_Hz=0.9e9, tau1_s=1e-7,
-                         tau2_s=2e-7, tau12_s=1.5e-6, p1F0_D_kV_m=0.60, Gamma=8.91e12, c_ats=1.03e6,
-                         tan_omega_dtau=0.207)
-    np.testing.assert_allclose(c["echo_rel"], ref, rtol=1e-12)
-    assert c["echo_rel"][0] == pytest.approx(0.5)  # A(0)/A(inf) = 1 - ats_ratio
+    np.testing.assert_array_equal(c["echo_rel"], [1.0, 0.9])
+    assert seen["params"] == ATSParams(0.01676, 0.92e3, 1.34e4)
+    expected = dict(
+        ats_ratio=0.5,
+        T_K=0.02,
+        freq_Hz=0.9e9,
+        tau1_s=1e-7,
+        tau2_s=2e-7,
+        tau12_s=1.5e-6,
+        p1F0_D_kV_m=0.60,
+        Gamma=8.91e12,
+        c_ats=1.03e6,
+        tan_omega_dtau=0.207,
+    )
+    for k, v in expected.items():
+        assert seen[k] == pytest.approx(v, rel=1e-12), k
+    code, _, err = run(
+        capsys, "echo", "--D-min", "0.02", "--D0min-qS", "1e3", "--D0max-qS", "1e4", "--B", "0.1"
+    )
+    assert code == 2 and "--p1F0" in err
 
 
 def test_json_equals_csv_and_out_file(capsys, tmp_path):
@@ -227,8 +297,24 @@ def test_flux_convention_constant():
     [
         (["heat-capacity", "--material", "BAS-cp-0.90K", "--T", "0", "--B", "1"], "T"),
         (["heat-capacity", "--material", "BAS-cp-0.90K", "--T", "-1,1", "--B", "1"], "T"),
-        (["heat-capacity", "--D-min", "0.5", "--D0min-qS", "3e5", "--D0max-qS", "1e5", "--Pn", "1", "--T", "1",
-          "--B", "1"], "D0min"),
+        (
+            [
+                "heat-capacity",
+                "--D-min",
+                "0.5",
+                "--D0min-qS",
+                "3e5",
+                "--D0max-qS",
+                "1e5",
+                "--Pn",
+                "1",
+                "--T",
+                "1",
+                "--B",
+                "1",
+            ],
+            "D0min",
+        ),
         (["magnetization", "--material", "Pyrex", "--T", "1", "--B", "1"], "unknown material"),
         (["dielectric", "--material", "BAS-eps-50mK", "--T", "0.05", "--B", "0:1"], "--B"),
         (["dos", "--material", "BAS-cp-0.90K", "--E", "1,,2", "--B", "0"], "--E"),
@@ -236,7 +322,10 @@ def test_flux_convention_constant():
         (["heat-capacity", "--material", "BAS-cp-0.90K", "--T", "1", "--B", "-1"], "B"),
         (["loss", "--material", "BAS-loss-77mK", "--T", "0.08", "--B", "0", "--frequency", "0"], "frequency"),
         (["spectrum", "--E1", "0", "--E2", "0", "--E3", "0", "--D0", "-1", "--phi", "0"], "D0"),
-        (["fit", "heat-capacity", "--data", "/nonexistent/data.csv", "--material", "BAS-cp-0.90K"], "not found"),
+        (
+            ["fit", "heat-capacity", "--data", "/nonexistent/data.csv", "--material", "BAS-cp-0.90K"],
+            "not found",
+        ),
         (["heat-capacity", "--material", "BAS-cp-0.90K", "--T", "1", "--B", "1", "--plot", "x.pdf"], "png"),
         (["heat-capacity", "--T", "1"], "--B"),
         (["no-such-command"], "invalid choice"),
@@ -252,8 +341,20 @@ def test_bad_input_one_line_exit_2(capsys, argv, needle):
 
 @pytest.mark.parametrize(
     "cmd",
-    ["spectrum", "dos", "heat-capacity", "magnetization", "dielectric", "loss", "echo", "tunneling",
-     "materials", "plot", "fit", "demo"],
+    [
+        "spectrum",
+        "dos",
+        "heat-capacity",
+        "magnetization",
+        "dielectric",
+        "loss",
+        "echo",
+        "tunneling",
+        "materials",
+        "plot",
+        "fit",
+        "demo",
+    ],
 )
 def test_help_for_every_command(capsys, cmd):
     code, out, _ = run(capsys, cmd, "--help")
@@ -272,10 +373,20 @@ def test_materials_lists_presets(capsys):
 
 def test_console_script_exit_codes():
     env = dict(os.environ, JAX_PLATFORMS="cpu")
-    bad = subprocess.run([ETM, "heat-capacity", "--material", "BAS-cp-0.90K", "--T", "0", "--B", "1"],
-                         capture_output=True, text=True, env=env, timeout=120)
+    bad = subprocess.run(
+        [ETM, "heat-capacity", "--material", "BAS-cp-0.90K", "--T", "0", "--B", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and bad.stderr.startswith("error: ")
-    ok = subprocess.run([ETM, "tunneling", "--V0", "1", "--hbar-omega", "2"], capture_output=True, text=True,
-                        env=env, timeout=120)
+    ok = subprocess.run(
+        [ETM, "tunneling", "--V0", "1", "--hbar-omega", "2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert ok.returncode == 0 and ok.stdout.splitlines()[0] == "V0_K,hbar_omega_K,Delta0_K"

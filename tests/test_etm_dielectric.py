@@ -32,7 +32,9 @@ def _direct_eq46(T, B, p, sign=+1.0):
 
     s0 = math.log(p.D_min)
     s1 = math.log(max(p.D_min, T) * 1e7)
-    val, err = integrate.dblquad(f, s0, s1, math.log(p.D0min_qS), math.log(p.D0max_qS), epsabs=0, epsrel=1e-10)
+    val, err = integrate.dblquad(
+        f, s0, s1, math.log(p.D0min_qS), math.log(p.D0max_qS), epsabs=0, epsrel=1e-10
+    )
     return val
 
 
@@ -98,7 +100,7 @@ def test_table5_shapes_positive_peak_then_negative_saturation():
         assert 3e-3 < Bpeak < 0.3
         # high-field value -> -amp/2 * ln(r) int_{Dmin}^inf tanh/E^2
         r = p.D0max_qS / p.D0min_qS
-        alpha0 = integrate.quad(lambda E: math.tanh(E / (2 * T)) / E**2, p.D_min, np.inf)[0]
+        alpha0 = integrate.quad(lambda E, T=T: math.tanh(E / (2 * T)) / E**2, p.D_min, np.inf)[0]
         big = float(d.deps_ats(T, 200.0, p, amp))
         assert big == pytest.approx(-0.5 * amp * math.log(r) * alpha0, rel=2e-2)
 
@@ -122,8 +124,11 @@ OMEGA = 2 * math.pi * 1e3
 def test_stm_resonant_matches_quad_and_log_slope():
     T = np.array([0.1, 0.2])  # D0min << T << Emax
     ours = np.asarray(d.deps_stm_resonant(T, C, D0MIN, EMAX))
-    for t, v in zip(T, ours):
-        f = lambda s: math.tanh(math.exp(s) / (2 * t)) * math.sqrt(max(1 - (D0MIN / math.exp(s)) ** 2, 0))
+    for t, v in zip(T, ours, strict=True):
+
+        def f(s, t=t):
+            return math.tanh(math.exp(s) / (2 * t)) * math.sqrt(max(1 - (D0MIN / math.exp(s)) ** 2, 0))
+
         ref = 2 * C / 3 * integrate.quad(f, math.log(D0MIN), math.log(EMAX), limit=200, epsrel=1e-11)[0]
         assert v == pytest.approx(ref, rel=1e-9)
     slope = (ours[1] - ours[0]) / math.log(2)
@@ -147,8 +152,9 @@ def test_stm_relaxation_prefactor_from_delta_delta0_distribution():
         jac = E * E / Dl
         return jac * C / (3 * T) * Dl**2 / E**2 / math.cosh(E / (2 * T)) ** 2 / (1 + (OMEGA * tau) ** 2)
 
-    ref = integrate.dblquad(f, math.log(D0MIN), math.log(min(EMAX, 60 * T)), math.log(D0MIN),
-                            lambda lnE: lnE, epsrel=1e-8)[0]
+    ref = integrate.dblquad(
+        f, math.log(D0MIN), math.log(min(EMAX, 60 * T)), math.log(D0MIN), lambda lnE: lnE, epsrel=1e-8
+    )[0]
     assert ours == pytest.approx(ref, rel=1e-5)
 
 
@@ -167,11 +173,18 @@ def test_stm_from_systems_reproduce_continuum():
     D0 = E * np.sin(th)
     # dDelta dDelta0 / Delta0 with Delta = E cos th, Delta0 = E sin th: E dE dth / (E sin th)
     W = (wE[:, None] * E) * wth / np.sin(th) * C
-    res = np.asarray(d.deps_stm_resonant_from_systems(T, np.broadcast_to(E, D0.shape).ravel(), D0.ravel(), W.ravel()))
+    res = np.asarray(
+        d.deps_stm_resonant_from_systems(T, np.broadcast_to(E, D0.shape).ravel(), D0.ravel(), W.ravel())
+    )
     np.testing.assert_allclose(res, np.asarray(d.deps_stm_resonant(T, C, D0MIN, EMAX)), rtol=1e-6)
-    rel = np.asarray(d.deps_stm_relaxation_from_systems(T, OMEGA, np.broadcast_to(E, D0.shape).ravel(), D0.ravel(),
-                                                        W.ravel(), gamma_s_K3=GAMMA))
-    np.testing.assert_allclose(rel, np.asarray(d.deps_stm_relaxation(T, OMEGA, C, D0MIN, EMAX, GAMMA)), rtol=1e-3)
+    rel = np.asarray(
+        d.deps_stm_relaxation_from_systems(
+            T, OMEGA, np.broadcast_to(E, D0.shape).ravel(), D0.ravel(), W.ravel(), gamma_s_K3=GAMMA
+        )
+    )
+    np.testing.assert_allclose(
+        rel, np.asarray(d.deps_stm_relaxation(T, OMEGA, C, D0MIN, EMAX, GAMMA)), rtol=1e-3
+    )
 
 
 def test_stm_relaxation_slope_and_V_minimum():
@@ -195,3 +208,14 @@ def test_stm_gamma_from_elastic_units():
     g = d.stm_gamma_from_elastic(2200.0, 1.0 * eV, 0.65 * eV, 5800.0, 3800.0)
     # tau_min at E = 1 K, T -> 0 is of order 1e-8 .. 1e-7 s in silica
     assert 1e-9 < g < 1e-6
+
+
+def test_high_field_correction_is_a_rescaled_field():
+    # Eq. (20), averaged: phi^2 -> phi^2/3 (1 - (B/B*)^2/45) == the uncorrected result at B'
+    Bstar = 0.5
+    pc = ATSParams(BAS50.D_min, BAS50.D0min_qS, BAS50.D0max_qS, B_star=Bstar)
+    B = np.array([0.1, 0.6, 1.5])
+    Bp = B * np.sqrt(1.0 - (B / Bstar) ** 2 / 45.0)
+    np.testing.assert_allclose(
+        np.asarray(d.deps_ats(0.05, B, pc, 1e-5)), np.asarray(d.deps_ats(0.05, Bp, BAS50, 1e-5)), rtol=1e-12
+    )

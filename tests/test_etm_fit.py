@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from etm.cli import heat_capacity_columns, main, magnetization_columns
+from etm.cli import heat_capacity_columns, magnetization_columns, main
 from etm.errors import InputError
 from etm.fit import fit_arrays, format_report, within_sigma
 from etm.presets import preset_values
@@ -38,7 +38,9 @@ def _start(truth, names, factors=(1.3, 0.8, 1.25, 1.2, 0.8, 1.2)):
 
 def test_heat_capacity_round_trip_within_3_sigma():
     truth, T, B, y, sigma = _cp_data(0.01)
-    rep = fit_arrays("heat-capacity", {"T_K": T, "B_T": B}, y, _start(truth, CP_FREE), sigma=np.full_like(y, sigma))
+    rep = fit_arrays(
+        "heat-capacity", {"T_K": T, "B_T": B}, y, _start(truth, CP_FREE), sigma=np.full_like(y, sigma)
+    )
     assert rep["success"]
     assert set(p for p, v in rep["params"].items() if v["vary"]) == set(CP_FREE)
     z = within_sigma(rep, truth)
@@ -96,18 +98,50 @@ def test_magnetization_offset_is_fitted():
 def test_fit_cli_json_and_text(tmp_path, capsys):
     truth, T, B, y, sigma = _cp_data(0.01, seed=7)
     f = tmp_path / "cp.csv"
-    lines = ["T_K,B_T,C_total_J_per_gK,err"] + [f"{t:.17g},{b:.17g},{c:.17g},{sigma:.17g}" for t, b, c in zip(T, B, y, strict=True)]
+    lines = ["T_K,B_T,C_total_J_per_gK,err"] + [
+        f"{t:.17g},{b:.17g},{c:.17g},{sigma:.17g}" for t, b, c in zip(T, B, y, strict=True)
+    ]
     f.write_text("\n".join(lines) + "\n")
-    code = main(["fit", "heat-capacity", "--data", str(f), "--material", "BAS-cp-0.90K", "--D-min", "0.6",
-                 "--Pn", "6e16", "--sigma", "err", "--vary", "Pn,D_min,D0min_qS,D0max_qS", "--format", "json"])
+    code = main(
+        [
+            "fit",
+            "heat-capacity",
+            "--data",
+            str(f),
+            "--material",
+            "BAS-cp-0.90K",
+            "--D-min",
+            "0.6",
+            "--Pn",
+            "6e16",
+            "--sigma",
+            "err",
+            "--vary",
+            "Pn,D_min,D0min_qS,D0max_qS",
+            "--format",
+            "json",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     rep = json.loads(out)
     assert rep["params"]["n_fe2"]["vary"] is False
     z = within_sigma(rep, truth)
     assert set(z) == {"Pn", "D_min", "D0min_qS", "D0max_qS"} and max(z.values()) < 3.0, z
-    code = main(["fit", "heat-capacity", "--data", str(f), "--material", "BAS-cp-0.90K", "--vary", "Pn,D_min",
-                 "--bounds", "D_min=0.3:0.8"])
+    code = main(
+        [
+            "fit",
+            "heat-capacity",
+            "--data",
+            str(f),
+            "--material",
+            "BAS-cp-0.90K",
+            "--vary",
+            "Pn,D_min",
+            "--bounds",
+            "D_min=0.3:0.8",
+        ]
+    )
     out, _ = capsys.readouterr()
     assert code == 0 and "reduced chi2" in out and "Pn" in out and "correlations" in out
 
@@ -121,6 +155,8 @@ def test_fit_errors(tmp_path, capsys):
     with pytest.raises(InputError, match="unknown parameter"):
         fit_arrays("heat-capacity", {"T_K": T, "B_T": B}, y, truth, vary=["Gamma"])
     with pytest.raises(InputError, match="starting value"):
-        fit_arrays("heat-capacity", {"T_K": T, "B_T": B}, y, truth, vary=["D_min"], bounds={"D_min": (0.6, 0.9)})
+        fit_arrays(
+            "heat-capacity", {"T_K": T, "B_T": B}, y, truth, vary=["D_min"], bounds={"D_min": (0.6, 0.9)}
+        )
     with pytest.raises(InputError, match="unknown fit model"):
         fit_arrays("entropy", {}, y, truth)

@@ -68,8 +68,11 @@ def test_c_ats_grid_accuracy_and_magnetic_effect():
     T = np.geomspace(0.05, 5, 12)[:, None]
     B = np.linspace(0, 8, 11)[None, :]
     lo = c_ats(T, B, BAS, 1.0)
-    hi = c_ats(T, B, BAS, 1.0, n_s=128, n_t=64)
-    assert np.max(np.abs(lo / hi - 1)) < 1e-9
+    # the fast form against the plain 2D quadrature of the distribution in (ln D, ln D0)
+    two_d = c_ats(T, B, BAS, 1.0, n_s=96, n_t=40, method="2d")
+    assert np.max(np.abs(lo / two_d - 1)) < 1e-11
+    extreme = ATSParams(D_min=1e-3, D0min_qS=1e3, D0max_qS=1e6)
+    assert np.max(np.abs(c_ats(T, B, extreme) / c_ats(T, B, extreme, n_s=96, n_t=48) - 1)) < 1e-9
     # at T = 0.6 K a weak field first raises C (states pushed up towards kT), a strong field freezes them out
     Bf = np.array([0.0, 0.5, 8.0, 30.0])
     cB = c_ats(0.6, Bf, BAS, 1.0)

@@ -32,8 +32,14 @@ def _direct_eq54(T, B, p, Gamma, omega, amp):
         wt = omega * tau
         return D * D / (E * E) / math.cosh(E / (2 * T)) ** 2 * wt / (1 + wt * wt)
 
-    val = integrate.dblquad(f, math.log(p.D_min), math.log(p.D_min + 60 * T), math.log(p.D0min_qS),
-                            math.log(p.D0max_qS), epsrel=1e-10)[0]
+    val = integrate.dblquad(
+        f,
+        math.log(p.D_min),
+        math.log(p.D_min + 60 * T),
+        math.log(p.D0min_qS),
+        math.log(p.D0max_qS),
+        epsrel=1e-10,
+    )[0]
     return amp / (4 * T) * val
 
 

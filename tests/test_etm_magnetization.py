@@ -16,7 +16,7 @@ from etm.magnetization import (
     params_at_temperature,
 )
 from etm.params import ATSParams
-from etm.units import K_B, MU_B
+from etm.units import K_B, MU_B, MU_B_OVER_KB
 
 BAS_M = ATSParams(D_min=8.01e-2, D0min_qS=1.31e5, D0max_qS=2.44e5, B_star=1.02)  # Table 10
 BAS_C = ATSParams(D_min=0.49, D0min_qS=4.77e4, D0max_qS=3.09e5)  # Table 2
@@ -124,3 +124,11 @@ def test_bad_input():
         m_brillouin(1.0, 0.5, 1e17, 0.0)
     with pytest.raises(InputError):
         m_ats(1.0, 10.0, BAS_M)  # beyond the validity of Eq. (20) for B* = 1.02 T
+
+
+def test_units():
+    # mu_B/k_B = 0.671714 K/T; Fe2+ (J=2, g=2) saturates at 4 mu_B per ion = 3.71e-23 A m^2
+    assert np.isclose(MU_B_OVER_KB, 0.6717138, rtol=1e-6)
+    assert np.isclose(float(m_brillouin(1e-3, 10.0, 1.0, 2.0)), 4 * 9.2740100783e-24, rtol=1e-12)
+    with pytest.raises(InputError):
+        m_ats(np.ones(3), np.ones(4), BAS_C)

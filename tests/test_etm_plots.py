@@ -20,11 +20,16 @@ def _is_png(path, min_bytes=5000):
 
 def test_theory_figures_are_written(tmp_path):
     skipped = []
-    paths = plots.write_figures(str(tmp_path), only=["fig04", "fig05", "fig06", "fig26", "fig23"], skipped=skipped)
+    paths = plots.write_figures(
+        str(tmp_path), only=["fig04", "fig05", "fig06", "fig26"], skipped=skipped
+    )
     assert skipped == []
     assert [os.path.basename(p) for p in paths] == [
-        "fig04_spectrum_3ls.png", "fig05_dos_vs_E.png", "fig06_dos_vs_phi.png", "fig26_delta0_isolines.png",
-        "fig23_heat_capacity_terms_Duran.png"]
+        "fig04_spectrum_3ls.png",
+        "fig05_dos_vs_E.png",
+        "fig06_dos_vs_phi.png",
+        "fig26_delta0_isolines.png",
+    ]
     assert all(_is_png(p) for p in paths)
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]  # atomic writes leave no temp files
 
@@ -67,8 +72,11 @@ def test_cli_plot_flag_and_unknown_figure(tmp_path, capsys):
 def test_demo_writes_index_of_its_files(tmp_path, monkeypatch):
     figs = {k: plots.FIGURES[k] for k in ("fig04", "fig26")}
     monkeypatch.setattr(plots, "FIGURES", figs)
-    jobs = [demo.CSV_JOBS[0], demo.CSV_JOBS[-1],
-            ("broken.csv", ["heat-capacity", "--material", "NoSuchGlass", "--T", "1", "--B", "0"], "broken")]
+    jobs = [
+        demo.CSV_JOBS[0],
+        demo.CSV_JOBS[-1],
+        ("broken.csv", ["heat-capacity", "--material", "NoSuchGlass", "--T", "1", "--B", "0"], "broken"),
+    ]
     monkeypatch.setattr(demo, "CSV_JOBS", jobs)
     res = demo.run_demo(str(tmp_path / "out"))
     out = tmp_path / "out"
@@ -76,6 +84,10 @@ def test_demo_writes_index_of_its_files(tmp_path, monkeypatch):
     for p in res["written"]:
         assert os.path.getsize(p) > 0 and f"`{os.path.basename(p)}`" in readme
     assert {os.path.basename(p) for p in res["written"]} == {
-        "fig04_spectrum_3ls.png", "fig26_delta0_isolines.png", "materials.csv", "tunneling_delta0.csv"}
+        "fig04_spectrum_3ls.png",
+        "fig26_delta0_isolines.png",
+        "materials.csv",
+        "tunneling_delta0.csv",
+    }
     assert [s[0] for s in res["skipped"]] == ["broken.csv"] and "NoSuchGlass" in readme
     assert (out / "tunneling_delta0.csv").read_text().startswith("V0_K,hbar_omega_K,Delta0_K\n")

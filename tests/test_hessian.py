@@ -27,8 +27,10 @@ def test_dense_hessian_vs_finite_differences(inherent):
     for col in (0, 100, 500):
         dR = np.zeros(R.size)
         dR[col] = h
-        fd = (np.asarray(g(jnp.asarray(R + dR.reshape(R.shape, order="C")))).ravel()
-              - np.asarray(g(jnp.asarray(R - dR.reshape(R.shape)))).ravel()) / (2 * h)
+        fd = (
+            np.asarray(g(jnp.asarray(R + dR.reshape(R.shape, order="C")))).ravel()
+            - np.asarray(g(jnp.asarray(R - dR.reshape(R.shape)))).ravel()
+        ) / (2 * h)
         np.testing.assert_allclose(H[:, col], fd, atol=1e-6 * np.abs(H).max())
     np.testing.assert_allclose(H, H.T, atol=1e-10)
 
@@ -42,8 +44,9 @@ def test_zero_modes_and_lanczos(inherent):
     np.testing.assert_allclose(vals, w[3:7], rtol=1e-7, atol=1e-9)
     for v, mvec in zip(vals, modes, strict=True):
         assert 0 < participation_ratio(mvec) <= 1
-        np.testing.assert_allclose(np.asarray(jax.jvp(jax.grad(e), (jnp.asarray(R),), (jnp.asarray(mvec),))[1]),
-                                   v * mvec, atol=1e-6)
+        np.testing.assert_allclose(
+            np.asarray(jax.jvp(jax.grad(e), (jnp.asarray(R),), (jnp.asarray(mvec),))[1]), v * mvec, atol=1e-6
+        )
     chk = check_minimum(e, R, fmax=1e-9)
     assert chk.is_minimum and chk.n_negative == 0
 

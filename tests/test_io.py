@@ -42,15 +42,26 @@ def _write_raw(path, body, header='Lattice="6 0 0 0 6 0 0 0 6" Properties=specie
     return path
 
 
-@pytest.mark.parametrize("body,header,match", [
-    ("Ni 0 0 0\nNi nan 1 1", None, "NaN"),
-    ("Ni 0 0 0\nP 0.3 0 0", None, "overlap"),
-    ("Ni 0 0 0\nFe 1 1 1", None, "unknown symbol"),
-    ("Ni 0 0 0\nP 1 1 1", 'Lattice="6 0 0 0 6 0 0 0 6" Properties=species:S:1:pos:R:3 pbc="F F F"', "periodic"),
-    ("Ni 0 0 0\nP 1 1 1", 'Lattice="6 1 0 0 6 0 0 0 6" Properties=species:S:1:pos:R:3 pbc="T T T"', "orthorhombic"),
-])
+@pytest.mark.parametrize(
+    "body,header,match",
+    [
+        ("Ni 0 0 0\nNi nan 1 1", None, "NaN"),
+        ("Ni 0 0 0\nP 0.3 0 0", None, "overlap"),
+        ("Ni 0 0 0\nFe 1 1 1", None, "unknown symbol"),
+        (
+            "Ni 0 0 0\nP 1 1 1",
+            'Lattice="6 0 0 0 6 0 0 0 6" Properties=species:S:1:pos:R:3 pbc="F F F"',
+            "periodic",
+        ),
+        (
+            "Ni 0 0 0\nP 1 1 1",
+            'Lattice="6 1 0 0 6 0 0 0 6" Properties=species:S:1:pos:R:3 pbc="T T T"',
+            "orthorhombic",
+        ),
+    ],
+)
 def test_bad_extxyz(tmp_path, body, header, match):
-    p = _write_raw(tmp_path / "bad.extxyz", body, *( [header] if header else []))
+    p = _write_raw(tmp_path / "bad.extxyz", body, *([header] if header else []))
     with pytest.raises(InputError, match=match):
         read_extxyz(p)
 

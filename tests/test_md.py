@@ -37,9 +37,10 @@ def test_overflow_is_detected_and_repaired(start):
     md.init(start.positions, kT=0.5)
     ref = MDRunner("ka3d", start.box, start.species, "nve", dt=0.005, chunk=50)
     ref.init(start.positions, kT=0.5)
-    # shrink the buffer: allocate from a dilute copy (few neighbors) -> capacity far too small
-    dilute = md.neighbor_fn.allocate(np.asarray(start.positions) * 0 + np.linspace(0, 1, start.n)[:, None] * start.box)
-    md.nbrs = dilute
+    # shrink the buffer so that the first rebuild inside the chunk overflows
+    cap = md.nbrs.idx.shape[-1]
+    md.nbrs = md.neighbor_fn.allocate(np.array(md.state.position), extra_capacity=-(cap // 4))
+    assert md.nbrs.idx.shape[-1] < cap
     md.run(100)
     ref.run(100)
     assert md.rebuilds_after_overflow >= 1
@@ -47,7 +48,9 @@ def test_overflow_is_detected_and_repaired(start):
 
 
 def test_nose_hoover_temperature(start):
-    md = MDRunner("ka3d", start.box, start.species, "nose_hoover", dt=0.005, kT=0.8, chunk=100, dtype=np.float32)
+    md = MDRunner(
+        "ka3d", start.box, start.species, "nose_hoover", dt=0.005, kT=0.8, chunk=100, dtype=np.float32
+    )
     md.init(start.positions)
     md.run(1000)
     th = Thermo()

@@ -26,10 +26,17 @@ def muller_brown(R):
 @pytest.mark.parametrize("method", ["lbfgs", "fire", "auto"])
 def test_muller_brown_minima(method):
     # known minima: (-0.558, 1.442) E=-146.70, (0.623, 0.028) E=-108.17
-    for start, xmin, emin in [((-0.4, 1.2), (-0.55822, 1.44173), -146.69952), ((0.5, 0.2), (0.62350, 0.02804),
-                                                                             -108.16672)]:
-        res = minimize(muller_brown, np.array([start]), method=method, fmax=1e-10,
-                       **({"dt_max": 0.002, "max_disp": 0.01} if method == "fire" else {}))
+    for start, xmin, emin in [
+        ((-0.4, 1.2), (-0.55822, 1.44173), -146.69952),
+        ((0.5, 0.2), (0.62350, 0.02804), -108.16672),
+    ]:
+        res = minimize(
+            muller_brown,
+            np.array([start]),
+            method=method,
+            fmax=1e-10,
+            **({"dt_max": 0.002, "max_disp": 0.01} if method == "fire" else {}),
+        )
         assert res.converged and res.max_force <= 1e-10
         np.testing.assert_allclose(res.R[0], xmin, atol=1e-4)
         assert abs(res.energy - emin) < 1e-4

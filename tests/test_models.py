@@ -26,11 +26,15 @@ def test_ka2d_and_counts():
 
 def test_model_from_file(tmp_path):
     p = tmp_path / "wahn.toml"
-    p.write_text('name="x"\ndim=3\nsymbols=["A","B"]\nfractions=[0.5,0.5]\nepsilon=[[1,1],[1,1]]\n'
-                 'sigma=[[1,1.1],[1.1,1.2]]\ndensity=1.0\n')
+    p.write_text(
+        'name="x"\ndim=3\nsymbols=["A","B"]\nfractions=[0.5,0.5]\nepsilon=[[1,1],[1,1]]\n'
+        "sigma=[[1,1.1],[1.1,1.2]]\ndensity=1.0\n"
+    )
     assert load_model(p).sigma[1, 1] == 1.2
-    p.write_text('name="x"\ndim=3\nsymbols=["A","B"]\nfractions=[0.5,0.5]\nepsilon=[[1,2],[1,1]]\n'
-                 'sigma=[[1,1],[1,1]]\ndensity=1.0\n')
+    p.write_text(
+        'name="x"\ndim=3\nsymbols=["A","B"]\nfractions=[0.5,0.5]\nepsilon=[[1,2],[1,1]]\n'
+        "sigma=[[1,1],[1,1]]\ndensity=1.0\n"
+    )
     with pytest.raises(InputError, match="symmetric"):
         load_model(p)
 

@@ -34,10 +34,10 @@ def numpy_energy_forces(conf, kind):
         b = -np.array([xc**-12 - xc**-6, -12 * xc**-13 + 6 * xc**-7, 156 * xc**-14 - 42 * xc**-8])
         c0, c2, c4 = np.linalg.solve(A, b)
     for i in range(len(R)):
-        d = R[i] - R[i + 1:]
+        d = R[i] - R[i + 1 :]
         d -= L * np.round(d / L)
         r = np.linalg.norm(d, axis=1)
-        sig, eps = m.sigma[sp[i], sp[i + 1:]], m.eps[sp[i], sp[i + 1:]]
+        sig, eps = m.sigma[sp[i], sp[i + 1 :]], m.eps[sp[i], sp[i + 1 :]]
         x = r / sig
         inside = x < xc
         x, r, d, sig, eps = x[inside], r[inside], d[inside], sig[inside], eps[inside]
@@ -52,7 +52,7 @@ def numpy_energy_forces(conf, kind):
 def test_smooth_cutoff_continuity():
     for eps, sig in [(1.0, 1.0), (1.5, 0.8), (0.5, 0.88)]:
         rc = 2.5 * sig
-        V = lambda r: P.pair_potential(r, eps, sig, 2.5, "smooth")
+        V = lambda r, eps=eps, sig=sig: P.pair_potential(r, eps, sig, 2.5, "smooth")
         d1, d2 = jax.grad(V), jax.grad(jax.grad(V))
         for k, f in enumerate((V, d1, d2)):
             # V^(k)(rc - delta) ~ delta^(3-k): vanishes continuously at the cutoff
@@ -104,7 +104,9 @@ def test_forces_vs_finite_differences(conf):
         return float(e(jnp.asarray(Rs)))
 
     for i, a in [(0, 0), (17, 2), (250, 1)]:  # five-point stencil, error O(h^4)
-        fd = (8 * (shifted(i, a, h) - shifted(i, a, -h)) - (shifted(i, a, 2 * h) - shifted(i, a, -2 * h))) / (12 * h)
+        fd = (8 * (shifted(i, a, h) - shifted(i, a, -h)) - (shifted(i, a, 2 * h) - shifted(i, a, -2 * h))) / (
+            12 * h
+        )
         assert abs(fd - g[i, a]) < 1e-6 * max(1.0, abs(g[i, a]))
 
 
@@ -129,8 +131,12 @@ def test_small_box_rejected():
 def test_cli_energy_json(conf, kind, tmp_path):
     path = tmp_path / "c.extxyz"
     write_extxyz(path, conf)
-    out = subprocess.run([sys.executable, "-m", "pelsim", "energy", str(path), "--potential", kind, "--json"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "pelsim", "energy", str(path), "--potential", kind, "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     d = json.loads(out.stdout)
     assert set(d) == {"energy", "energy_per_particle", "max_force"}
     E_np, F_np = numpy_energy_forces(conf, kind)
@@ -140,12 +146,16 @@ def test_cli_energy_json(conf, kind, tmp_path):
 
 
 def test_cli_bad_input(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "pelsim", "energy", str(tmp_path / "none.extxyz"), "--json"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "pelsim", "energy", str(tmp_path / "none.extxyz"), "--json"],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and out.stderr.startswith("error:") and "Traceback" not in out.stderr
     c = Configuration(np.zeros((2, 3)), [0, 1], [10.0] * 3)
     c.positions[1] = [0.1, 0, 0]
     write_extxyz(tmp_path / "o.extxyz", c)
-    out = subprocess.run([sys.executable, "-m", "pelsim", "energy", str(tmp_path / "o.extxyz")],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "pelsim", "energy", str(tmp_path / "o.extxyz")], capture_output=True, text=True
+    )
     assert out.returncode == 2 and "overlap" in out.stderr

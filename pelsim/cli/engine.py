@@ -51,16 +51,36 @@ def _prepare(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{args.model}_N{args.n}_T{args.T:g}_seed{args.seed}"
     conf = random_configuration(args.model, args.n, args.seed)
-    with H5MDWriter(out / f"{stem}.h5", conf.species, conf.box, args.model, dt=args.dt,
-                    attrs={"seed": args.seed, "T": args.T, "T_high": args.T_high, "rate": args.rate}) as w:
-        conf, check, _ = equilibrate(conf, args.T_high, args.steps_high, args.dt, args.potential, args.seed,
-                                     progress=not args.quiet)
-        conf, _ = cool(conf, args.T_high, args.T, args.rate, args.dt, args.potential, args.seed,
-                       progress=not args.quiet, writer=w, write_every=args.write_every)
+    with H5MDWriter(
+        out / f"{stem}.h5",
+        conf.species,
+        conf.box,
+        args.model,
+        dt=args.dt,
+        attrs={"seed": args.seed, "T": args.T, "T_high": args.T_high, "rate": args.rate},
+    ) as w:
+        conf, check, _ = equilibrate(
+            conf, args.T_high, args.steps_high, args.dt, args.potential, args.seed, progress=not args.quiet
+        )
+        conf, _ = cool(
+            conf,
+            args.T_high,
+            args.T,
+            args.rate,
+            args.dt,
+            args.potential,
+            args.seed,
+            progress=not args.quiet,
+            writer=w,
+            write_every=args.write_every,
+        )
         w.append(conf.positions, 0 if not w.frames else w._groups["position"]["step"][-1] + 1)
     write_extxyz(out / f"{stem}.extxyz", conf)
-    print(json.dumps({"h5md": str(out / f"{stem}.h5"), "extxyz": str(out / f"{stem}.extxyz"),
-                      "equilibration": check}))
+    print(
+        json.dumps(
+            {"h5md": str(out / f"{stem}.h5"), "extxyz": str(out / f"{stem}.extxyz"), "equilibration": check}
+        )
+    )
     return 0
 
 
@@ -80,9 +100,20 @@ def _minimize(args) -> int:
     F = -np.asarray(jax.grad(e)(isc.positions))
     out = Path(args.out) if args.out else Path(args.config).with_suffix(".is.extxyz")
     write_extxyz(out, isc, energy=res.energy, forces=F)
-    print(json.dumps({"out": str(out), "energy": res.energy, "energy_per_particle": res.energy / conf.n,
-                      "max_force": res.max_force, "steps": res.steps, "converged": res.converged,
-                      "method": res.method, "time_s": res.time_s}))
+    print(
+        json.dumps(
+            {
+                "out": str(out),
+                "energy": res.energy,
+                "energy_per_particle": res.energy / conf.n,
+                "max_force": res.max_force,
+                "steps": res.steps,
+                "converged": res.converged,
+                "method": res.method,
+                "time_s": res.time_s,
+            }
+        )
+    )
     return 0 if res.converged else 1
 
 

@@ -51,6 +51,17 @@ def _grad_fn(energy):
     return fn
 
 
+def _eigh(H):
+    """numpy eigh on one BLAS thread: on a shared machine the threaded LAPACK was measured
+    to be ~100x slower for n ~ 100-800 (oversubscription)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        return np.linalg.eigh(H)
+    with threadpool_limits(1):
+        return np.linalg.eigh(H)
+
+
 def hessian_matrix(energy, R) -> np.ndarray:
     """Dense Hessian d^2E/dR dR as an (n, n) array, n = R.size."""
     R = jnp.asarray(R, dtype=jnp.float64)
@@ -68,14 +79,14 @@ def normal_modes(energy, R, zero_tol: float = 1e-6, masses=None):
     if masses is not None:
         w = 1.0 / np.sqrt(np.repeat(np.asarray(masses, dtype=float), np.shape(R)[-1]))
         H = H * w[:, None] * w[None, :]
-    lam, vec = np.linalg.eigh(H)
+    lam, vec = _eigh(H)
     keep = np.abs(lam) >= zero_tol
     return lam[keep], vec[:, keep]
 
 
 def count_negative_modes(energy, R, tol: float = 1e-6) -> int:
     """Number of Hessian eigenvalues below -tol."""
-    lam = np.linalg.eigvalsh(hessian_matrix(energy, R))
+    lam = _eigh(hessian_matrix(energy, R))[0]
     return int(np.sum(lam < -tol))
 
 
@@ -125,7 +136,7 @@ def eigenvector_following(energy, R0, follow: bool = True, direction=None, fmax:
         E, g = vg(jnp.asarray(R))
         g = np.asarray(g).reshape(-1)
         fm = _max_atom(g, shape)
-        lam, vec = np.linalg.eigh(hessian_matrix(energy, R))
+        lam, vec = _eigh(hessian_matrix(energy, R))
         nz = np.abs(lam) >= zero_tol
         n_neg = int(np.sum(lam < -zero_tol))
         lam, vec = lam[nz], vec[:, nz]
