@@ -146,11 +146,14 @@ def check_field(B_T, orientation_average=True, B_star=None):
     if not np.all(np.isfinite(B)) or np.any(B < 0):
         raise InputError("B must be finite and >= 0 T")
     if B_star is not None:
-        limit = B_star * np.sqrt(45.0 / 2.0 if orientation_average else 27.0 / 2.0)
-        if np.any(B > limit):
+        # Eq. (20) makes (D0 phi)^2 negative beyond sqrt(45) B* (sqrt(27) B* unaveraged); between
+        # sqrt(45/2) B* and that limit the corrected gap already decreases with B (the
+        # correction is then outside its own range; allowed, but M_ATS changes sign there).
+        limit = B_star * np.sqrt(45.0 if orientation_average else 27.0)
+        if np.any(B >= limit):
             raise InputError(
-                f"B = {B.max():g} T exceeds {limit:.4g} T, beyond which the high-field gap of Eq. (20) "
-                "decreases with B (B* too small)"
+                f"B = {B.max():g} T reaches {limit:.4g} T, where the high-field correction of Eq. (20) "
+                "makes (D0 phi)^2 negative (B* too small for this field)"
             )
 
 
