@@ -333,8 +333,8 @@ def echo_prediction(dwps: dict, twps: dict, glasses, settings: dict) -> dict:
     Discrete ensembles through :func:`etm.echo.two_level_echo_systems` /
     :func:`etm.echo.ats_echo_systems` and :func:`etm.echo.echo_integral_from_systems` (seed
     Eqs. 62-79); the STM reference is the same integral over the STM distribution with the
-    P-bar fitted to C_p (:func:`_stm_sample`). Amplitudes are relative to the simulated echo at
-    the shortest tau12 (only ratios are observable; seed section 6).
+    P-bar fitted to C_p (:func:`_stm_sample`). Each curve is relative to its own value at the
+    shortest tau12 (only ratios are observable; seed section 6).
     """
     from etm import echo as ec
 
@@ -362,13 +362,11 @@ def echo_prediction(dwps: dict, twps: dict, glasses, settings: dict) -> dict:
         Ds, D0s, T_K=a["T_K"], p0F0_D_kV_m=p0F0, gamma_s_K3=gamma, tau_phi_s=a["tau_phi_s"]
     )
     stm = np.asarray(ec.echo_integral_from_systems(Et, rt, rrt, ws * n_per_weight, tau12_s=tau12, **kw))
-    norm = sim[0] if sim[0] != 0 else (np.abs(sim).max() or 1.0)
-    out.update(
-        sim=sim / norm,
-        stm=stm / norm,
-        p0F0_D_kV_m=p0F0,
-        n_resonant=int((np.abs(Es * ec.OMEGA_PER_K - 2 * np.pi * a["freq_Hz"]) < 5 * rabi).sum()),
-    )
+    # only the decay with tau12 is observable without the unknown prefactor (seed section 6):
+    # each curve is shown relative to its own value at the shortest tau12
+    rel = lambda y: y / y[0] if y[0] != 0 else np.zeros_like(y)  # noqa: E731
+    resonant = np.abs(Es * ec.OMEGA_PER_K - 2 * np.pi * a["freq_Hz"]) < 5 * rabi
+    out.update(sim=rel(sim), stm=rel(stm), sim_abs=sim, p0F0_D_kV_m=p0F0, n_resonant=int(resonant.sum()))
     # field dependence: 2LSs are field independent; TWPs enter through the ATS systems (Eq. 72)
     n_tw = len(np.asarray(twps.get("id", [])))
     if n_tw:

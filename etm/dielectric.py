@@ -101,7 +101,8 @@ def stm_T0(gamma_s_K3, omega_rad_s):
 
     This is the paper's estimate omega tau_min(T0) ~ 1. The true minimum of the V-shaped
     Delta eps'(T) (:func:`stm_minimum_temperature`) lies close to, but not at, this value:
-    the tests measure T_min/T0 (about 1.1-1.3 for the usual cutoffs) and assert it within a
+    the tests measure T_min/T0 = 1.64 (C = 1e-3, gamma = 1e-8 s K^3, 1 kHz, Delta0min = 1e-4 K,
+    Emax = 10 K; T_min scales as omega^(1/3) like T0) and assert it within a
     factor of 2.
     """
     _as_positive(gamma_s_K3, "gamma")

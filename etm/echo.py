@@ -14,7 +14,8 @@
   A(B)/A(inf) = 1 - ats_ratio J(B)/J(0), ats_ratio = 1 - A(0)/A(inf).
 * Integrated echo (Eqs. 80-82): :func:`integrated_echo_integral_ats`, relative form
   :func:`integrated_echo_amplitude` (the Lorentzian 2w/(w^2 + z^2) and the
-  cos/sin(2 z tau12) of Eq. 80).
+  cos/sin(2 z tau12) of Eq. 80); ``strong_pulse=True`` gives the p1 F0 -> inf form of
+  Eq. (82) (checked against Eq. 80 to 1e-6 where Omega_R >> w).
 * Dependence on tau12 at B = 0 (Eqs. 84-88): :func:`echo_vs_tau12`, the corrected closed
   form of Eq. (87) built on the corrected Eq. (86) (see docs/errata/dielectric.md):
   int_0^b cos x/(x^2+a^2) dx = pi e^{+a}/(2a) + Im[e^{-a} Ei(a+ib) - e^{a} Ei(-a+ib)]/(2a)

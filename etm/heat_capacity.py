@@ -18,6 +18,7 @@
   z = g mu_B B / (k_B T) (the Zeeman spacing over k_B T), NOT g mu_B J B / (k_B T) as printed;
   derived from the 2J+1 Zeeman levels and checked against -T d2F/dT2 of their partition
   function (docs/errata/thermo.md).
+* :func:`c_ats_orientation_numeric` - C_ATS with the full numerical orientational average.
 * :func:`c_stm_linear` (2LS, gamma T), :func:`c_phonon` (gamma T^3), :func:`c_total`.
 
 Units: T in K, B in T, E in K, concentrations in 1/g, C in J/(g K).

@@ -15,6 +15,7 @@
   d ln kappa/dB = 2/B without B*). With B* the high-field gap of Eqs. (20, 95) is used
   consistently in the energy and in its B-derivative.
 * :func:`params_at_temperature` - the temperature-dependent parameters of Eqs. (96-97).
+* :func:`m_ats_orientation_numeric` - full numerical orientational average instead of phi^2/3.
 * :func:`m_total` - Fe2+ + Fe3+ + ATS + the constant diamagnetic (Larmor) offset of Tables 10, 11, 14.
 
 Units: T in K, B in T, concentrations in 1/g, M in A m^2/g (= J/(T g)).
@@ -205,3 +206,20 @@ def m_total(
     if n_fe3:
         out = out + m_brillouin(T, B, n_fe3, 2.5, g)
     return out
+
+
+def m_ats_orientation_numeric(T_K, B_T, params: ATSParams, Pn=1.0, n_nodes=24):
+    """M_ATS with the full numerical orientational average instead of phi^2 -> phi^2/3 [A m^2/g].
+
+    F_avg(B) = int_0^1 dc F(B c) (phi -> phi cos theta, c = cos theta, isotropic loop normals),
+    hence M_avg(B) = -dF_avg/dB = int_0^1 dc c M_unaveraged(B c) (Gauss-Legendre in c).
+    """
+    from dataclasses import replace
+
+    from etm.quadrature import gauss_legendre_unit
+
+    T, B = broadcast_TB(check_temperature(T_K), B_T)
+    x, w = gauss_legendre_unit(n_nodes)
+    p1 = replace(params, orientation_average=False)
+    vals = m_ats(T[..., None], B[..., None] * x, p1, Pn)
+    return np.sum(w * x * vals, axis=-1)

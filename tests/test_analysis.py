@@ -176,3 +176,20 @@ def test_report_from_synthetic_catalogue(tmp_path):
     for png in ("dwp_histograms.png", "heat_capacity.png", "dielectric.png", "joint_Delta_lnDelta0.png"):
         assert (tmp_path / "report" / png).stat().st_size > 5000
     assert (tmp_path / "analysis" / "predictions.json").is_file()
+
+
+def test_echo_of_one_system_decays_with_its_rate():
+    """A single resonant 2LS: echo(tau12)/echo(tau_min) = exp(-2 r (tau12 - tau_min)) with
+    r = 1/tau_phi + Delta0^2 E / (gamma tanh(E/2T)) (seed Eqs. 39, 76)."""
+    from etm.echo import OMEGA_PER_K
+
+    E = 2 * np.pi * bridge.ECHO_DEFAULTS["freq_Hz"] / OMEGA_PER_K  # resonant at 1 GHz
+    dwps = {"splitting_K": np.array([E]), "Delta0_K": np.array([0.8 * E]), "glass": np.array([0])}
+    settings = {"units": UNITS, "n_particles": 1000, "Pbar_fit_J_m3": 1e45}
+    d = bridge.echo_prediction(dwps, {"id": np.zeros(0)}, np.arange(1), settings)
+    _, _, _, _, gamma, _, _ = bridge._dielectric_inputs(dwps, np.arange(1), settings)
+    a = bridge.ECHO_DEFAULTS
+    r = 1 / a["tau_phi_s"] + (0.8 * E) ** 2 * E / (gamma * np.tanh(E / (2 * a["T_K"])))
+    tau = d["tau12_s"]
+    np.testing.assert_allclose(d["sim"], np.exp(-2 * r * (tau - tau[0])), rtol=1e-8, atol=1e-12)
+    assert d["n_resonant"] == 1

@@ -115,7 +115,6 @@ SCHEMA: dict[str, Any] = {
     },
     "outputs": {
         "report": Key(bool, True),
-        "export_extxyz": Key(bool, False, doc="also export each DWP as extxyz files"),
     },
     "runner": {
         "workers": Key(int, 2, min=1, doc="local Dask workers"),
