@@ -1,6 +1,6 @@
 """Dielectric constant of glasses: STM at zero field and the ATS magnetocapacitance.
 
-Seed-paper equations implemented here (docs/errata/dielectric.md lists the corrections):
+Seed-paper equations implemented here (docs/errata.md lists the corrections):
 
 * STM, zero field (Eqs. 32-40):
   - :func:`deps_stm_resonant` - Eq. (35, first line), the resonant Delta eps'/eps'

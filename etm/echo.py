@@ -17,7 +17,7 @@
   cos/sin(2 z tau12) of Eq. 80); ``strong_pulse=True`` gives the p1 F0 -> inf form of
   Eq. (82) (checked against Eq. 80 to 1e-6 where Omega_R >> w).
 * Dependence on tau12 at B = 0 (Eqs. 84-88): :func:`echo_vs_tau12`, the corrected closed
-  form of Eq. (87) built on the corrected Eq. (86) (see docs/errata/dielectric.md):
+  form of Eq. (87) built on the corrected Eq. (86) (see docs/errata.md):
   int_0^b cos x/(x^2+a^2) dx = pi e^{+a}/(2a) + Im[e^{-a} Ei(a+ib) - e^{a} Ei(-a+ib)]/(2a)
   (principal-branch Ei); :func:`lorentzian_cos_integral` evaluates it stably through E1.
 * Discrete ensembles: :func:`echo_integral_from_systems` takes any (E, Rabi frequency,

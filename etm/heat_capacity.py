@@ -17,7 +17,7 @@
 * :func:`c_paramagnetic` - the paramagnetic ions, Eq. (16), with the variable corrected:
   z = g mu_B B / (k_B T) (the Zeeman spacing over k_B T), NOT g mu_B J B / (k_B T) as printed;
   derived from the 2J+1 Zeeman levels and checked against -T d2F/dT2 of their partition
-  function (docs/errata/thermo.md).
+  function (docs/errata.md).
 * :func:`c_ats_orientation_numeric` - C_ATS with the full numerical orientational average.
 * :func:`c_stm_linear` (2LS, gamma T), :func:`c_phonon` (gamma T^3), :func:`c_total`.
 

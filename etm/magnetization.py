@@ -7,7 +7,7 @@
       M_ATS = (pi P* n_ATS k_B / (2 B)) { int_{Ec1}^{Ec2} dE tanh(E/2T) ln((E^2 - u1^2)/D_min^2)
                                         + int_{Ec2}^inf dE tanh(E/2T) ln((E^2 - u1^2)/(E^2 - u2^2)) },
   i.e. half the printed Eq. (93) (and Eq. 94: pi P* n_ATS k_B T / B instead of 2 pi ...);
-  see docs/errata/thermo.md. The code evaluates it as
+  see docs/errata.md. The code evaluates it as
       M_ATS = (pi Pn k_B / 2) (d ln kappa/dB) [ A_0 + A_T ],
       A_0 = [u asinh(u/D_min) - sqrt(u^2 + D_min^2)]_{u1}^{u2}   (the T = 0 part, closed form),
       A_T = int dD/D dD0/D0 (u^2/E) (tanh(E/2T) - 1)            (thermal part, Gauss-Legendre in ln D, ln D0),
