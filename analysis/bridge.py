@@ -308,6 +308,7 @@ ECHO_DEFAULTS = {
     "tau2_s": 2e-7,
     "tau_phi_s": 1e-5,
     "tau12_s": 5e-6,
+    "tan_omega_dtau": 1.0,
 }
 
 

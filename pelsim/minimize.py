@@ -53,6 +53,8 @@ class MinResult:
     n_eval: int = 0
     time_s: float = 0.0
     stopped_invalid: bool = False
+    memory: tuple | None = None
+    info: dict | None = None
 
 
 def max_force(G):
@@ -102,19 +104,19 @@ def _build_lbfgs(energy, valid, m, max_step, c1, c2, max_ls):
         r, _ = jax.lax.scan(second, r, (order[::-1], alphas[::-1]))
         return -r
 
-    def run(R0, fmax, max_steps, args):
+    def run(R0, fmax, max_steps, args, memory):
         x0 = R0
         E0, g0 = vg(x0, *args)
-        n = x0.size
+        S0, Y0, rho0, k0 = memory
         dtype = x0.dtype
         state = dict(
             x=x0,
             E=E0,
             g=g0,
-            S=jnp.zeros((m, n), dtype),
-            Y=jnp.zeros((m, n), dtype),
-            rho=jnp.zeros(m, dtype),
-            k=jnp.int32(0),
+            S=S0,
+            Y=Y0,
+            rho=rho0,
+            k=k0,
             it=jnp.int32(0),
             nev=jnp.int32(1),
             fails=jnp.int32(0),
@@ -232,7 +234,7 @@ def _build_lbfgs(energy, valid, m, max_step, c1, c2, max_ls):
             )
 
         s = jax.lax.while_loop(cond, body, state)
-        return s["x"], s["E"], max_force(s["g"]), s["it"], s["nev"], s["ok"]
+        return s["x"], s["E"], max_force(s["g"]), s["it"], s["nev"], s["ok"], (s["S"], s["Y"], s["rho"], s["k"])
 
     return jax.jit(run, static_argnums=())
 
@@ -249,8 +251,13 @@ def lbfgs(
     c1=1e-4,
     c2=0.9,
     max_ls=25,
+    memory=None,
 ):
-    """L-BFGS to max_i|F_i| <= fmax. Returns a :class:`MinResult`."""
+    """L-BFGS to max_i|F_i| <= fmax. Returns a :class:`MinResult`.
+
+    ``memory`` (the ``result.memory`` of a previous call on the same energy surface, e.g. before
+    a pair-list rebuild) continues the curvature pairs instead of restarting from steepest descent.
+    """
     t0 = time.perf_counter()
     valid = valid or _always_valid
     fn = _cached(
@@ -258,9 +265,12 @@ def lbfgs(
         lambda: _build_lbfgs(energy, valid, m, max_step, c1, c2, max_ls),
     )
     R0 = jnp.asarray(R0, dtype=jnp.float64 if jnp.asarray(R0).dtype != jnp.float32 else jnp.float32)
-    x, E, f, it, nev, ok = fn(R0, fmax, max_steps, tuple(args))
+    if memory is None or memory[0].shape != (m, R0.size):
+        memory = (jnp.zeros((m, R0.size), R0.dtype), jnp.zeros((m, R0.size), R0.dtype), jnp.zeros(m, R0.dtype),
+                  jnp.int32(0))
+    x, E, f, it, nev, ok, memory = fn(R0, fmax, max_steps, tuple(args), memory)
     f = float(f)
-    return MinResult(
+    res = MinResult(
         np.asarray(x),
         float(E),
         f,
@@ -270,7 +280,9 @@ def lbfgs(
         int(nev),
         time.perf_counter() - t0,
         not bool(ok),
+        memory,
     )
+    return res
 
 
 # ----------------------------------------------------------------------------- FIRE
@@ -356,7 +368,7 @@ def fire(
     R0 = jnp.asarray(R0, dtype=jnp.float64 if jnp.asarray(R0).dtype != jnp.float32 else jnp.float32)
     x, E, f, it, nev, ok = fn(R0, fmax, max_steps, tuple(args))
     f = float(f)
-    return MinResult(
+    res = MinResult(
         np.asarray(x),
         float(E),
         f,
@@ -367,6 +379,7 @@ def fire(
         time.perf_counter() - t0,
         not bool(ok),
     )
+    return res
 
 
 def minimize(
@@ -377,6 +390,7 @@ def minimize(
     max_steps: int | None = None,
     args=(),
     valid=None,
+    memory=None,
     **options,
 ) -> MinResult:
     """Minimise ``energy(R, *args)`` from R0 (N, d) to max_i |F_i| <= fmax.
@@ -384,6 +398,7 @@ def minimize(
     method: "lbfgs", "fire" or "auto" (L-BFGS; on a stalled line search FIRE to 1e3 fmax then
     L-BFGS again). ``valid(R, *args)`` (optional JAX bool) stops the loop early when it turns
     False, e.g. a fixed pair list whose skin is exhausted (``result.stopped_invalid``).
+    ``memory``: L-BFGS curvature pairs from a previous result on the same surface.
     """
     R0 = np.asarray(R0)
     if R0.ndim != 2:
@@ -393,14 +408,14 @@ def minimize(
     if fmax <= 0:
         raise InputError("fmax must be positive")
     if method == "lbfgs":
-        return lbfgs(energy, R0, fmax, max_steps or 20000, args, valid, **options)
+        return lbfgs(energy, R0, fmax, max_steps or 20000, args, valid, memory=memory, **options)
     if method == "fire":
         return fire(energy, R0, fmax, max_steps or 200000, args, valid, **options)
     if method != "auto":
         raise InputError(f"unknown minimisation method {method!r} (expected fire, lbfgs or auto)")
     max_steps = max_steps or 20000
     t0 = time.perf_counter()
-    res = lbfgs(energy, R0, fmax, max_steps, args, valid)
+    res = lbfgs(energy, R0, fmax, max_steps, args, valid, memory=memory)
     used, steps, nev = ["lbfgs"], res.steps, res.n_eval
     for _ in range(3):
         if res.converged or res.stopped_invalid or steps >= max_steps:
@@ -444,16 +459,20 @@ def quench(
     if skin < 0.05:
         raise InputError("box too small for the cutoff: use more particles")
     energy, valid = _cached(
-        ("pairE", id(model), tuple(np.asarray(box).ravel()), np.asarray(species).tobytes(), kind, skin),
+        ("pairE", model.name, model.eps.tobytes(), model.sigma.tobytes(), model.rc_factor,
+         tuple(np.asarray(box, float).ravel()), np.asarray(species).tobytes(), kind, skin),
         lambda: pair_list_energy(model, box, species, kind, skin),
     )
     t0 = time.perf_counter()
     R = np.asarray(R0, float)
     steps = nev = 0
     methods = []
+    memory = None
     for _ in range(max_rebuilds):
         pairs = padded_pair_list(model, box, species, R, skin)
-        res = minimize(energy, R, method, fmax, max_steps, args=(pairs,), valid=valid)
+        # the surface is the same after a rebuild: L-BFGS keeps its curvature memory
+        res = minimize(energy, R, method, fmax, max_steps, args=(pairs,), valid=valid, memory=memory)
+        memory = res.memory
         steps, nev = steps + res.steps, nev + res.n_eval
         methods.append(res.method)
         R = res.R

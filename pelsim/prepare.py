@@ -44,16 +44,16 @@ def random_configuration(model, n: int, seed: int = 0, min_dist: float = 0.75) -
     species = np.repeat(np.arange(m.n_species), species_counts(m, n)).astype(np.int32)
     rng.shuffle(species)
     R = rng.uniform(0, L, size=(n, m.dim))
-    sig = jnp.asarray(m.sigma)[species[:, None], species[None, :]] * min_dist
-    off = jnp.asarray(~np.eye(n, dtype=bool))
+    if n <= 4000:  # dense O(N^2) soft-sphere push-apart (N x N arrays: small N only)
+        sig = jnp.asarray(m.sigma)[species[:, None], species[None, :]] * min_dist
+        off = jnp.asarray(~np.eye(n, dtype=bool))
 
-    def soft(R):  # harmonic soft spheres of diameter min_dist * sigma_ab (only to remove overlaps)
-        d = R[:, None, :] - R[None, :, :]
-        d = d - L * jnp.round(d / L)
-        r = jnp.sqrt(jnp.sum(d * d, -1) + jnp.where(off, 0.0, 1.0))
-        return 0.25 * jnp.sum(jnp.where(off & (r < sig), (1 - r / sig) ** 2, 0.0))
+        def soft(R):  # harmonic soft spheres of diameter min_dist * sigma_ab (only to remove overlaps)
+            d = R[:, None, :] - R[None, :, :]
+            d = d - L * jnp.round(d / L)
+            r = jnp.sqrt(jnp.sum(d * d, -1) + jnp.where(off, 0.0, 1.0))
+            return 0.25 * jnp.sum(jnp.where(off & (r < sig), (1 - r / sig) ** 2, 0.0))
 
-    if n <= 4000:
         res = fire(soft, R, fmax=1e-12, max_steps=5000, dt_max=0.1, max_disp=0.1)
         R = np.mod(res.R, L)
     else:  # large N: cheap overlap removal by rejection on a jittered lattice

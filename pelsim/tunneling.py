@@ -177,7 +177,17 @@ class Profile:
         ib = top + int(np.argmin(v[top:hi + 1]))
         if ia == top or ib == top:
             raise InputError("profile has no barrier between its wells")
-        return x[ia], v[ia], x[ib], v[ib], x[top], v[top]
+        return (*self._refine(x, ia, 1.0), *self._refine(x, ib, 1.0), *self._refine(x, top, -1.0))
+
+    def _refine(self, x, i, sign):
+        """Polish a grid extremum of the spline (sign +1: minimum, -1: maximum) to round-off."""
+        from scipy.optimize import minimize_scalar
+
+        if i == 0 or i == len(x) - 1:
+            return float(x[i]), float(self.spline(x[i]))
+        r = minimize_scalar(lambda t: sign * float(self.spline(t)), bounds=(x[i - 1], x[i + 1]),
+                            method="bounded", options={"xatol": 1e-13})
+        return float(r.x), float(self.spline(r.x))
 
 
 def dwp_parameters(s, V, hbar, dVds=None, d=None, curvature=None, rtol=1e-8) -> dict:

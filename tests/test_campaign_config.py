@@ -81,4 +81,4 @@ def test_shipped_campaigns_validate(name):
     if name == "production.toml":
         assert cfg["model"]["N"] >= 1000 and cfg["glasses"]["count"] >= 20
     else:
-        assert cfg["model"]["N"] <= 200
+        assert cfg["model"]["N"] <= 400

@@ -39,7 +39,7 @@ def test_overflow_is_detected_and_repaired(start):
     ref.init(start.positions, kT=0.5)
     # shrink the buffer so that the first rebuild inside the chunk overflows
     cap = md.nbrs.idx.shape[-1]
-    md.nbrs = md.neighbor_fn.allocate(np.array(md.state.position), extra_capacity=-(cap // 4))
+    md.nbrs = md.neighbor_fn.allocate(np.array(md.state.position), extra_capacity=-(cap // 4 // start.n))  # per particle for sparse lists
     assert md.nbrs.idx.shape[-1] < cap
     md.run(100)
     ref.run(100)
@@ -56,3 +56,23 @@ def test_nose_hoover_temperature(start):
     th = Thermo()
     md.run(2000, thermo=th)
     assert abs(th.arrays()["temperature"].mean() - 0.8) < 0.05
+
+
+@pytest.mark.slow
+def test_mean_is_energy_falls_with_parent_temperature(full):
+    """Quench protocol (docs/engine.md): NVT parents at T, sampled at intervals, quenched to
+    max|F| <= 1e-10. Mean IS energy must fall as the parent temperature falls."""
+    from pelsim.prepare import equilibrate, sample
+
+    n, temps, steps, ns = (1000, (2.0, 1.0, 0.6), 20000, 8) if full else (300, (2.0, 0.6), 4000, 4)
+    conf = random_configuration("ka3d", n, seed=21)
+    means, sems = [], []
+    for T in temps:
+        conf, _, _ = equilibrate(conf, T, steps, seed=1, progress=False)
+        parents = sample(conf, T, ns, 500, seed=2, progress=False)
+        e = [quench(p, fmax=1e-10)[1].energy / n for p in parents]
+        means.append(np.mean(e))
+        sems.append(np.std(e, ddof=1) / np.sqrt(ns))
+        print(f"T={T}: <e_IS> = {means[-1]:.4f} +- {sems[-1]:.4f}")
+    for k in range(len(temps) - 1):
+        assert means[k + 1] < means[k] - 2 * np.hypot(sems[k], sems[k + 1])

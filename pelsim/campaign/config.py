@@ -82,20 +82,19 @@ SCHEMA: dict[str, Any] = {
         "is_pairs": {
             **_STAGE_KEYS,
             "T": Key(float, 0.3, min=0.0, doc="MD temperature of the IS-pair discovery run"),
-            "md_steps": Key(int, 2000, min=1),
-            "quench_every": Key(int, 50, min=1),
-            "max_pairs": Key(int, 20, min=0, doc="budget: NEBs run per glass"),
+            "md_steps": Key(int, 2000, min=1, doc="budget: MD steps (md_steps / quench_every quenches)"),
+            "quench_every": Key(int, 50, min=1, doc="steps between quenches"),
             "images": Key(int, 12, min=3, doc="NEB images"),
         },
         "single_ended": {
             **_STAGE_KEYS,
-            "n_modes": Key(int, 4, min=1, doc="softest modes to follow from each IS"),
-            "max_searches": Key(int, 8, min=0, doc="budget: saddle searches per glass"),
+            "n_modes": Key(int, 4, min=1, doc="budget: softest modes followed (both signs) from the IS"),
+            "images": Key(int, 12, min=3, doc="NEB images of the connections"),
         },
         "intra_basin": {
             **_STAGE_KEYS,
-            "n_modes": Key(int, 2, min=1, max=2, doc="dimension of the soft-mode subspace"),
-            "max_valleys": Key(int, 8, min=0, doc="budget: valleys explored per glass"),
+            "n_modes": Key(int, 2, min=1, doc="budget: soft modes whose relaxed profiles are mapped"),
+            "images": Key(int, 12, min=3, doc="NEB images of the connections"),
         },
     },
     "filters": {

@@ -90,6 +90,10 @@ def execute_task(
     *dep_infos,
 ) -> dict:
     """Run one (glass, stage) task on a worker; idempotent (returns the marker if done)."""
+    import warnings
+
+    # jax's dtype-promotion FutureWarnings from inside the engine would flood the progress bars
+    warnings.filterwarnings("ignore", category=FutureWarning, module="jax")
     store = CampaignStore(root)
     info = store.finished(glass, stage)
     if info is not None:

@@ -129,43 +129,27 @@ def load_prepared(path):
 
 
 def _search(ctx, name: str) -> dict:
-    from pelsim.landscape import search
-    from pelsim.landscape.catalogue import Catalogue
+    """One search strategy on one glass through :func:`pelsim.landscape.search.search_glass`."""
+    from pelsim.landscape.search import search_glass
 
     cfg = ctx.cfg
-    glass_conf, IS = load_prepared(ctx.inputs["prepare"])
-    cat = Catalogue(
-        ctx.output,
-        model=IS.model,
-        potential=cfg["model"]["potential"],
-        N=IS.n,
-        dim=IS.dim,
-        box=IS.box,
-        species=IS.species,
-        unit_preset=cfg["units"]["preset"],
-        tls_threshold_K=cfg["units"]["tls_threshold_K"],
-    )
-    fn = getattr(search, f"search_{name}")
-    info = (
-        fn(
-            cat,
-            glass_conf,
-            IS,
-            glass=ctx.glass,
-            seed=ctx.stage_seed,
-            kind=cfg["model"]["potential"],
-            **{k: v for k, v in cfg["search"][name].items() if k != "enabled"},
-        )
-        or {}
-    )
-    cat.save(ctx.output)
+    c = cfg["search"][name]
+    _glass_conf, IS = load_prepared(ctx.inputs["prepare"])
+    IS.info["source"] = f"glass {ctx.glass} (seed {ctx.glass_seed}) IS"
+    kw = {"n_samples": 0, "n_modes": 0, "valley_modes": 0}
+    if name == "is_pairs":  # MD at T from the IS, quench every quench_every steps, connect transitions
+        kw.update(T=c["T"], n_samples=max(c["md_steps"] // c["quench_every"], 1), interval=c["quench_every"],
+                  n_images=c["images"])
+    elif name == "single_ended":
+        kw.update(n_modes=c["n_modes"], n_images=c["images"])
+    else:
+        kw.update(valley_modes=c["n_modes"], n_images=c["images"])
+    cat, stats = search_glass(IS, out=ctx.output, kind=cfg["model"]["potential"], glass=ctx.glass,
+                              seed=ctx.stage_seed, unit_preset=cfg["units"]["preset"],
+                              tls_threshold_K=cfg["units"]["tls_threshold_K"], progress=False, **kw)
     s = cat.summary()
-    return {
-        "dwps": s["dwps"],
-        "tls": s["tls"],
-        "minima": s["minima"],
-        **{k: v for k, v in info.items() if isinstance(v, int | float | str)},
-    }
+    return {"dwps": s["dwps"], "tls": s["tls"], "twps": s["twps"], "minima": s["minima"],
+            **{k: v for k, v in stats.items() if isinstance(v, int | float) and k != "dwps_before"}}
 
 
 def stage_is_pairs(ctx) -> dict:

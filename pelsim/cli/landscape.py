@@ -1,0 +1,211 @@
+"""``pelsim neb | search | catalogue | splitting``: landscape subcommands.
+
+- ``neb A.extxyz B.extxyz --images 16 --json --out path.h5``: minimise both ends,
+  CI-NEB, split at intermediate minima, refine and verify saddles; prints barrier
+  (E_saddle - E_A over the highest saddle), asymmetry (E_B - E_A), saddle_max_force,
+  n_negative_modes; writes a catalogue with the steps (method "neb").
+- ``search GLASS.extxyz --out catalogue.h5``: single-ended, IS-pair and intra-basin
+  searches on one glass (pelsim.landscape.search).
+- ``catalogue catalogue.h5 [--export DIR] [--json]``: summary table; export of every
+  DWP as DIR/<id>/{min_a,saddle,min_b}.extxyz and DIR/index.json.
+- ``splitting PROFILE.csv --hbar H --json``: 1D tunneling parameters of a profile
+  (pelsim.tunneling; seed Eqs. 3-4).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from pelsim.errors import InputError
+
+
+def _print(obj, as_json):
+    if as_json:
+        print(json.dumps(obj, default=float))
+    else:
+        for k, v in obj.items():
+            print(f"{k:>24s}  {v}")
+
+
+def cmd_splitting(args) -> int:
+    from pelsim.tunneling import dwp_parameters, read_profile_csv
+
+    if not (args.hbar > 0 and np.isfinite(args.hbar)):
+        raise InputError(f"--hbar must be positive, got {args.hbar}")
+    x, V = read_profile_csv(args.profile)
+    p = dwp_parameters(x, V, args.hbar, rtol=args.rtol)
+    _print(p, args.json)
+    return 0
+
+
+def _read_pair(a, b, model):
+    from pelsim.io import read_extxyz
+
+    A = read_extxyz(a, model)
+    B = read_extxyz(b, model)
+    if A.n != B.n or A.model != B.model or not np.array_equal(A.species, B.species):
+        raise InputError(f"{a} and {b} are not the same system (N, model or species differ)")
+    if not np.allclose(A.box, B.box):
+        raise InputError(f"{a} and {b} have different cells")
+    return A, B
+
+
+def cmd_neb(args) -> int:
+    from pelsim.landscape.catalogue import Catalogue
+    from pelsim.landscape.connect import connect
+    from pelsim.landscape.neb import NEBParams
+    from pelsim.landscape.search import landscape_energy
+    from pelsim.models import load_model
+
+    if args.images < 1:
+        raise InputError(f"--images must be >= 1, got {args.images}")
+    A, B = _read_pair(args.a, args.b, args.model)
+    energy, _ = landscape_energy(A, args.potential)
+    params = NEBParams(k=args.k, fmax=args.fmax, energy_weighted=args.energy_weighted)
+    from pelsim.landscape.connect import relax
+
+    ma, mb = relax(energy, A.positions), relax(energy, B.positions)
+    steps = connect(energy, ma.R, mb.R, args.images, params, box=A.box, minimize_ends=False)
+    if not steps:
+        raise InputError("no verified saddle between the two minima (same minimum, or NEB/saddle "
+                         "refinement failed)")
+    top = max(steps, key=lambda s: s.saddle.energy)
+    out = {"barrier": top.saddle.energy - ma.energy, "asymmetry": mb.energy - ma.energy,
+           "saddle_energy": top.saddle.energy, "E_A": ma.energy, "E_B": mb.energy,
+           "saddle_max_force": top.saddle.max_force, "n_negative_modes": top.saddle.n_negative,
+           "n_steps": len(steps),
+           "steps": [{"barrier": s.barrier, "asymmetry": s.asymmetry, "saddle_energy": s.saddle.energy,
+                      "saddle_max_force": s.saddle.max_force, "n_negative_modes": s.saddle.n_negative}
+                     for s in steps],
+           "connected": bool(len(steps) > 0)}
+    if args.out:
+        model = load_model(A.model)
+        cat = Catalogue.open(args.out, "w", model=model.name, potential=args.potential, N=A.n, dim=A.dim,
+                             box=A.box, species=A.species, masses=np.asarray(model.masses)[A.species])
+        for s in steps:
+            cat.add_step(s, "neb", provenance={"a": str(args.a), "b": str(args.b), "images": args.images})
+        out["dwp_ids"] = [int(r["id"]) for r in cat.dwp_rows]
+        out["Delta0"] = [float(r["Delta0"]) for r in cat.dwp_rows]
+        cat.find_twps()
+        cat.save()
+        out["out"] = str(args.out)
+    _print(out, args.json)
+    return 0
+
+
+def cmd_search(args) -> int:
+    from pelsim.io import read_extxyz
+    from pelsim.landscape.search import search_glass
+
+    conf = read_extxyz(args.glass, args.model)
+    conf.info["source"] = str(args.glass)
+    cat, stats = search_glass(conf, args.out, kind=args.potential, glass=args.glass_index, seed=args.seed,
+                              T=args.T, n_samples=args.samples, interval=args.interval, n_modes=args.modes,
+                              valley_modes=args.valley_modes, n_images=args.images, unit_preset=args.units)
+    _print(dict(cat.summary(), **stats), args.json)
+    return 0
+
+
+def cmd_catalogue(args) -> int:
+    from pelsim.landscape.catalogue import Catalogue
+
+    cat = Catalogue.open(args.catalogue, "r")
+    if args.export:
+        export(cat, Path(args.export))
+    if args.json:
+        print(json.dumps({"summary": cat.summary(), "dwps": _rows(cat)}, default=float))
+        return 0
+    s = cat.summary()
+    print("  ".join(f"{k}={v}" for k, v in s.items()))
+    cols = ("id", "method", "barrier", "asymmetry", "V0", "d", "splitting", "Delta0", "Delta0_K", "is_tls")
+    print("  ".join(f"{c:>11s}" for c in cols))
+    for r in cat.dwp_rows:
+        print("  ".join(f"{r[c]:>11.4g}" if isinstance(r[c], float) else f"{r[c]!s:>11s}" for c in cols))
+    return 0
+
+
+def _rows(cat):
+    keep = ("id", "method", "barrier", "asymmetry", "V0", "d", "m_eff", "splitting", "Delta", "Delta0",
+            "Delta0_wkb", "Delta0_parabola", "is_tls", "min_a", "min_b", "saddle")
+    return [{k: r[k] for k in keep} for r in cat.dwp_rows]
+
+
+def export(cat, outdir: Path) -> None:
+    """DIR/<id>/{min_a,saddle,min_b}.extxyz (with energies) and DIR/index.json (reduced units)."""
+    from pelsim.config import Configuration
+    from pelsim.io import atomic_path, write_extxyz
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    a = cat.attrs
+    model = str(a["model"])
+    if model.startswith("analytic:"):
+        raise InputError("cannot export an analytic-surface catalogue as extxyz")
+    index = []
+    for r in cat.dwp_rows:
+        d = outdir / str(int(r["id"]))
+        for name, pos, e in (("min_a", cat.minima["positions"][r["min_a"]], cat.minima["energy"][r["min_a"]]),
+                             ("saddle", cat.saddles["positions"][r["saddle"]], cat.saddles["energy"][r["saddle"]]),
+                             ("min_b", cat.minima["positions"][r["min_b"]], cat.minima["energy"][r["min_b"]])):
+            conf = Configuration(np.mod(pos, a["box"]), a["species"], a["box"], model)
+            write_extxyz(d / f"{name}.extxyz", conf, energy=float(e))
+        index.append({"id": int(r["id"]), "potential": str(a["potential"]), "model": model,
+                      "barrier": float(r["barrier"]), "asymmetry": float(r["asymmetry"]), "V0": float(r["V0"]),
+                      "splitting": float(r["splitting"]), "Delta": float(r["Delta"]),
+                      "Delta0": float(r["Delta0"]), "method": str(r["method"]), "is_tls": bool(r["is_tls"]),
+                      "unit_preset": str(a["unit_preset"]), "dir": str(int(r["id"]))})
+    with atomic_path(outdir / "index.json", ".json") as tmp:
+        Path(tmp).write_text(json.dumps(index, indent=1))
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("splitting", help="1D tunneling splitting and Delta0 of a path profile CSV (x,V)")
+    p.add_argument("profile", help="CSV with header x,V (mass-weighted coordinate, reduced energy)")
+    p.add_argument("--hbar", type=float, required=True, help="reduced Planck constant (argon: 0.0296)")
+    p.add_argument("--rtol", type=float, default=1e-10, help="grid-convergence tolerance of the levels")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_splitting)
+
+    p = subparsers.add_parser("neb", help="CI-NEB + saddle refinement between two minima (extxyz)")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--images", type=int, default=16, help="movable images (endpoints not counted)")
+    p.add_argument("--k", type=float, default=1.0, help="spring constant (eps/sigma^2)")
+    p.add_argument("--fmax", type=float, default=1e-3, help="NEB force tolerance before saddle refinement")
+    p.add_argument("--energy-weighted", dest="energy_weighted", action="store_true")
+    p.add_argument("--model", default=None)
+    p.add_argument("--potential", choices=("smooth", "shifted"), default="smooth")
+    p.add_argument("--out", default=None, help="catalogue (HDF5) with the minima, saddles and DWPs")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_neb)
+
+    p = subparsers.add_parser("search", help="DWP/TWP searches in one glass -> catalogue")
+    p.add_argument("glass", help="extxyz glass configuration")
+    p.add_argument("--out", required=True, help="catalogue file (appended to if it exists)")
+    p.add_argument("--model", default=None)
+    p.add_argument("--potential", choices=("smooth", "shifted"), default="smooth")
+    p.add_argument("--modes", type=int, default=4, help="soft modes for single-ended searches (0: off)")
+    p.add_argument("--samples", type=int, default=0, help="MD quenches for IS-pair discovery (0: off)")
+    p.add_argument("--interval", type=int, default=200, help="MD steps between quenches")
+    p.add_argument("--T", type=float, default=0.2, help="MD temperature for IS-pair discovery")
+    p.add_argument("--valley-modes", dest="valley_modes", type=int, default=0,
+                   help="soft modes for intra-basin valley exploration (0: off)")
+    p.add_argument("--images", type=int, default=12)
+    p.add_argument("--glass-index", dest="glass_index", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--units", default="argon", help="unit preset for kelvin quantities and is_tls")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = subparsers.add_parser("catalogue", help="summarise a DWP/TWP catalogue; --export extxyz + index.json")
+    p.add_argument("catalogue")
+    p.add_argument("--export", default=None, metavar="DIR")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_catalogue)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(1)
