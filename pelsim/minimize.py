@@ -234,7 +234,15 @@ def _build_lbfgs(energy, valid, m, max_step, c1, c2, max_ls):
             )
 
         s = jax.lax.while_loop(cond, body, state)
-        return s["x"], s["E"], max_force(s["g"]), s["it"], s["nev"], s["ok"], (s["S"], s["Y"], s["rho"], s["k"])
+        return (
+            s["x"],
+            s["E"],
+            max_force(s["g"]),
+            s["it"],
+            s["nev"],
+            s["ok"],
+            (s["S"], s["Y"], s["rho"], s["k"]),
+        )
 
     return jax.jit(run, static_argnums=())
 
@@ -266,8 +274,12 @@ def lbfgs(
     )
     R0 = jnp.asarray(R0, dtype=jnp.float64 if jnp.asarray(R0).dtype != jnp.float32 else jnp.float32)
     if memory is None or memory[0].shape != (m, R0.size):
-        memory = (jnp.zeros((m, R0.size), R0.dtype), jnp.zeros((m, R0.size), R0.dtype), jnp.zeros(m, R0.dtype),
-                  jnp.int32(0))
+        memory = (
+            jnp.zeros((m, R0.size), R0.dtype),
+            jnp.zeros((m, R0.size), R0.dtype),
+            jnp.zeros(m, R0.dtype),
+            jnp.int32(0),
+        )
     x, E, f, it, nev, ok, memory = fn(R0, fmax, max_steps, tuple(args), memory)
     f = float(f)
     res = MinResult(
@@ -459,8 +471,17 @@ def quench(
     if skin < 0.05:
         raise InputError("box too small for the cutoff: use more particles")
     energy, valid = _cached(
-        ("pairE", model.name, model.eps.tobytes(), model.sigma.tobytes(), model.rc_factor,
-         tuple(np.asarray(box, float).ravel()), np.asarray(species).tobytes(), kind, skin),
+        (
+            "pairE",
+            model.name,
+            model.eps.tobytes(),
+            model.sigma.tobytes(),
+            model.rc_factor,
+            tuple(np.asarray(box, float).ravel()),
+            np.asarray(species).tobytes(),
+            kind,
+            skin,
+        ),
         lambda: pair_list_energy(model, box, species, kind, skin),
     )
     t0 = time.perf_counter()

@@ -76,8 +76,8 @@ def _fd2_coefficients(p: int) -> np.ndarray:
     from math import factorial
 
     k = np.arange(1, p + 1)
-    c = np.array([2.0 * (-1.0) ** (kk + 1) * factorial(p) ** 2 / (kk * kk * factorial(p - kk) * factorial(p + kk))
-                  for kk in k])
+    c = np.array([2.0 * (-1.0) ** (kk + 1) * factorial(p) ** 2
+                  / (kk * kk * factorial(p - kk) * factorial(p + kk)) for kk in k])
     return np.concatenate([[-2.0 * c.sum()], c])
 
 

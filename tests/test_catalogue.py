@@ -107,3 +107,23 @@ def test_corrupt_file_raises_input_error(tmp_path, three_well_catalogue):
         Catalogue.open(bad, "r")
     with pytest.raises(InputError):
         Catalogue.open(tmp_path / "missing.h5", "r")
+
+
+def test_disconnectivity_superbasins_and_drawing(three_well_catalogue):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pelsim.landscape.disconnectivity import draw, superbasins
+
+    cat = Catalogue.open(three_well_catalogue, "r")
+    mins, sads = S.three_well_stationary(C)
+    edges = [(r["min_a"], r["min_b"], cat.saddles["energy"][r["saddle"]]) for r in cat.dwp_rows]
+    below, above = superbasins(cat.minima["energy"], edges, [sads[0, 2] - 1e-6, sads[0, 2] + 1e-6])
+    assert sorted(len(g) for g in below) == [1, 1, 1]  # below the saddles: three separate basins
+    assert [len(g) for g in above] == [3]  # above: one superbasin
+    fig, ax = plt.subplots()
+    draw(cat, ax)
+    assert len(ax.lines) >= 3
+    plt.close(fig)

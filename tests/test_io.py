@@ -106,20 +106,50 @@ def test_cli_prepare_and_minimize(tmp_path):
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "pelsim", "prepare", "--n", "300", "--T", "0.8", "--T-high", "1.0",
-                          "--steps-high", "300", "--rate", "0.2", "--write-every", "100", "--seed", "3",
-                          "--out", str(tmp_path), "--quiet"], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pelsim",
+            "prepare",
+            "--n",
+            "300",
+            "--T",
+            "0.8",
+            "--T-high",
+            "1.0",
+            "--steps-high",
+            "300",
+            "--rate",
+            "0.2",
+            "--write-every",
+            "100",
+            "--seed",
+            "3",
+            "--out",
+            str(tmp_path),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout.strip().splitlines()[-1])
     c = read_extxyz(d["extxyz"])
     assert c.n == 300 and abs(c.n / np.prod(c.box) - 1.2) < 1e-9
     assert np.allclose(read_h5md(d["h5md"]).positions, c.positions)
-    out = subprocess.run([sys.executable, "-m", "pelsim", "minimize", d["extxyz"], "--out", str(tmp_path / "is.extxyz")],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "pelsim", "minimize", d["extxyz"], "--out", str(tmp_path / "is.extxyz")],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     r = json.loads(out.stdout.strip().splitlines()[-1])
     assert r["converged"] and r["max_force"] <= 1e-10
-    out = subprocess.run([sys.executable, "-m", "pelsim", "energy", str(tmp_path / "is.extxyz"), "--json"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "pelsim", "energy", str(tmp_path / "is.extxyz"), "--json"],
+        capture_output=True,
+        text=True,
+    )
     e = json.loads(out.stdout)
     assert e["max_force"] < 1e-9 and abs(e["energy"] - r["energy"]) < 1e-9 * abs(r["energy"])

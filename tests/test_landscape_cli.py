@@ -103,5 +103,6 @@ def test_neb_cli_bad_input(tmp_path, capsys):
 
 
 def test_console_script_runs():
-    r = subprocess.run([sys.executable, "-m", "pelsim", "splitting", "--help"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "pelsim", "splitting", "--help"], capture_output=True,
+                       text=True)
     assert r.returncode == 0 and "--hbar" in r.stdout

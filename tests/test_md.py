@@ -39,7 +39,9 @@ def test_overflow_is_detected_and_repaired(start):
     ref.init(start.positions, kT=0.5)
     # shrink the buffer so that the first rebuild inside the chunk overflows
     cap = md.nbrs.idx.shape[-1]
-    md.nbrs = md.neighbor_fn.allocate(np.array(md.state.position), extra_capacity=-(cap // 4 // start.n))  # per particle for sparse lists
+    md.nbrs = md.neighbor_fn.allocate(
+        np.array(md.state.position), extra_capacity=-(cap // 4 // start.n)
+    )  # per particle for sparse lists
     assert md.nbrs.idx.shape[-1] < cap
     md.run(100)
     ref.run(100)

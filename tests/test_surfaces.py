@@ -54,7 +54,7 @@ def test_three_well_closed_form():
         assert np.max(np.abs(_grad(f, x, y))) < 1e-12
         assert abs(float(f(S.as_position(x, y))) - e) < 1e-12
         assert count_negative_modes(f, S.as_position(x, y)) == 0
-    for x, y, e in sads:
+    for x, y, _e in sads:
         assert np.max(np.abs(_grad(f, x, y))) < 1e-12
         assert count_negative_modes(f, S.as_position(x, y)) == 1
     # three-fold symmetry: all three wells have the same energy, saddles too

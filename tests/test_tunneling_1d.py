@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from pelsim.errors import InputError
-from pelsim.tunneling import (delta0_two_parabola, delta0_wkb, dwp_parameters, levels,
-                              sinc_dvr_levels)
+from pelsim.tunneling import delta0_two_parabola, delta0_wkb, dwp_parameters, levels, sinc_dvr_levels
 from pelsim.units import PRESETS, custom, get_preset
 
 

@@ -147,13 +147,15 @@ def export(cat, outdir: Path) -> None:
     index = []
     for r in cat.dwp_rows:
         d = outdir / str(int(r["id"]))
-        for name, pos, e in (("min_a", cat.minima["positions"][r["min_a"]], cat.minima["energy"][r["min_a"]]),
-                             ("saddle", cat.saddles["positions"][r["saddle"]], cat.saddles["energy"][r["saddle"]]),
-                             ("min_b", cat.minima["positions"][r["min_b"]], cat.minima["energy"][r["min_b"]])):
+        M, S = cat.minima, cat.saddles
+        for name, pos, e in (("min_a", M["positions"][r["min_a"]], M["energy"][r["min_a"]]),
+                             ("saddle", S["positions"][r["saddle"]], S["energy"][r["saddle"]]),
+                             ("min_b", M["positions"][r["min_b"]], M["energy"][r["min_b"]])):
             conf = Configuration(np.mod(pos, a["box"]), a["species"], a["box"], model)
             write_extxyz(d / f"{name}.extxyz", conf, energy=float(e))
         index.append({"id": int(r["id"]), "potential": str(a["potential"]), "model": model,
-                      "barrier": float(r["barrier"]), "asymmetry": float(r["asymmetry"]), "V0": float(r["V0"]),
+                      "barrier": float(r["barrier"]), "asymmetry": float(r["asymmetry"]),
+                      "V0": float(r["V0"]),
                       "splitting": float(r["splitting"]), "Delta": float(r["Delta"]),
                       "Delta0": float(r["Delta0"]), "method": str(r["method"]), "is_tls": bool(r["is_tls"]),
                       "unit_preset": str(a["unit_preset"]), "dir": str(int(r["id"]))})
@@ -162,7 +164,8 @@ def export(cat, outdir: Path) -> None:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("splitting", help="1D tunneling splitting and Delta0 of a path profile CSV (x,V)")
+    p = subparsers.add_parser("splitting",
+                              help="1D tunneling splitting and Delta0 of a path profile CSV (x,V)")
     p.add_argument("profile", help="CSV with header x,V (mass-weighted coordinate, reduced energy)")
     p.add_argument("--hbar", type=float, required=True, help="reduced Planck constant (argon: 0.0296)")
     p.add_argument("--rtol", type=float, default=1e-10, help="grid-convergence tolerance of the levels")

@@ -90,7 +90,8 @@ class Catalogue:
             with h5py.File(p, "r") as f:
                 a = dict(f.attrs)
                 if int(a.get("schema_version", -1)) != SCHEMA_VERSION:
-                    raise InputError(f"{p}: not a pelsim catalogue (schema_version {a.get('schema_version')})")
+                    raise InputError(f"{p}: not a pelsim catalogue "
+                                     f"(schema_version {a.get('schema_version')})")
                 cat = cls(p, model=str(a["model"]), potential=str(a["potential"]), N=int(a["N"]),
                           dim=int(a["dim"]), box=a["box"], species=a["species"], masses=a["masses"],
                           unit_preset=str(a["unit_preset"]), tls_threshold_K=float(a["tls_threshold_K"]))
@@ -109,7 +110,8 @@ class Catalogue:
                     row = {}
                     for k, v in cols.items():
                         x = v[i]
-                        row[k] = x.decode() if isinstance(x, bytes) else (x.item() if hasattr(x, "item") else x)
+                        row[k] = (x.decode() if isinstance(x, bytes)
+                                  else (x.item() if hasattr(x, "item") else x))
                     cat.dwp_rows.append(row)
                     pg = g["profiles"][str(int(row["id"]))]
                     cat.profiles[int(row["id"])] = (pg["s"][()], pg["V"][()])
@@ -157,7 +159,8 @@ class Catalogue:
                     g.create_dataset(k, data=np.array([r[k] for r in self.dwp_rows], np.int64))
                 for k in DWP_FLOAT_FIELDS:
                     g.create_dataset(k, data=np.array([r[k] for r in self.dwp_rows], float))
-                g.create_dataset("method", data=np.array([r["method"] for r in self.dwp_rows], dtype=object), dtype=s)
+                g.create_dataset("method", data=np.array([r["method"] for r in self.dwp_rows], dtype=object),
+                                 dtype=s)
                 g.create_dataset("is_tls", data=np.array([bool(r["is_tls"]) for r in self.dwp_rows], bool))
                 pg = g.create_group("profiles")
                 for i, (sv, vv) in self.profiles.items():
@@ -353,7 +356,8 @@ class Catalogue:
                 "minima": list(key), "saddles": [rows[i]["saddle"] for i in ids], "dwps": ids,
                 "E1": p["E"][0], "E2": p["E"][1], "E3": p["E"][2], "D0": list(p["D0"]),
                 "spectrum": list(p["spectrum"]), "loop_area": p["loop_area"],
-                "loop_area_particle_max": p["loop_area_particle_max"], "loop_area_config": p["loop_area_config"]})
+                "loop_area_particle_max": p["loop_area_particle_max"],
+                "loop_area_config": p["loop_area_config"]})
             have.add(key)
             added += 1
         return added

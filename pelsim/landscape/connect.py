@@ -150,6 +150,32 @@ def verify_saddle(energy, saddle: StationaryResult, push: float = 0.01, fmax: fl
     return m_minus, m_plus
 
 
+def step_from_saddle(energy, saddle: StationaryResult, m1: Minimum, m2: Minimum, n_images: int = 12,
+                     params: NEBParams | None = None, box=None, masses=None, info=None) -> ElementaryStep:
+    """Elementary step from a known saddle and its two minima: the path profile comes from
+    two half-bands (m1 -> saddle, saddle -> m2, saddle fixed, no climbing) relaxed together
+    with ``neb_batch``."""
+    from dataclasses import replace
+
+    from pelsim.landscape.neb import neb_batch
+
+    params = replace(params or NEBParams(fmax=1e-3), climb=False)
+    disp = free_displacement if box is None else periodic_displacement(box)
+    half = max(1, n_images // 2)
+    Rs = np.asarray(saddle.R)
+    ra = np.stack([m1.R, Rs])
+    rb = np.stack([Rs, m2.R])
+    # make the saddle image continuous with each minimum under the minimum image convention
+    ra[1] = m1.R + np.asarray(disp(jnp.asarray(m1.R), jnp.asarray(Rs)))
+    rb[1] = Rs + np.asarray(disp(jnp.asarray(Rs), jnp.asarray(m2.R)))
+    left, right = neb_batch(energy, ra, rb, half, params, disp)
+    images = np.concatenate([left.images, right.images[1:]])
+    images[half + 1] = Rs
+    prof = path_profile(energy, images, masses, disp)
+    return ElementaryStep(m1, saddle, m2, prof, images, True,
+                          dict(info or {}, profile_steps=int(left.steps + right.steps)))
+
+
 def _tangent_at(images, i, displacement):
     a = np.asarray(displacement(jnp.asarray(images[i - 1]), jnp.asarray(images[i + 1])))
     return a / np.linalg.norm(a)
@@ -205,13 +231,9 @@ def _steps_from_band(energy, A, B, band: NEBResult, disp, same, kw) -> list[Elem
         prof = path_profile(energy, images, kw["masses"], disp)
         steps.append(ElementaryStep(m1, sad, m2, prof, images, True, {"neb_steps": band.steps}))
         return steps
-    # the saddle connects other minima: record it (its own NEB gives the profile) and fill gaps
-    sub = neb(energy, m1.R, m2.R, kw["n_images"], kw["params"], disp)
-    images = np.array(sub.images)
-    if 0 < sub.i_climb < len(images) - 1:
-        images[sub.i_climb] = sad.R
-    prof = path_profile(energy, images, kw["masses"], disp)
-    steps.append(ElementaryStep(m1, sad, m2, prof, images, True, {"neb_steps": band.steps + sub.steps}))
+    # the saddle connects other minima: record it (profile from its two half-bands), fill the gaps
+    steps.append(step_from_saddle(energy, sad, m1, m2, kw["n_images"], kw["params"], kw["box"], kw["masses"],
+                                  {"neb_steps": band.steps}))
     if kw["_depth"] <= kw["max_depth"]:
         if not same(A, m1):
             steps = connect(energy, A.R, m1.R, **kw) + steps

@@ -28,7 +28,7 @@ import numpy as np
 
 from pelsim.errors import InputError
 from pelsim.landscape.catalogue import Catalogue
-from pelsim.landscape.connect import ElementaryStep, connect, relax, verify_saddle
+from pelsim.landscape.connect import ElementaryStep, connect, relax, step_from_saddle, verify_saddle
 from pelsim.landscape.identity import same_minimum
 from pelsim.landscape.neb import NEBParams
 from pelsim.landscape.saddle import normal_modes, single_ended_search
@@ -77,7 +77,9 @@ def single_ended_steps(energy, R_is, n_modes: int = 4, push: float = 0.05, box=N
             a, b = verify_saddle(energy, s)
             if same_minimum(a.energy, a.R, b.energy, b.R, box):
                 continue
-            steps += connect(energy, a.R, b.R, n_images, params, box=box, minimize_ends=False, max_depth=1)
+            if same_minimum(b.energy, b.R, E_is, R_is, box):  # orient from the IS
+                a, b = b, a
+            steps.append(step_from_saddle(energy, s, a, b, n_images, params, box))
     return steps
 
 
@@ -113,18 +115,16 @@ def search_glass(conf, out=None, kind: str = "smooth", glass: int = 0, seed: int
     t0 = time.perf_counter()
     model = load_model(conf.model)
     if catalogue is None:
-        catalogue = Catalogue.open(out, "a", model=model.name, potential=kind, N=conf.n, dim=conf.dim,
-                                   box=conf.box, species=conf.species,
-                                   masses=np.asarray(model.masses)[conf.species], unit_preset=unit_preset,
-                                   tls_threshold_K=tls_threshold_K) if out else Catalogue(
-            None, model=model.name, potential=kind, N=conf.n, dim=conf.dim, box=conf.box, species=conf.species,
-            masses=np.asarray(model.masses)[conf.species], unit_preset=unit_preset, tls_threshold_K=tls_threshold_K)
+        attrs = dict(model=model.name, potential=kind, N=conf.n, dim=conf.dim, box=conf.box,
+                     species=conf.species, masses=np.asarray(model.masses)[conf.species],
+                     unit_preset=unit_preset, tls_threshold_K=tls_threshold_K)
+        catalogue = Catalogue.open(out, "a", **attrs) if out else Catalogue(None, **attrs)
     if catalogue.attrs["N"] != conf.n:
         raise InputError(f"catalogue holds N={catalogue.attrs['N']} particles, glass has {conf.n}")
     IS, res = quench(conf, kind=kind)
     energy, is_valid = landscape_energy(IS, kind)
     box = conf.box
-    params = NEBParams(fmax=1e-3)
+    params = NEBParams(fmax=1e-3, max_steps=5000)
     prov = {"sample": str(conf.info.get("source", "")), "glass": glass, "seed": seed, "T": T,
             "n_samples": n_samples, "interval": interval, "n_modes": n_modes, "kind": kind}
     stats = {"is_energy": res.energy, "dwps_before": len(catalogue.dwp_rows), "dropped_invalid": 0}
@@ -144,7 +144,8 @@ def search_glass(conf, out=None, kind: str = "smooth", glass: int = 0, seed: int
         cands = is_pair_candidates(IS, T, n_samples, interval, kind, seed)
         stats["is_pairs"] = max(len(cands) - 1, 0)
         for (Ra, _), (Rb, _) in zip(cands[:-1], cands[1:], strict=True):
-            add(connect(energy, Ra, Rb, n_images, params, box=box, minimize_ends=False, max_depth=2), "is_pair")
+            add(connect(energy, Ra, Rb, n_images, params, box=box, minimize_ends=False, max_depth=2),
+                "is_pair")
     if valley_modes > 0:
         _, found, _ = explore_basin(energy, IS.positions, n_modes=valley_modes, dim=1, q_max=1.0, n=11,
                                     box=box)
