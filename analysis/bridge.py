@@ -351,8 +351,13 @@ def echo_prediction(dwps: dict, twps: dict, glasses, settings: dict) -> dict:
     Dl = np.sqrt(np.maximum(E[ok] ** 2 - D0[ok] ** 2, 0.0))
     # p0 F0 for a pi/2 first pulse of a resonant system with Delta0 = E: Omega tau1 = pi/2
     p0F0 = 0.5 * np.pi / (a["tau1_s"] * ec.RABI_PER_D_KV_M / np.sqrt(3.0))
-    kw = dict(T_K=a["T_K"], freq_Hz=a["freq_Hz"], tau1_s=a["tau1_s"], tau2_s=a["tau2_s"],
-              tan_omega_dtau=a["tan_omega_dtau"])
+    kw = dict(
+        T_K=a["T_K"],
+        freq_Hz=a["freq_Hz"],
+        tau1_s=a["tau1_s"],
+        tau2_s=a["tau2_s"],
+        tan_omega_dtau=a["tan_omega_dtau"],
+    )
     Es, rabi, rate = ec.two_level_echo_systems(
         Dl, D0[ok], T_K=a["T_K"], p0F0_D_kV_m=p0F0, gamma_s_K3=gamma, tau_phi_s=a["tau_phi_s"]
     )

@@ -31,13 +31,15 @@ def main():
     ap.add_argument("--skin", type=float, default=0.5)
     ap.add_argument("--chunk", type=int, default=100)
     ap.add_argument("--no-lammps", action="store_true")
+    ap.add_argument("--dtypes", default="f64,f32", help="comma list of f64, f32")
     a = ap.parse_args()
     m = load_model("ka3d")
     conf = random_configuration(m, a.n, seed=0)
     if a.n <= 20000:
         conf.positions = quench(m, conf.box, conf.species, conf.positions, "shifted", 1e-2, "fire").R
     res = {"n": a.n, "steps": a.steps, "skin": a.skin}
-    for name, dtype in (("f64", np.float64), ("f32", np.float32)):
+    for name in a.dtypes.split(","):
+        dtype = {"f64": np.float64, "f32": np.float32}[name]
         md = MDRunner(
             m,
             conf.box,
@@ -86,8 +88,8 @@ def main():
             )
             lm = json.loads(out.stdout.strip().splitlines()[-1])
         res["lammps_1core_Mps"] = a.n * a.steps / lm["time_s"] / 1e6
-        res["ratio_f32_vs_lammps"] = res["pelsim_f32_Mps"] / res["lammps_1core_Mps"]
-        res["ratio_f64_vs_lammps"] = res["pelsim_f64_Mps"] / res["lammps_1core_Mps"]
+        for name in a.dtypes.split(","):
+            res[f"ratio_{name}_vs_lammps"] = res[f"pelsim_{name}_Mps"] / res["lammps_1core_Mps"]
     print(json.dumps(res))
 
 

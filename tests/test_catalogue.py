@@ -21,9 +21,9 @@ def three_well_catalogue(tmp_path_factory):
     path = tmp_path_factory.mktemp("cat") / "three_well.h5"
     mins, _ = S.three_well_stationary(C)
     cat = Catalogue.open(path, "w", model="analytic:three_well", N=1, dim=2, unit_preset="argon")
-    p = NEBParams(fmax=1e-6)
+    p = NEBParams(fmax=1e-4)
     for i, j in ((0, 1), (1, 2), (2, 0)):
-        for st in connect(f3, S.as_position(*mins[i, :2]), S.as_position(*mins[j, :2]), 24, p):
+        for st in connect(f3, S.as_position(*mins[i, :2]), S.as_position(*mins[j, :2]), 16, p):
             cat.add_step(st, "is_pair", glass=0, seed=7, provenance={"sample": "three_well"})
     cat.find_twps()
     cat.save()

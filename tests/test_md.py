@@ -49,10 +49,9 @@ def test_overflow_is_detected_and_repaired(start):
     np.testing.assert_allclose(md.positions, ref.positions, atol=1e-9)
 
 
-def test_nose_hoover_temperature(start):
-    md = MDRunner(
-        "ka3d", start.box, start.species, "nose_hoover", dt=0.005, kT=0.8, chunk=100, dtype=np.float32
-    )
+@pytest.mark.parametrize("integrator", ["nose_hoover", "langevin"])
+def test_thermostat_temperature_float32(start, integrator):
+    md = MDRunner("ka3d", start.box, start.species, integrator, dt=0.005, kT=0.8, chunk=100, dtype=np.float32)
     md.init(start.positions)
     md.run(1000)
     th = Thermo()

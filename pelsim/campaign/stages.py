@@ -138,18 +138,35 @@ def _search(ctx, name: str) -> dict:
     IS.info["source"] = f"glass {ctx.glass} (seed {ctx.glass_seed}) IS"
     kw = {"n_samples": 0, "n_modes": 0, "valley_modes": 0}
     if name == "is_pairs":  # MD at T from the IS, quench every quench_every steps, connect transitions
-        kw.update(T=c["T"], n_samples=max(c["md_steps"] // c["quench_every"], 1), interval=c["quench_every"],
-                  n_images=c["images"])
+        kw.update(
+            T=c["T"],
+            n_samples=max(c["md_steps"] // c["quench_every"], 1),
+            interval=c["quench_every"],
+            n_images=c["images"],
+        )
     elif name == "single_ended":
         kw.update(n_modes=c["n_modes"], n_images=c["images"])
     else:
         kw.update(valley_modes=c["n_modes"], n_images=c["images"])
-    cat, stats = search_glass(IS, out=ctx.output, kind=cfg["model"]["potential"], glass=ctx.glass,
-                              seed=ctx.stage_seed, unit_preset=cfg["units"]["preset"],
-                              tls_threshold_K=cfg["units"]["tls_threshold_K"], progress=False, **kw)
+    cat, stats = search_glass(
+        IS,
+        out=ctx.output,
+        kind=cfg["model"]["potential"],
+        glass=ctx.glass,
+        seed=ctx.stage_seed,
+        unit_preset=cfg["units"]["preset"],
+        tls_threshold_K=cfg["units"]["tls_threshold_K"],
+        progress=False,
+        **kw,
+    )
     s = cat.summary()
-    return {"dwps": s["dwps"], "tls": s["tls"], "twps": s["twps"], "minima": s["minima"],
-            **{k: v for k, v in stats.items() if isinstance(v, int | float) and k != "dwps_before"}}
+    return {
+        "dwps": s["dwps"],
+        "tls": s["tls"],
+        "twps": s["twps"],
+        "minima": s["minima"],
+        **{k: v for k, v in stats.items() if isinstance(v, int | float) and k != "dwps_before"},
+    }
 
 
 def stage_is_pairs(ctx) -> dict:

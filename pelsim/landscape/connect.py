@@ -73,6 +73,21 @@ def relax(energy, R, fmax: float = 1e-10) -> Minimum:
     return Minimum(np.asarray(res.R), float(res.energy), float(res.max_force))
 
 
+_JIT_CACHE: dict = {}
+
+
+def _jitted(energy, kind):
+    """Per-energy jitted helpers (compiled once, reused for every profile)."""
+    key = (energy, kind)
+    if key not in _JIT_CACHE:
+        if kind == "band":
+            _JIT_CACHE[key] = jax.jit(jax.vmap(jax.value_and_grad(energy)))
+        else:  # Hessian-vector product at R along v
+            grad = jax.grad(energy)
+            _JIT_CACHE[key] = jax.jit(lambda R, v: jax.jvp(grad, (R,), (v,))[1])
+    return _JIT_CACHE[key]
+
+
 def path_profile(energy, images, masses=None, displacement=free_displacement) -> dict:
     """Profile of a band: mass-weighted arc length s, V(s) - V(0), dV/ds at each image.
 
@@ -80,9 +95,9 @@ def path_profile(energy, images, masses=None, displacement=free_displacement) ->
     the gradient projected on the central-difference mass-weighted tangent.
     """
     images = jnp.asarray(images, dtype=jnp.float64)
-    E, G = jax.vmap(jax.value_and_grad(energy))(images)
+    E, G = _jitted(energy, "band")(images)
     E, G = np.asarray(E), np.asarray(G)
-    d = np.asarray(jax.vmap(displacement)(images[:-1], images[1:]))
+    d = np.asarray(displacement(images[:-1], images[1:]))
     if masses is None:
         w = np.ones(images.shape[1:-1] + (1,)) if images.ndim > 2 else 1.0
     else:
@@ -111,8 +126,8 @@ def _path_curvature(energy, R, tq, w, m: int = 12) -> float:
     R = jnp.asarray(R)
     shape = R.shape
     sw = np.broadcast_to(np.sqrt(w), shape).ravel()
-    grad = jax.grad(energy)
-    hvp = jax.jit(lambda v: jax.jvp(grad, (R,), (v,))[1])
+    hvp_R = _jitted(energy, "hvp")
+    hvp = lambda v: hvp_R(R, v)
     t0 = np.asarray(tq, float).ravel()
     t0 = t0 / np.linalg.norm(t0)
     Q = [t0]
