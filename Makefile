@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/etm demo --out $(OUT)
+	$(BIN)/pelsim campaign run simulations/quickstart.toml --out $(OUT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

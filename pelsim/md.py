@@ -25,8 +25,8 @@ import numpy as np
 
 from pelsim.errors import InputError
 from pelsim.models import load_model
-from pelsim.neighbors import DEFAULT_SKIN, allocate, make_neighbor_fn
-from pelsim.potentials import neighbor_list_energy
+from pelsim.neighbors import DEFAULT_SKIN, allocate, make_dense_neighbor_fn, make_neighbor_fn
+from pelsim.potentials import dense_neighbor_forces, neighbor_list_energy
 
 __all__ = ["MDRunner", "Thermo", "kinetic_temperature"]
 
@@ -61,7 +61,9 @@ class MDRunner:
     Parameters: model, box (d,), species (N,), integrator ("nve", "nose_hoover", "langevin"),
     dt (tau), kT (target temperature, eps_AA), kind ("smooth"/"shifted"), skin (sigma_AA),
     chunk (steps per jitted call), dtype (np.float64 or np.float32), tau_T (Nose-Hoover
-    coupling time), gamma (Langevin friction, 1/tau), fmt (neighbor-list format).
+    coupling time), gamma (Langevin friction, 1/tau), neighbors ("dense": pelsim's own dense
+    list with analytic forces, the default; "jax-md": jax-md's list in format ``fmt`` with
+    autodiff forces).
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class MDRunner:
         fmt="OrderedSparse",
         cell_list=None,
         seed=0,
+        neighbors="dense",
     ):
         from jax_md import simulate, space
 
@@ -94,13 +97,21 @@ class MDRunner:
         self.dt, self.chunk, self.integrator = float(dt), int(chunk), integrator
         self.kT = float(kT)
         self.volume = float(np.prod(self.box))
-        self.neighbor_fn = make_neighbor_fn(self.model, self.box, self.n, skin, fmt, cell_list=cell_list)
-        e_nl = neighbor_list_energy(self.model, self.box, self.species, kind)
+        if neighbors == "dense":
+            # pelsim's dense list + analytic row-sum forces (default: measured faster, less memory)
+            self.neighbor_fn = make_dense_neighbor_fn(self.model, self.box, self.n, skin)
+            e_nl, f_nl = dense_neighbor_forces(self.model, self.box, self.species, kind)
+            energy = lambda R, neighbor, **kw: f_nl(R, neighbor)
+        elif neighbors == "jax-md":
+            self.neighbor_fn = make_neighbor_fn(self.model, self.box, self.n, skin, fmt, cell_list=cell_list)
+            e_nl = neighbor_list_energy(self.model, self.box, self.species, kind)
+            energy = lambda R, neighbor, **kw: e_nl(R, neighbor)
+        else:
+            raise InputError(f"unknown neighbors {neighbors!r} (expected 'dense' or 'jax-md')")
         self.energy_nl = e_nl
         masses = jnp.asarray(np.asarray(self.model.masses)[self.species][:, None], self.dtype)
         self.masses = masses
         _, shift = space.periodic(jnp.asarray(self.box, self.dtype))
-        energy = lambda R, neighbor, **kw: e_nl(R, neighbor)
         dt_ = jnp.asarray(dt, self.dtype)
         if integrator == "nve":
             init, apply = simulate.nve(energy, shift, dt_)

@@ -14,12 +14,26 @@ cell list above ``CELL_LIST_MIN_N``; chosen by measurement (benchmarks/bench_md.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from pelsim.errors import InputError
 from pelsim.models import load_model
 
-__all__ = ["make_neighbor_fn", "allocate", "CELL_LIST_MIN_N", "DEFAULT_SKIN"]
+__all__ = [
+    "make_neighbor_fn",
+    "make_dense_neighbor_fn",
+    "DenseNeighborList",
+    "DenseNeighborFn",
+    "allocate",
+    "CELL_LIST_MIN_N",
+    "DEFAULT_SKIN",
+]
 
 CELL_LIST_MIN_N = 3000
 DEFAULT_SKIN = 0.5
@@ -63,9 +77,182 @@ def make_neighbor_fn(
 
 def allocate(neighbor_fn, R):
     """Allocate a list at R and check it (raises InputError if even a fresh list overflows)."""
-    import jax.numpy as jnp
-
     nbrs = neighbor_fn.allocate(jnp.array(R, copy=True))  # own buffer: MD chunks donate the state
     if bool(nbrs.did_buffer_overflow):
         raise InputError("neighbor list overflows right after allocation (particles overlapping?)")
     return nbrs
+
+
+# ----------------------------------------------------------------------------- own dense list
+# Hand-written (measured reason, benchmarks/bench_md.py and docs/engine.md): jax-md's list
+# rebuild cost 15-45 ms at N=1000 (vs 2-4 ms per force call) and its cell-list candidate
+# buffers took 10.6 GB at N=100,000. This list is a dense (N, M) matrix of neighbor indices
+# (both directions, fill value N) so that forces are row sums (no scatter-add), built by
+# brute force over all N candidates for small boxes or from a sorted cell list processed in
+# row blocks (bounded memory) for large ones, and rebuilt on device only when a particle has
+# moved more than skin/2 since the last build.
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass
+class DenseNeighborList:
+    """Dense neighbor matrix ``idx`` (N, M), fill value N; positions at the last build.
+
+    ``did_buffer_overflow`` is sticky: once a row or a cell exceeded its capacity the list is
+    wrong and the caller must reallocate (:func:`allocate`) and redo its chunk.
+    ``update(R)`` rebuilds only when max displacement since the last build exceeds skin/2.
+    """
+
+    idx: jax.Array
+    reference_position: jax.Array
+    did_buffer_overflow: jax.Array
+    n_builds: jax.Array
+    fn: DenseNeighborFn = dataclasses.field(metadata=dict(static=True))
+
+    @property
+    def format(self):
+        from jax_md import partition
+
+        return partition.NeighborListFormat.Dense
+
+    def update(self, R):
+        return self.fn.update(R, self)
+
+
+class DenseNeighborFn:
+    """Builder of :class:`DenseNeighborList` (cutoff r_list = r_c,max + skin, sigma_AA).
+
+    ``allocate(R, extra_capacity=0)`` sizes the row capacity M (x capacity_multiplier, plus
+    ``extra_capacity`` columns) and the cell capacity from R on the host; ``update`` is jittable.
+    """
+
+    def __init__(self, box, r_list, skin, n, capacity_multiplier=1.25, block=2048):
+        self.box = np.asarray(box, float)
+        self.r_list, self.skin, self.n = float(r_list), float(skin), int(n)
+        self.capacity_multiplier = float(capacity_multiplier)
+        self.block = int(block)
+        self.ncell = np.maximum(np.floor(self.box / self.r_list).astype(int), 1)
+        # cells only pay off when there are more than 3 per side (27 cells < all cells)
+        self.use_cells = bool(np.all(self.ncell >= 4))
+        self.max_neighbors = None
+        self.cell_capacity = None
+
+    def _key(self):
+        sizes = (self.max_neighbors, self.cell_capacity)
+        return (tuple(self.box), self.r_list, self.skin, self.n, self.block, *sizes)
+
+    def __hash__(self):  # static pytree metadata: the sizes decide the compiled shapes
+        return hash(self._key())
+
+    def __eq__(self, other):
+        return isinstance(other, DenseNeighborFn) and self._key() == other._key()
+
+    # -- building blocks (jittable; static sizes come from allocate)
+    def _cells(self, R):
+        d = R.shape[1]
+        nc = jnp.asarray(self.ncell)
+        c = jnp.floor(R / jnp.asarray(self.box, R.dtype) * nc).astype(jnp.int32)
+        c = jnp.clip(c, 0, nc - 1)
+        strides = np.cumprod(np.r_[1, self.ncell[:-1]]).astype(np.int32)
+        flat = jnp.sum(c * jnp.asarray(strides), axis=1)
+        ncells = int(np.prod(self.ncell))
+        order = jnp.argsort(flat)
+        sf = flat[order]
+        start = jnp.searchsorted(sf, jnp.arange(ncells, dtype=jnp.int32))
+        counts = jnp.bincount(flat, length=ncells)
+        K = self.cell_capacity
+        slot = jnp.arange(self.n, dtype=jnp.int32) - start[sf]
+        table = jnp.full((ncells, K + 1), self.n, jnp.int32)
+        table = table.at[sf, jnp.minimum(slot, K)].set(order.astype(jnp.int32))[:, :K]
+        offs = np.stack(np.meshgrid(*[[-1, 0, 1]] * d, indexing="ij"), -1).reshape(-1, d)
+        nb = (c[:, None, :] + jnp.asarray(offs)) % nc  # (N, 3^d, d)
+        nb_flat = jnp.sum(nb * jnp.asarray(strides), axis=-1)
+        return table, nb_flat, jnp.max(counts) > K
+
+    def _build(self, R):
+        n, M = self.n, self.max_neighbors
+        box = jnp.asarray(self.box, R.dtype)
+        rl2 = self.r_list**2
+        Rp = jnp.concatenate([R, jnp.zeros((1, R.shape[1]), R.dtype)])
+        if self.use_cells:
+            table, nb_flat, cell_over = self._cells(R)
+        else:
+            cell_over = jnp.bool_(False)
+
+        def rows(i0):
+            ii = i0 + jnp.arange(self.block_rows)
+            ii_c = jnp.minimum(ii, n - 1)
+            if self.use_cells:
+                cand = table[nb_flat[ii_c]].reshape(ii.size, -1)  # (B, 27 K)
+            else:
+                cand = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32), (ii.size, n))
+            dR = R[ii_c][:, None, :] - Rp[cand]
+            dR = dR - box * jnp.round(dR / box)
+            ok = (jnp.sum(dR * dR, -1) < rl2) & (cand != ii_c[:, None]) & (cand < n)
+            cnt = jnp.sum(ok, axis=1)
+            # stable compaction: positions of the True entries, first M per row
+            pos = jnp.cumsum(ok, axis=1) - 1
+            pos = jnp.where(ok & (pos < M), pos, M)
+            out = jnp.full((ii.size, M + 1), n, jnp.int32)
+            out = out.at[jnp.arange(ii.size)[:, None], pos].set(cand)[:, :M]
+            return out, jnp.max(cnt)
+
+        starts = jnp.arange(0, n, self.block_rows)
+        out, cmax = jax.lax.map(rows, starts)
+        idx = out.reshape(-1, M)[:n]
+        return idx, (jnp.max(cmax) > M) | cell_over
+
+    @property
+    def block_rows(self):
+        return min(self.n, self.block)
+
+    def _max_count(self, R):
+        """Host-side sizing: largest neighbor count and largest cell occupancy at R."""
+        from scipy.spatial import cKDTree
+
+        Rw = np.mod(np.asarray(R, float), self.box)
+        Rw = np.where(Rw >= self.box, 0.0, Rw)
+        tree = cKDTree(Rw, boxsize=self.box)
+        counts = np.asarray([len(x) for x in tree.query_ball_point(Rw, self.r_list)]) - 1
+        c = np.minimum(np.floor(Rw / self.box * self.ncell).astype(int), self.ncell - 1)
+        occ = np.unique(np.ravel_multi_index(c.T, self.ncell, order="F"), return_counts=True)[1]
+        return int(counts.max()), int(occ.max())
+
+    def allocate(self, R, extra_capacity: int = 0):
+        R = jnp.asarray(R)
+        mc, occ = self._max_count(R)
+        spec = copy.copy(self)  # sizes are part of the list's static metadata
+        spec.max_neighbors = max(1, int(np.ceil(mc * self.capacity_multiplier)) + int(extra_capacity))
+        spec.cell_capacity = int(np.ceil(occ * self.capacity_multiplier)) + 2
+        idx, over = _jit_build(spec, R)
+        return DenseNeighborList(idx, jnp.array(R, copy=True), over, jnp.int32(1), spec)
+
+    def update(self, R, nbrs):
+        box = jnp.asarray(self.box, R.dtype)
+        d = R - nbrs.reference_position
+        d = d - box * jnp.round(d / box)
+        need = jnp.max(jnp.sum(d * d, axis=-1)) > (0.5 * self.skin) ** 2
+
+        def rebuild(_):
+            idx, over = self._build(R)
+            return DenseNeighborList(
+                idx, R, nbrs.did_buffer_overflow | over, nbrs.n_builds + 1, nbrs.fn
+            )
+
+        return jax.lax.cond(need, rebuild, lambda _: nbrs, None)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _jit_build(spec, R):
+    return spec._build(R)
+
+
+def make_dense_neighbor_fn(model, box, n: int, skin: float = DEFAULT_SKIN, capacity_multiplier: float = 1.25):
+    """pelsim's own dense neighbor list (:class:`DenseNeighborFn`) for cutoff r_c,max + skin (sigma_AA)."""
+    model = load_model(model)
+    box = np.broadcast_to(np.asarray(box, float).reshape(-1), (model.dim,)).copy()
+    if model.rc_max + skin >= 0.5 * box.min():
+        raise InputError(
+            f"cutoff + skin {model.rc_max + skin:.3f} must be below half the box side {box.min():.3f}"
+        )
+    return DenseNeighborFn(box, model.rc_max + skin, skin, n, capacity_multiplier)

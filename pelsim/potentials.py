@@ -45,6 +45,7 @@ __all__ = [
     "pair_list",
     "forces_fn",
     "max_force",
+    "dense_neighbor_forces",
 ]
 
 KINDS = ("smooth", "shifted")
@@ -309,3 +310,52 @@ def max_force(F) -> float:
     """Largest per-particle force norm max_i |F_i| (eps_AA / sigma_AA)."""
     F = jnp.asarray(F)
     return float(jnp.sqrt(jnp.max(jnp.sum(F.reshape(F.shape[0], -1) ** 2, axis=-1))))
+
+
+def dense_neighbor_forces(model, box, species, kind: str = "smooth"):
+    """Analytic ``(energy, forces)(R, nbrs)`` on a dense (N, M) neighbor matrix (both directions).
+
+    Hand-written forces instead of autodiff (measured, benchmarks/bench_md.py): with the dense
+    list the force on i is a row sum, F_i = sum_j 8 eps u'(s) inv_sig2 dR_ij with
+    u'(s) = 6 s^-7 - 3 s^-4 - c2 - 2 c4 s (s = r^2/sigma^2), so XLA needs no scatter-add. ``nbrs``
+    is a :class:`pelsim.neighbors.DenseNeighborList` (or a jax-md Dense list: ``idx`` (N, M),
+    fill value N). Energies in eps_AA, forces in eps_AA/sigma_AA, in the dtype of R.
+    """
+    model, box, species = _check(model, box, species, kind)
+    n = species.size
+    c0, c2, c4 = pair_coefficients(kind, model.rc_factor)
+    sc2 = model.rc_factor**2
+    ns = model.n_species
+    species_j = jnp.asarray(species)
+
+    def _pairs(R, nbrs, strain=1.0):
+        dtype = R.dtype
+        idx = nbrs.idx
+        mask = idx < n
+        jj = jnp.where(mask, idx, 0)
+        t = species_j[:, None] * ns + species_j[jj]
+        eps = jnp.asarray(np.asarray(model.eps).ravel(), dtype)[t]
+        inv_sig2 = jnp.asarray(1.0 / np.asarray(model.sigma).ravel() ** 2, dtype)[t]
+        dR = R[:, None, :] - R[jj]
+        b = jnp.asarray(box, dtype)
+        dR = (dR - b * jnp.round(dR / b)) * strain
+        s = jnp.sum(dR * dR, axis=-1) * inv_sig2
+        inside = mask & (s < sc2)
+        s = jnp.where(inside, s, 1.0)
+        inv3 = 1.0 / (s * s * s)
+        return dR, s, inv3, inside, eps, inv_sig2
+
+    def energy(R, nbrs, strain=1.0):
+        """E (eps_AA); ``strain`` scales all pair vectors (d E/d strain at 1 = -virial)."""
+        _, s, inv3, inside, eps, _ = _pairs(R, nbrs, strain)
+        u = inv3 * inv3 - inv3 + c0 + c2 * s + c4 * s * s
+        return 2.0 * jnp.sum(jnp.where(inside, eps * u, 0.0))  # 4 eps u, each pair twice
+
+    def forces(R, nbrs, **kwargs):
+        dR, s, inv3, inside, eps, inv_sig2 = _pairs(R, nbrs)
+        # -dV/ds * 2 inv_sig2 (dV/dR_i = V'(s) 2 inv_sig2 dR_ij)
+        dus = (6.0 * inv3 * inv3 - 3.0 * inv3) / s - c2 - 2.0 * c4 * s
+        w = jnp.where(inside, 8.0 * eps * inv_sig2 * dus, 0.0)
+        return jnp.sum(w[..., None] * dR, axis=1)
+
+    return energy, forces
