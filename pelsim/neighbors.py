@@ -180,17 +180,20 @@ class DenseNeighborFn:
             cell_over = jnp.bool_(False)
 
         def rows(i0):
-            ii = i0 + jnp.arange(self.block_rows)
-            ii_c = jnp.minimum(ii, n - 1)
+            ii = jnp.minimum(i0 + jnp.arange(self.block_rows), n - 1)
             if self.use_cells:
-                cand = table[nb_flat[ii_c]].reshape(ii.size, -1)  # (B, 27 K)
+                cand = table[nb_flat[ii]].reshape(ii.size, -1)  # (B, 3^d K)
             else:
                 cand = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32), (ii.size, n))
-            dR = R[ii_c][:, None, :] - Rp[cand]
-            dR = dR - box * jnp.round(dR / box)
-            ok = (jnp.sum(dR * dR, -1) < rl2) & (cand != ii_c[:, None]) & (cand < n)
+            # one coordinate at a time (structure of arrays): 3x faster than (B, C, d) on XLA CPU
+            d2 = 0.0
+            for k in range(R.shape[1]):
+                x = R[ii, k][:, None] - Rp[cand, k] if self.use_cells else R[ii, k][:, None] - R[None, :, k]
+                x = x - box[k] * jnp.round(x / box[k])
+                d2 = d2 + x * x
+            ok = (d2 < rl2) & (cand != ii[:, None]) & (cand < n)
             cnt = jnp.sum(ok, axis=1)
-            # stable compaction: positions of the True entries, first M per row
+            # stable compaction by scatter (measured faster than top_k, sort or nonzero on CPU)
             pos = jnp.cumsum(ok, axis=1) - 1
             pos = jnp.where(ok & (pos < M), pos, M)
             out = jnp.full((ii.size, M + 1), n, jnp.int32)

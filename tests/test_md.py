@@ -31,21 +31,28 @@ def test_nve_drift_float64(start, full):
     assert np.std(th.arrays()["temperature"]) > 10 * fluct
 
 
-def test_overflow_is_detected_and_repaired(start):
+@pytest.mark.parametrize("neighbors", ["dense", "jax-md"])
+def test_overflow_is_detected_and_repaired(start, neighbors):
     """A list allocated with a tiny capacity must overflow, be reallocated and the chunk redone."""
-    md = MDRunner("ka3d", start.box, start.species, "nve", dt=0.005, chunk=50)
+    md = MDRunner("ka3d", start.box, start.species, "nve", dt=0.005, chunk=50, neighbors=neighbors)
     md.init(start.positions, kT=0.5)
-    ref = MDRunner("ka3d", start.box, start.species, "nve", dt=0.005, chunk=50)
+    ref = MDRunner("ka3d", start.box, start.species, "nve", dt=0.005, chunk=50, neighbors=neighbors)
     ref.init(start.positions, kT=0.5)
     # shrink the buffer so that the first rebuild inside the chunk overflows
     cap = md.nbrs.idx.shape[-1]
-    md.nbrs = md.neighbor_fn.allocate(
-        np.array(md.state.position), extra_capacity=-(cap // 4 // start.n)
-    )  # per particle for sparse lists
+    if neighbors == "dense":  # exactly the current largest row: valid now, overflows on a later rebuild
+        most = int(np.max(np.sum(np.asarray(md.nbrs.idx) < start.n, axis=1)))
+        md.nbrs = md.neighbor_fn.allocate(np.array(md.state.position), extra_capacity=-(cap - most))
+        assert not bool(md.nbrs.did_buffer_overflow)
+    else:
+        md.nbrs = md.neighbor_fn.allocate(
+            np.array(md.state.position), extra_capacity=-(cap // 4 // start.n)
+        )  # per particle for sparse lists
     assert md.nbrs.idx.shape[-1] < cap
     md.run(100)
     ref.run(100)
     assert md.rebuilds_after_overflow >= 1
+    assert ref.rebuilds_after_overflow == 0
     np.testing.assert_allclose(md.positions, ref.positions, atol=1e-9)
 
 
