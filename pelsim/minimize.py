@@ -82,26 +82,24 @@ def _build_lbfgs(energy, valid, m, max_step, c1, c2, max_ls):
     vg = jax.value_and_grad(energy)
 
     def two_loop(g, S, Y, rho, k):
-        # circular buffer, newest at (k-1) % m; empty slots have rho = 0 and contribute nothing
-        def first(carry, idx):
-            q = carry
-            a = rho[idx] * jnp.vdot(S[idx], q)
-            return q - a * Y[idx], a
-
+        # circular buffer, newest at (k-1) % m; empty slots have rho = 0 and contribute nothing.
+        # Unrolled over the m pairs (static m) after one gather into newest-first order:
+        # measured ~2x cheaper per iteration than two lax.scan loops on XLA CPU.
         order = (k - 1 - jnp.arange(m)) % m  # newest first
-        q, alphas = jax.lax.scan(first, g, order)
-        newest = (k - 1) % m
-        sy = jnp.vdot(S[newest], Y[newest])
-        yy = jnp.vdot(Y[newest], Y[newest])
+        So, Yo, ro = S[order], Y[order], rho[order]
+        q = g
+        alphas = []
+        for t in range(m):
+            a = ro[t] * jnp.vdot(So[t], q)
+            q = q - a * Yo[t]
+            alphas.append(a)
+        sy = jnp.vdot(So[0], Yo[0])
+        yy = jnp.vdot(Yo[0], Yo[0])
         gamma = jnp.where((k > 0) & (yy > 0) & (sy > 0), sy / jnp.where(yy > 0, yy, 1.0), 1.0)
         r = gamma * q
-
-        def second(r, inp):
-            idx, a = inp
-            b = rho[idx] * jnp.vdot(Y[idx], r)
-            return r + S[idx] * (a - b), None
-
-        r, _ = jax.lax.scan(second, r, (order[::-1], alphas[::-1]))
+        for t in reversed(range(m)):
+            b = ro[t] * jnp.vdot(Yo[t], r)
+            r = r + So[t] * (alphas[t] - b)
         return -r
 
     def run(R0, fmax, max_steps, args, memory):
@@ -456,15 +454,21 @@ def quench(
     skin: float = 1.0,
     max_rebuilds: int = 200,
     max_steps: int = 20000,
+    pairs: str = "dense",
 ) -> MinResult:
     """Minimise a KA-type configuration to its inherent structure (instantaneous quench, T -> 0).
 
     Uses the pair-list energy of :func:`pelsim.potentials.pair_list_energy`: the minimiser runs
     until max_i|F_i| <= fmax or until a particle has moved skin/2 from where the list was
     built; the list is then rebuilt from the current positions and minimisation continues.
+    ``pairs="dense"`` (default) uses :func:`pelsim.potentials.dense_pair_energy` (analytic forces,
+    measured ~3x cheaper per evaluation); ``pairs="padded"`` the autodiff pair-list energy.
     """
     from pelsim.models import load_model
-    from pelsim.potentials import padded_pair_list, pair_list_energy
+    from pelsim.potentials import dense_pair_energy, dense_pair_list, padded_pair_list, pair_list_energy
+
+    if pairs not in ("dense", "padded"):
+        raise InputError(f"unknown pairs {pairs!r} (expected 'dense' or 'padded')")
 
     model = load_model(model)
     skin = min(skin, 0.5 * float(np.min(box)) - model.rc_max - 1e-3)  # small boxes: shrink the skin
@@ -481,18 +485,26 @@ def quench(
             np.asarray(species).tobytes(),
             kind,
             skin,
+            pairs,
         ),
-        lambda: pair_list_energy(model, box, species, kind, skin),
+        lambda: (dense_pair_energy if pairs == "dense" else pair_list_energy)(
+            model, box, species, kind, skin
+        ),
     )
     t0 = time.perf_counter()
     R = np.asarray(R0, float)
     steps = nev = 0
     methods = []
     memory = None
+    columns = 0
     for _ in range(max_rebuilds):
-        pairs = padded_pair_list(model, box, species, R, skin)
+        if pairs == "dense":
+            plist = dense_pair_list(model, box, species, R, skin, min_columns=columns)
+            columns = plist[0].shape[1]  # never shrink: no recompiles
+        else:
+            plist = padded_pair_list(model, box, species, R, skin)
         # the surface is the same after a rebuild: L-BFGS keeps its curvature memory
-        res = minimize(energy, R, method, fmax, max_steps, args=(pairs,), valid=valid, memory=memory)
+        res = minimize(energy, R, method, fmax, max_steps, args=(plist,), valid=valid, memory=memory)
         memory = res.memory
         steps, nev = steps + res.steps, nev + res.n_eval
         methods.append(res.method)

@@ -46,6 +46,8 @@ __all__ = [
     "forces_fn",
     "max_force",
     "dense_neighbor_forces",
+    "dense_pair_list",
+    "dense_pair_energy",
 ]
 
 KINDS = ("smooth", "shifted")
@@ -365,3 +367,67 @@ def dense_neighbor_forces(model, box, species, kind: str = "smooth"):
         return jnp.stack([jnp.sum(w * x, axis=1) for x in dR], axis=1)
 
     return energy, forces
+
+
+def dense_pair_list(model, box, species, R_ref, skin: float, min_columns: int = 0, block: int = 16):
+    """Dense neighbor matrix at R_ref for :func:`dense_pair_energy`: ``(idx (N, M), R_ref)``.
+
+    idx holds, for every particle, the neighbors within r_c,ab + skin (both directions, fill
+    value N); M is the largest row rounded up to a multiple of ``block`` (at least
+    ``min_columns``) so that shapes, and hence compiled minimisers, rarely change.
+    """
+    i, j = pair_list(model, box, species, R_ref, skin)
+    n = len(species)
+    ii, jj = np.concatenate([i, j]), np.concatenate([j, i])
+    order = np.argsort(ii, kind="stable")
+    ii, jj = ii[order], jj[order]
+    counts = np.bincount(ii, minlength=n)
+    M = max(int(min_columns), block * int(np.ceil(max(counts.max(initial=0), 1) / block)))
+    col = np.arange(ii.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    idx = np.full((n, M), n, np.int32)
+    idx[ii, col] = jj
+    return jnp.asarray(idx), jnp.asarray(np.asarray(R_ref, float))
+
+
+def dense_pair_energy(model, box, species, kind: str = "smooth", skin: float = 0.3):
+    """``(energy(R, nb), is_valid(R, nb))`` on a dense list ``nb`` from :func:`dense_pair_list`.
+
+    The energy carries a custom VJP with the analytic forces of :func:`dense_neighbor_forces`:
+    ``jax.value_and_grad`` then costs one fused pass with no scatter-add (measured ~3x cheaper
+    than autodiff of :func:`pair_list_energy` at N=1000, benchmarks/bench_minimize.py).
+    Exact while no particle has moved more than skin/2 from R_ref (``is_valid``). Reverse mode
+    only (for Hessians use :func:`energy_fn` or :func:`fixed_pair_energy`).
+    """
+    e_fn, f_fn = dense_neighbor_forces(model, box, species, kind)
+    half_skin2 = (0.5 * skin) ** 2
+    box_ = np.asarray(_check(model, box, species, kind)[1])
+
+    class _NB:
+        def __init__(self, idx):
+            self.idx = idx
+
+    @jax.custom_vjp
+    def energy(R, nb):
+        return e_fn(R, _NB(nb[0]))
+
+    def fwd(R, nb):
+        return e_fn(R, _NB(nb[0])), (f_fn(R, _NB(nb[0])), nb)
+
+    def bwd(res, g):
+        F, nb = res
+        return (-g * F, jax.tree_util.tree_map(lambda x: None if x is None else _zero_ct(x), nb))
+
+    energy.defvjp(fwd, bwd)
+
+    def is_valid(R, nb):
+        d = R - nb[1].astype(R.dtype)
+        d = d - box_ * jnp.round(d / box_)
+        return jnp.max(jnp.sum(d * d, axis=-1)) < half_skin2
+
+    return energy, is_valid
+
+
+def _zero_ct(x):
+    if jnp.issubdtype(x.dtype, jnp.floating):
+        return jnp.zeros_like(x)
+    return np.zeros(x.shape, jax.dtypes.float0)

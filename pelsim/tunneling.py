@@ -127,6 +127,115 @@ def levels(V, a, b, hbar, mass=1.0, n_levels=2, rtol=1e-10, n0=None, n_max=20000
         prev, n = E, 2 * n
 
 
+def fd_states(V_grid, dx, hbar, mass=1.0, n_levels=2, order=10):
+    """Lowest ``n_levels`` eigenpairs (E, psi[:, i]) of the ``order``-th order FD Hamiltonian."""
+    from scipy.linalg import eig_banded
+
+    p = order // 2
+    c = _fd2_coefficients(p)
+    n = V_grid.size
+    band = np.zeros((p + 1, n))
+    pref = -(hbar**2) / (2.0 * mass * dx**2)
+    band[0] = pref * c[0] + V_grid
+    for kk in range(1, p + 1):
+        band[kk, : n - kk] = pref * c[kk]
+    n_levels = min(n_levels, n)
+    return eig_banded(band, lower=True, select="i", select_range=(0, n_levels - 1))
+
+
+def _weights_right(psi, x, s_top):
+    """Probability weight of each eigenvector psi[:, i] beyond the barrier top s_top."""
+    p2 = psi**2
+    return p2[x > s_top].sum(axis=0) / p2.sum(axis=0)
+
+
+def pair_levels(V, a, b, s_top, hbar, n_levels, mass=1.0, rtol=1e-10, n0=200, n_max=200000):
+    """The tunneling pair of a double well: the lowest eigenstate localised in each well.
+
+    Eigenstates of -hbar^2/2m d2/dx2 + V on [a, b] (10th-order FD, grid doubled until
+    the pair energies and E1 - E0 change by < rtol relative) are assigned to the
+    left (A) or right (B) well by their probability weight on either side of the
+    barrier top s_top (> 1/2 on a side). Returns a dict with E0, E1, E_A, E_B, the
+    indices i_A, i_B, w_A (weight of state A beyond the top), w_B (weight of state B
+    before it), the grid size and the absolute round-off floor of the energies.
+    """
+    if not b > a:
+        raise InputError(f"empty interval [{a}, {b}] for the Schroedinger problem")
+    prev, n, k = None, n0, max(int(n_levels), 2)
+    while True:
+        x = np.linspace(a, b, n + 2)[1:-1]
+        dx = x[1] - x[0]
+        Vx = V(x)
+        while True:
+            E, psi = fd_states(Vx, dx, hbar, mass, k)
+            wr = _weights_right(psi, x, s_top)
+            iA = np.flatnonzero(wr < 0.5)
+            iB = np.flatnonzero(wr >= 0.5)
+            if (iA.size and iB.size) or k >= min(n, 4000):
+                break
+            k = min(2 * k, n)
+        if not (iA.size and iB.size):
+            raise InputError("no eigenstate localised in one of the wells (barrier below the zero-point "
+                             "energy?)")
+        iA, iB = int(iA[0]), int(iB[0])
+        cur = np.array([E[0], E[1], E[iA], E[iB]])
+        floor = 1e-14 * (hbar**2 / (mass * dx**2) + np.max(np.abs(cur)))
+        if prev is not None and prev[1] == (iA, iB):
+            P = prev[0]
+            ok = np.all(np.abs(cur - P) <= rtol * np.abs(cur) + floor)
+            for g, gp in ((cur[1] - cur[0], P[1] - P[0]), (cur[3] - cur[2], P[3] - P[2])):
+                ok &= abs(g - gp) <= rtol * abs(g) + floor
+            if ok or 2 * n > n_max:
+                break
+        elif 2 * n > n_max:
+            break
+        prev, n = (cur, (iA, iB)), 2 * n
+    return {"E0": float(E[0]), "E1": float(E[1]), "E_A": float(E[iA]), "E_B": float(E[iB]),
+            "i_A": iA, "i_B": iB, "w_A": float(wr[iA]), "w_B": float(1.0 - wr[iB]),
+            "grid_points": int(n), "floor": float(floor)}
+
+
+def delta0_anticrossing(V, a, b, s_a, s_b, s_top, hbar, pair, mass=1.0, n_points=None, max_iter=12):
+    """Delta0 as the anticrossing gap of the tunneling pair under a uniform bias force.
+
+    The profile is tilted, V_lam(x) = V(x) + lam (x - s_top), which shifts the two wells
+    against each other (the way a strain or field tunes Delta in the STM while leaving
+    Delta0 unchanged to first order; it does not change the well curvatures). lam is
+    iterated to resonance: from the two lowest states of the tilted problem, gap E and
+    weight w of the lower one beyond the top, the two-state model gives the bias
+    delta = E (1 - 2 w) and Delta0 = 2 E sqrt(w (1 - w)); lam -= delta / (s_b - s_a)
+    until |delta| < 1e-9 E (or the round-off floor). At resonance Delta0 = E, the minimum
+    gap. Returns (Delta0, lam, status): "ok"; "no_resonance" when the tilt destroys a
+    well (the two lowest states are not one per well); "unresolved" when the bias cannot
+    be tuned finely enough to reach resonance (Delta0 below the resolution; 0 returned).
+    """
+    n = n_points or pair["grid_points"]
+    x = np.linspace(a, b, n + 2)[1:-1]
+    dx = x[1] - x[0]
+    Vx = V(x)
+    span = s_b - s_a
+    lam = -(pair["E_B"] - pair["E_A"]) / span
+    floor = pair["floor"]
+    D0 = 0.0
+    for _ in range(max_iter):
+        E, psi = fd_states(Vx + lam * (x - s_top), dx, hbar, mass, 2)
+        w = _weights_right(psi, x, s_top)
+        gap = float(E[1] - E[0])
+        if abs(w[0] + w[1] - 1.0) > 0.2:  # both lowest states in one well: no resonance reachable
+            return 0.0, lam, "no_resonance"
+        w0 = float(w[0])
+        D0 = 2.0 * gap * np.sqrt(max(w0 * (1.0 - w0), 0.0))
+        delta = gap * (1.0 - 2.0 * w0)
+        if abs(delta) <= 1e-9 * gap + floor:
+            break
+        lam -= delta / span
+    if 4.0 * w0 * (1.0 - w0) < 0.5:
+        # resonance not reached: |delta| stays above Delta0 because lam cannot be set finer
+        # than its round-off, so Delta0 is below the resolution of the construction
+        return 0.0, float(lam), "unresolved"
+    return float(D0), float(lam), "ok"
+
+
 class Profile:
     """A smooth interpolant of a path profile V(s), with harmonic walls when its ends are minima."""
 
@@ -221,10 +330,27 @@ def dwp_parameters(s, V, hbar, dVds=None, d=None, curvature=None, rtol=1e-8) -> 
         # walls: psi_0 ~ exp(-omega u^2 / (2 hbar)) decays by exp(-50) at u = sqrt(100 hbar / omega)
         a -= np.sqrt(100.0 * hbar / np.sqrt(prof.k_left)) if prof.k_left > 0 else 0.0
         b += np.sqrt(100.0 * hbar / np.sqrt(prof.k_right)) if prof.k_right > 0 else 0.0
-    E, npts = levels(prof, a, b, hbar, 1.0, 2, rtol)
-    split = float(E[1] - E[0])
     Vlow = min(Va, Vb)
     V0 = float(Vt - Vlow)
+    # levels needed to reach the lowest state of the upper well: the lower well's ladder
+    # up to (upper well + its zero-point energy), with a margin for anharmonicity
+    hw_low = hwa if Va <= Vb else hwb
+    n_lev = int(np.ceil((abs(Vb - Va) + 0.5 * (hwa + hwb)) / hw_low)) + 4
+    pair = pair_levels(prof, a, b, st, hbar, n_lev, 1.0, rtol)
+    E_pair = abs(pair["E_B"] - pair["E_A"])
+    # resolution of Delta0: energy round-off, and the bias resolution of the anticrossing
+    # iteration (relative round-off of lam * (s_b - s_a) ~ E_pair)
+    D0_floor = float(pair["floor"] + 1e-15 * (E_pair + abs(Vt) + abs(Vlow)))
+    D0, lam, status = delta0_anticrossing(prof, a, b, sa, sb, st, hbar, pair)
+    method = "anticrossing" if status != "unresolved" else "unresolved"
+    if status == "no_resonance":
+        # the tilt to resonance destroys a well: two-state relation on the untilted pair,
+        # Delta0 = 2 E sqrt(w (1 - w)), w = weight of the lower pair state in the other well
+        w = pair["w_A"] if pair["E_A"] <= pair["E_B"] else pair["w_B"]
+        D0 = 2.0 * E_pair * np.sqrt(max(w * (1.0 - w), 0.0))
+        method = "pair_weights"
+    if D0 < D0_floor:
+        D0 = 0.0
     dist = abs(sb - sa) if d is None else float(d)
     Delta = float((Vb + 0.5 * hwb) - (Va + 0.5 * hwa))
     hw = 0.5 * (hwa + hwb)
@@ -232,12 +358,15 @@ def dwp_parameters(s, V, hbar, dVds=None, d=None, curvature=None, rtol=1e-8) -> 
         "V0": V0, "asymmetry": float(Vb - Va), "barrier": float(Vt - Va), "d": float(dist),
         "s_a": float(sa), "s_b": float(sb), "s_top": float(st),
         "hbar_omega_a": float(hwa), "hbar_omega_b": float(hwb),
-        "E0": float(E[0]), "E1": float(E[1]), "splitting": split,
-        "Delta": Delta, "Delta0": float(np.sqrt(max(split**2 - Delta**2, 0.0))),
+        "E0": pair["E0"], "E1": pair["E1"], "E_A": pair["E_A"], "E_B": pair["E_B"],
+        "level_A": pair["i_A"], "level_B": pair["i_B"],
+        "splitting": float(E_pair), "splitting_lowest": float(pair["E1"] - pair["E0"]),
+        "Delta": Delta, "Delta0": float(D0), "Delta0_method": method, "Delta0_floor": D0_floor,
+        "bias_resonance": float(lam),
         "Delta0_wkb": float(delta0_wkb(hw, V0, dist, hbar)),
         "Delta0_parabola": float(delta0_two_parabola(hw, V0)),
-        "walls_extended": prof.ends_at_minima, "grid_points": int(npts),
-        "splitting_floor": float(1e-14 * hbar**2 / ((b - a) / npts) ** 2),
+        "walls_extended": prof.ends_at_minima, "grid_points": int(pair["grid_points"]),
+        "splitting_floor": float(pair["floor"]),
     }
 
 

@@ -35,9 +35,10 @@ def test_nve_drift_float64(start, full):
 def test_overflow_is_detected_and_repaired(start, neighbors):
     """A list allocated with a tiny capacity must overflow, be reallocated and the chunk redone."""
     md = MDRunner("ka3d", start.box, start.species, "nve", dt=0.005, chunk=50, neighbors=neighbors)
-    md.init(start.positions, kT=0.5)
+    kT = 1.5 if neighbors == "dense" else 0.5  # dense: hot enough for a row to outgrow the list
+    md.init(start.positions, kT=kT)
     ref = MDRunner("ka3d", start.box, start.species, "nve", dt=0.005, chunk=50, neighbors=neighbors)
-    ref.init(start.positions, kT=0.5)
+    ref.init(start.positions, kT=kT)
     # shrink the buffer so that the first rebuild inside the chunk overflows
     cap = md.nbrs.idx.shape[-1]
     if neighbors == "dense":  # exactly the current largest row: valid now, overflows on a later rebuild
