@@ -27,6 +27,8 @@ def main():
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--md-steps", type=int, default=2000)
+    ap.add_argument("--pairs", default="dense", help="dense (analytic forces) or padded (autodiff)")
+    ap.add_argument("--skin", type=float, default=0.3)
     a = ap.parse_args()
     m = load_model("ka3d")
     conf = random_configuration(m, a.n, seed=0)
@@ -37,7 +39,7 @@ def main():
     R = md.positions
     times, res = [], None
     for _ in range(a.repeats + 1):
-        res = quench(m, conf.box, conf.species, R, "shifted", 1e-10, "auto")
+        res = quench(m, conf.box, conf.species, R, "shifted", 1e-10, "auto", skin=a.skin, pairs=a.pairs)
         times.append(res.time_s)
     ours = float(np.median(times[1:]))
     conf.positions = R
@@ -67,7 +69,10 @@ def main():
             lt.append(lm["time_s"])
     result = {
         "n": a.n,
+        "pairs": a.pairs,
+        "skin": a.skin,
         "pelsim_time_s_median": ours,
+        "pelsim_rebuilds": res.info["rebuilds"],
         "pelsim_first_call_s": times[0],
         "jit_compile_s": times[0] - ours,
         "pelsim_steps": res.steps,

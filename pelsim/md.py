@@ -126,15 +126,38 @@ class MDRunner:
         self.rebuilds_after_overflow = 0
         self.step = 0
 
-        def run_chunk(state, nbrs, kT, nsteps):
-            def body(_, c):
-                st, nb = c
-                nb = nb.update(st.position)
-                new = apply(st, neighbor=nb, kT=kT)
-                # jax-md's thermostat chains may promote dtypes; keep the carry's types fixed
-                return jax.tree_util.tree_map(lambda a, b: a.astype(b.dtype), new, st), nb
+        def step(st, nb, kT):
+            new = apply(st, neighbor=nb, kT=kT)
+            # jax-md's thermostat chains may promote dtypes; keep the carry's types fixed
+            return jax.tree_util.tree_map(lambda a, b: a.astype(b.dtype), new, st)
 
-            return jax.lax.fori_loop(0, nsteps, body, (state, nbrs))
+        def run_chunk(state, nbrs, kT, nsteps):
+            if neighbors == "jax-md":
+
+                def body(_, c):
+                    st, nb = c
+                    nb = nb.update(st.position)
+                    return step(st, nb, kT), nb
+
+                return jax.lax.fori_loop(0, nsteps, body, (state, nbrs))
+
+            # dense list: an inner loop of plain steps while no particle has moved skin/2, then
+            # one rebuild. Measured: a lax.cond around the rebuild in every step cost ~1 ms per
+            # step on XLA CPU at N=1000 (more than the force); this runs 2.5x faster.
+            def inner_cond(c):
+                st, nb, i = c
+                return (i < nsteps) & ~nb.fn.needs_rebuild(st.position, nb)
+
+            def inner_body(c):
+                st, nb, i = c
+                return step(st, nb, kT), nb, i + 1
+
+            def outer_body(c):
+                st, nb, i = jax.lax.while_loop(inner_cond, inner_body, c)
+                return st, nb.update(st.position), i
+
+            st, nb, _ = jax.lax.while_loop(lambda c: c[2] < nsteps, outer_body, (state, nbrs, jnp.int32(0)))
+            return st, nb
 
         self._run_chunk = jax.jit(run_chunk, static_argnums=3, donate_argnums=(0,))
 

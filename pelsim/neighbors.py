@@ -230,19 +230,22 @@ class DenseNeighborFn:
         idx, over = _jit_build(spec, R)
         return DenseNeighborList(idx, jnp.array(R, copy=True), over, jnp.int32(1), spec)
 
-    def update(self, R, nbrs):
+    def needs_rebuild(self, R, nbrs):
+        """True (JAX bool) when a particle has moved more than skin/2 since the last build."""
         box = jnp.asarray(self.box, R.dtype)
         d = R - nbrs.reference_position
         d = d - box * jnp.round(d / box)
-        need = jnp.max(jnp.sum(d * d, axis=-1)) > (0.5 * self.skin) ** 2
+        return jnp.max(jnp.sum(d * d, axis=-1)) > (0.5 * self.skin) ** 2
 
-        def rebuild(_):
-            idx, over = self._build(R)
-            return DenseNeighborList(
-                idx, R, nbrs.did_buffer_overflow | over, nbrs.n_builds + 1, nbrs.fn
-            )
+    def rebuild(self, R, nbrs):
+        """Unconditional on-device rebuild at R (overflow flag stays sticky)."""
+        idx, over = self._build(R)
+        return DenseNeighborList(idx, R, nbrs.did_buffer_overflow | over, nbrs.n_builds + 1, nbrs.fn)
 
-        return jax.lax.cond(need, rebuild, lambda _: nbrs, None)
+    def update(self, R, nbrs):
+        return jax.lax.cond(
+            self.needs_rebuild(R, nbrs), lambda _: self.rebuild(R, nbrs), lambda _: nbrs, None
+        )
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -106,8 +106,8 @@ def test_tilted_quartic_delta0_equals_exact_anticrossing_gap(c):
     assert abs(p["bias_resonance"] + c) < 1e-9
     # the pair: lowest state in each well; E1 - E0 kept as splitting_lowest
     E = sinc_dvr_levels((xg * xg - 1) ** 2 + c * xg, xg[1] - xg[0], hbar, n_levels=8)
-    assert abs(p["splitting_lowest"] - (E[1] - E[0])) < 1e-6 * (E[1] - E[0])
-    assert abs(p["splitting"] - (E[p["level_B"]] - E[p["level_A"]])) < 1e-6 * p["splitting"]
+    assert abs(p["splitting_lowest"] - (E[1] - E[0])) < 2e-5 * (E[1] - E[0])
+    assert abs(p["splitting"] - abs(E[p["level_B"]] - E[p["level_A"]])) < 2e-5 * p["splitting"]
     if c >= 0.3:
         assert abs(p["Delta"]) > p["hbar_omega_a"] and p["splitting_lowest"] < abs(p["Delta"])
         assert p["level_B"] > 1 and p["splitting"] > abs(p["Delta"]) * 0.9

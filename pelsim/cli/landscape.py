@@ -131,7 +131,7 @@ def cmd_catalogue(args) -> int:
 def _rows(cat):
     keep = ("id", "method", "barrier", "asymmetry", "V0", "d", "m_eff", "splitting", "Delta", "Delta0",
             "Delta0_wkb", "Delta0_parabola", "is_tls", "min_a", "min_b", "saddle")
-    return [{k: r[k] for k in keep} for r in cat.dwp_rows]
+    return [{k: r[k] for k in keep} | {"methods": r.get("methods", r["method"])} for r in cat.dwp_rows]
 
 
 def export(cat, outdir: Path) -> None:
@@ -158,6 +158,8 @@ def export(cat, outdir: Path) -> None:
                       "V0": float(r["V0"]),
                       "splitting": float(r["splitting"]), "Delta": float(r["Delta"]),
                       "Delta0": float(r["Delta0"]), "method": str(r["method"]), "is_tls": bool(r["is_tls"]),
+                      "methods": str(r.get("methods", r["method"])),
+                      "splitting_lowest": float(r.get("splitting_lowest", float("nan"))),
                       "unit_preset": str(a["unit_preset"]), "dir": str(int(r["id"]))})
     with atomic_path(outdir / "index.json", ".json") as tmp:
         Path(tmp).write_text(json.dumps(index, indent=1))

@@ -27,8 +27,9 @@ from pelsim.units import DEFAULT_PRESET, get_preset
 SCHEMA_VERSION = 1
 DWP_FLOAT_FIELDS = ("barrier", "asymmetry", "V0", "d", "m_eff", "hbar_omega_a", "hbar_omega_b",
                     "splitting", "Delta", "Delta0", "Delta0_wkb", "Delta0_parabola", "splitting_K",
-                    "Delta_K", "Delta0_K", "participation_ratio")
-DWP_INT_FIELDS = ("id", "glass", "seed", "min_a", "min_b", "saddle", "n_moving")
+                    "Delta_K", "Delta0_K", "participation_ratio", "splitting_lowest", "Delta0_floor")
+DWP_INT_FIELDS = ("id", "glass", "seed", "min_a", "min_b", "saddle", "n_moving", "n_found")
+_DWP_DEFAULTS = {"splitting_lowest": np.nan, "Delta0_floor": np.nan, "n_found": 1}
 TWP_FLOAT_FIELDS = ("E1", "E2", "E3", "loop_area", "loop_area_particle_max", "loop_area_config")
 _STR = None  # set lazily to h5py.string_dtype()
 
@@ -155,12 +156,11 @@ class Catalogue:
                         else:
                             g.create_dataset(k, data=np.array(vals))
                 g = f.create_group("dwps")
-                for k in DWP_INT_FIELDS:
-                    g.create_dataset(k, data=np.array([r[k] for r in self.dwp_rows], np.int64))
-                for k in DWP_FLOAT_FIELDS:
-                    g.create_dataset(k, data=np.array([r[k] for r in self.dwp_rows], float))
-                g.create_dataset("method", data=np.array([r["method"] for r in self.dwp_rows], dtype=object),
-                                 dtype=s)
+                D = self.dwps()
+                for k in DWP_INT_FIELDS + DWP_FLOAT_FIELDS:
+                    g.create_dataset(k, data=D[k])
+                for k in ("method", "methods"):
+                    g.create_dataset(k, data=np.array(list(D[k]), dtype=object), dtype=s)
                 g.create_dataset("is_tls", data=np.array([bool(r["is_tls"]) for r in self.dwp_rows], bool))
                 pg = g.create_group("profiles")
                 for i, (sv, vv) in self.profiles.items():
@@ -255,7 +255,9 @@ class Catalogue:
                "min_a": int(min_a), "min_b": int(min_b), "saddle": int(saddle),
                "barrier": Es - Ea, "asymmetry": Eb - Ea, "V0": Es - min(Ea, Eb), "d": geo["d"],
                "m_eff": geo["m_eff"], "hbar_omega_a": tp["hbar_omega_a"], "hbar_omega_b": tp["hbar_omega_b"],
-               "splitting": tp["splitting"], "Delta": tp["Delta"], "Delta0": tp["Delta0"],
+               "splitting": tp["splitting"], "splitting_lowest": tp["splitting_lowest"],
+               "Delta": tp["Delta"], "Delta0": tp["Delta0"], "Delta0_floor": tp["Delta0_floor"],
+               "methods": str(method), "n_found": 1,
                "Delta0_wkb": tp["Delta0_wkb"], "Delta0_parabola": tp["Delta0_parabola"],
                "participation_ratio": geo["participation_ratio"], "n_moving": geo["n_moving"]}
         row["splitting_K"] = row["splitting"] * epsK
@@ -273,21 +275,46 @@ class Catalogue:
         b = self.add_minimum(step.min_b.R, step.min_b.energy, step.min_b.max_force, glass, prov)
         if a == b:
             raise InputError("elementary step joins a minimum to itself")
+        dup = self.find_dwp(a, b, step.saddle.R, step.saddle.energy)
+        if dup >= 0:
+            self._count_duplicate(dup, method)
+            return dup
         sd = self.add_saddle(step.saddle.R, step.saddle.energy, step.saddle.max_force, step.saddle.n_negative,
                              a, b, method, glass, prov)
         prof = step.profile
         return self.add_dwp(a, b, sd, (prof["s"], prof["V"]), method, glass, seed, prof.get("dVds"),
                             prof.get("curvature"))
 
+    def find_dwp(self, a, b, R_saddle, E_saddle, energy_tol=ENERGY_TOL, distance_tol=DISTANCE_TOL) -> int:
+        """Id of a stored DWP between minima {a, b} through the same saddle (identity as for
+        minima: energy within ``energy_tol`` and max displacement within ``distance_tol``), or -1."""
+        key = {int(a), int(b)}
+        rows = [r for r in self.dwp_rows if {r["min_a"], r["min_b"]} == key]
+        if not rows:
+            return -1
+        k = find_minimum(E_saddle, np.asarray(R_saddle, float),
+                         [self.saddles["energy"][r["saddle"]] for r in rows],
+                         [self.saddles["positions"][r["saddle"]] for r in rows], self.box, energy_tol,
+                         distance_tol)
+        return -1 if k < 0 else int(rows[k]["id"])
+
+    def _count_duplicate(self, dwp_id, methods):
+        r = self.dwp_rows[dwp_id]
+        have = set(str(r.get("methods", r["method"])).split(","))
+        have |= set(str(methods).split(","))
+        r["methods"] = ",".join(sorted(have))
+        r["n_found"] = int(r.get("n_found", 1)) + 1
+
     # ------------------------------------------------------------------ views
     def dwps(self) -> dict:
         """Dict of numpy arrays, one per DWP field (docs/catalogue.md)."""
         out = {}
         for k in DWP_INT_FIELDS:
-            out[k] = np.array([r[k] for r in self.dwp_rows], np.int64)
+            out[k] = np.array([r.get(k, _DWP_DEFAULTS.get(k)) for r in self.dwp_rows], np.int64)
         for k in DWP_FLOAT_FIELDS:
-            out[k] = np.array([r[k] for r in self.dwp_rows], float)
+            out[k] = np.array([r.get(k, _DWP_DEFAULTS.get(k)) for r in self.dwp_rows], float)
         out["method"] = np.array([r["method"] for r in self.dwp_rows], dtype=object)
+        out["methods"] = np.array([r.get("methods", r["method"]) for r in self.dwp_rows], dtype=object)
         out["is_tls"] = np.array([bool(r["is_tls"]) for r in self.dwp_rows], bool)
         return out
 
@@ -363,7 +390,9 @@ class Catalogue:
         return added
 
     def merge(self, other: Catalogue) -> None:
-        """Append another catalogue of the same system, deduplicating minima by identity."""
+        """Append another catalogue of the same system, deduplicating minima by identity and DWPs
+        by (minima pair, saddle identity): a repeated DWP keeps its first row, its ``methods``
+        gains the other method and ``n_found`` counts the finds (docs/catalogue.md)."""
         if (other.attrs["N"], other.attrs["dim"]) != (self.attrs["N"], self.attrs["dim"]):
             raise InputError("cannot merge catalogues of different systems")
         mmap = [self.add_minimum(R, e, f, g, json.loads(p)) for R, e, f, g, p in zip(
@@ -378,8 +407,13 @@ class Catalogue:
                                         S["n_negative_modes"][i], a, b, S["method"][i], S["glass"][i],
                                         json.loads(S["provenance"][i])))
         for r in other.dwp_rows:
-            new = dict(r, id=len(self.dwp_rows), min_a=mmap[r["min_a"]], min_b=mmap[r["min_b"]],
-                       saddle=smap[r["saddle"]])
+            a, b = mmap[r["min_a"]], mmap[r["min_b"]]
+            sd = r["saddle"]
+            dup = self.find_dwp(a, b, S["positions"][sd], S["energy"][sd])
+            if dup >= 0:  # the same saddle between the same minima, found again (by another method)
+                self._count_duplicate(dup, r.get("methods", r["method"]))
+                continue
+            new = dict(r, id=len(self.dwp_rows), min_a=a, min_b=b, saddle=smap[sd])
             self.dwp_rows.append(new)
             self.profiles[new["id"]] = other.profiles[r["id"]]
         self.find_twps()
