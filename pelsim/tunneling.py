@@ -8,14 +8,18 @@ Output (all reduced energies):
 - ``V0``: barrier top above the lower well; ``asymmetry``: V_b - V_a (classical);
 - ``d``: distance between the minima along s (or the one given);
 - ``hbar_omega_a/b``: hbar * sqrt(V''(s_min)) at each well (mass 1);
-- ``splitting``: E1 - E0 of -hbar^2/2 d^2/ds^2 + V(s), solved with a 10th-order
-  finite-difference Hamiltonian on a uniform grid (banded eigensolver), refined (grid
-  doubled) until E0, E1 and E1 - E0 change by less than ``rtol`` relative. The
-  Colbert-Miller sinc DVR (J. Chem. Phys. 96, 1982 (1992); dense, exponentially
-  convergent) is kept as :func:`sinc_dvr_levels` for cross-checks;
+- ``splitting``: the tunneling-pair energy E = |E_B0 - E_A0|, where A0 (B0) is the lowest
+  eigenstate of -hbar^2/2 d^2/ds^2 + V(s) localised in the left (right) well (probability
+  weight > 1/2 on that side of the barrier top); ``splitting_lowest`` = E1 - E0 (they differ
+  when |Delta| > hbar*omega of the lower well). Solved with a 10th-order finite-difference
+  Hamiltonian on a uniform grid (sparse shift-invert Lanczos), grid doubled until the levels
+  and gaps change by less than ``rtol`` relative. The Colbert-Miller sinc DVR (J. Chem. Phys.
+  96, 1982 (1992)) is kept as :func:`sinc_dvr_levels` for cross-checks;
 - ``Delta``: ground-state asymmetry with zero-point energies,
   (V_b + hbar_omega_b/2) - (V_a + hbar_omega_a/2);
-- ``Delta0 = sqrt(max(splitting^2 - Delta^2, 0))`` (the STM relation E = sqrt(Delta^2 + Delta0^2));
+- ``Delta0``: the anticrossing gap of the pair when the asymmetry is tuned by a uniform bias
+  force along s (:func:`delta0_anticrossing`; STM E = sqrt(Delta^2 + Delta0^2), seed Eq. 2
+  parametrisation); 0 below its numerical floor ``Delta0_floor``;
 - ``Delta0_wkb``: seed Eq. 3, hbar Omega exp(-(d/hbar) sqrt(2 m V0)), m = 1;
 - ``Delta0_parabola``: seed Eq. 4, (hbar Omega/2) [3 - sqrt(8 V0/(pi hbar Omega))] exp(-2 V0/hbar Omega);
   both with hbar Omega = (hbar_omega_a + hbar_omega_b)/2.
@@ -147,7 +151,9 @@ def fd_states(V_grid, dx, hbar, mass=1.0, n_levels=2, order=10):
     H = diags(bands, offs, format="csc")
     n_levels = min(n_levels, n - 2)
     sigma = float(np.min(V_grid)) - 1e-3 * (abs(float(np.min(V_grid))) + abs(pref))
-    E, psi = eigsh(H, k=n_levels, sigma=sigma, which="LM", tol=0.0)
+    v0 = np.random.default_rng(12345).standard_normal(n)  # deterministic ARPACK start
+    E, psi = eigsh(H, k=n_levels, sigma=sigma, which="LM", tol=0.0, v0=v0,
+                   ncv=min(n - 1, max(2 * n_levels + 1, 20)))
     order_ = np.argsort(E)
     return E[order_], psi[:, order_]
 
