@@ -364,6 +364,7 @@ def dwp_parameters(s, V, hbar, dVds=None, d=None, curvature=None, rtol=1e-8) -> 
         w = pair["w_A"] if pair["E_A"] <= pair["E_B"] else pair["w_B"]
         D0 = 2.0 * E_pair * np.sqrt(max(w * (1.0 - w), 0.0))
         method = "pair_weights"
+    D0 = min(D0, E_pair)  # the gap at resonance cannot exceed the pair energy (round-off at Delta = 0)
     if D0 < D0_floor:
         D0 = 0.0
     dist = abs(sb - sa) if d is None else float(d)
