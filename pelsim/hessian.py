@@ -1,8 +1,9 @@
 """Hessians and normal modes of any JAX energy function of positions (N, d).
 
-* :func:`hessian` - dense (N d x N d) matrix by forward-over-reverse autodiff (N up to a few
-  thousand: 8 (N d)^2 bytes).
-* :func:`lowest_modes` - the k lowest eigenpairs from Hessian-vector products (jvp of grad)
+* :func:`hessian` - dense (N d x N d) matrix (N up to a few thousand: 8 (N d)^2 bytes): the
+  analytic pair Hessian when the energy carries one (:mod:`pelsim.pair_hessian`, attached by
+  :func:`pelsim.landscape.search.landscape_energy`), else forward-over-reverse autodiff.
+* :func:`lowest_modes` - the k lowest eigenpairs from Hessian-vector products (analytic, or jvp of grad)
   and Lanczos (``scipy.sparse.linalg.eigsh`` on a LinearOperator, shift-free ``which="SA"``),
   any N. The d uniform translations (exact zero modes of a periodic system) are projected
   out of the operator, so the returned modes are the vibrational ones.
@@ -21,6 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
+from pelsim import pair_hessian as _ph
+
 __all__ = ["hessian", "hvp_fn", "lowest_modes", "participation_ratio", "check_minimum", "translation_basis"]
 
 
@@ -28,6 +31,10 @@ def hessian(energy, R) -> np.ndarray:
     """Dense Hessian d^2E/dR dR as an (N d, N d) float64 array."""
     R = jnp.asarray(R, jnp.float64)
     n = R.size
+    ph = _ph.get(energy)
+    if ph is not None and ph.n * ph.dim == n:
+        H = np.asarray(ph.dense(R))
+        return 0.5 * (H + H.T)
     flat = lambda x: energy(x.reshape(R.shape))
     H = jax.jit(jax.jacfwd(jax.grad(flat)))(R.reshape(-1))
     H = np.asarray(H).reshape(n, n)
@@ -35,8 +42,12 @@ def hessian(energy, R) -> np.ndarray:
 
 
 def hvp_fn(energy, R):
-    """v -> H v at R (jitted jvp of the gradient), v of length N d."""
+    """v -> H v at R (analytic pair HVP if the energy carries one, else jitted jvp of the
+    gradient), v of length N d."""
     R = jnp.asarray(R, jnp.float64)
+    ph = _ph.get(energy)
+    if ph is not None and ph.n * ph.dim == R.size:
+        return lambda v: ph.hvp(R, jnp.asarray(v).reshape(-1))
     g = jax.grad(lambda x: energy(x.reshape(R.shape)))
     x0 = R.reshape(-1)
     return jax.jit(lambda v: jax.jvp(g, (x0,), (v,))[1])

@@ -63,7 +63,8 @@ class MDRunner:
     chunk (steps per jitted call), dtype (np.float64 or np.float32), tau_T (Nose-Hoover
     coupling time), gamma (Langevin friction, 1/tau), neighbors ("dense": pelsim's own dense
     list with analytic forces, the default; "jax-md": jax-md's list in format ``fmt`` with
-    autodiff forces).
+    autodiff forces), devices (dense list only: split the force rows over this many JAX
+    devices, see :meth:`_sharded_forces`; 1 = one device, the default).
     """
 
     def __init__(
@@ -84,6 +85,7 @@ class MDRunner:
         cell_list=None,
         seed=0,
         neighbors="dense",
+        devices=1,
     ):
         from jax_md import simulate, space
 
@@ -97,11 +99,18 @@ class MDRunner:
         self.dt, self.chunk, self.integrator = float(dt), int(chunk), integrator
         self.kT = float(kT)
         self.volume = float(np.prod(self.box))
+        self.devices = int(devices)
+        self._place = lambda tree: tree
+        if self.devices > 1 and neighbors != "dense":
+            raise InputError("devices > 1 needs neighbors='dense'")
         if neighbors == "dense":
-            # pelsim's dense list + analytic row-sum forces (default: measured faster, less memory)
-            self.neighbor_fn = make_dense_neighbor_fn(self.model, self.box, self.n, skin)
+            # pelsim's dense list + analytic row-sum forces (default: measured faster, less memory);
+            # per-species-pair list cutoffs r_c,ab + skin (fewer columns than r_c,max + skin)
+            self.neighbor_fn = make_dense_neighbor_fn(self.model, self.box, self.n, skin, species=self.species)
             e_nl, f_nl = dense_neighbor_forces(self.model, self.box, self.species, kind)
             energy = lambda R, neighbor, **kw: f_nl(R, neighbor)
+            if self.devices > 1:
+                energy = self._sharded_forces(f_nl)
         elif neighbors == "jax-md":
             self.neighbor_fn = make_neighbor_fn(self.model, self.box, self.n, skin, fmt, cell_list=cell_list)
             e_nl = neighbor_list_energy(self.model, self.box, self.species, kind)
@@ -173,16 +182,51 @@ class MDRunner:
 
         self._observe = jax.jit(observe)
 
+    def _sharded_forces(self, f_nl):
+        """Forces split over ``devices`` by rows of the dense list (positions replicated).
+
+        Each device computes the row sums of its N/devices rows; the integrator then sees the
+        gathered (N, d) forces. On CPU the devices are host devices: set
+        ``jax.config.update("jax_num_cpu_devices", 2)`` (or ``XLA_FLAGS=
+        --xla_force_host_platform_device_count=2``) before JAX's first computation. On several
+        GPUs the same code splits the rows over the GPUs.
+        """
+        from jax.sharding import Mesh, NamedSharding
+        from jax.sharding import PartitionSpec as P
+
+        avail = jax.devices()
+        if len(avail) < self.devices:
+            raise InputError(
+                f"devices={self.devices} but JAX sees {len(avail)}: on CPU call "
+                f'jax.config.update("jax_num_cpu_devices", {self.devices}) before the first JAX computation'
+            )
+        if self.n % self.devices:
+            raise InputError(f"devices={self.devices} must divide the number of particles {self.n}")
+        mesh = Mesh(np.asarray(avail[: self.devices]), ("rows",))
+        rows = self.n // self.devices
+
+        class _Rows:  # the list's idx block seen by one device
+            def __init__(self, idx):
+                self.idx = idx
+
+        def block(R, idx):
+            return f_nl(R, _Rows(idx), row_start=jax.lax.axis_index("rows") * rows)
+
+        sharded = jax.shard_map(block, mesh=mesh, in_specs=(P(), P("rows")), out_specs=P("rows"))
+        replicated = NamedSharding(mesh, P())
+        self._place = lambda tree: jax.device_put(tree, replicated)
+        return lambda R, neighbor, **kw: sharded(R, neighbor.idx)
+
     def init(self, R, kT=None, V=None):
         """Initial state at positions R (velocities Maxwell-Boltzmann at kT, or V given)."""
         R = jnp.asarray(np.mod(np.asarray(R, float), self.box), self.dtype)
-        self.nbrs = allocate(self.neighbor_fn, R)
+        self.nbrs = self._place(allocate(self.neighbor_fn, R))
         self.key, k = jax.random.split(self.key)
         kT = self.kT if kT is None else kT
-        state = self._init(k, R, mass=self.masses, kT=kT, neighbor=self.nbrs)
+        state = self._init(k, self._place(R), mass=self._place(self.masses), kT=kT, neighbor=self.nbrs)
         if V is not None:
             state = state.set(momentum=jnp.asarray(V, self.dtype) * self.masses)
-        self.state = state
+        self.state = self._place(state)
         return state
 
     def run(
@@ -217,7 +261,7 @@ class MDRunner:
                     break
                 # reallocate from positions AFTER the failed chunk, redo the chunk from the saved state
                 self.rebuilds_after_overflow += 1
-                self.nbrs = allocate(self.neighbor_fn, state.position)
+                self.nbrs = self._place(allocate(self.neighbor_fn, state.position))
                 self.state = jax.tree_util.tree_map(lambda x: jnp.array(x, copy=True), saved)
             else:
                 raise InputError("neighbor list keeps overflowing (system exploding? reduce dt)")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import hashlib
 
 import jax
 import jax.numpy as jnp
@@ -126,7 +127,7 @@ class DenseNeighborFn:
     ``extra_capacity`` columns) and the cell capacity from R on the host; ``update`` is jittable.
     """
 
-    def __init__(self, box, r_list, skin, n, capacity_multiplier=1.25, block=2048):
+    def __init__(self, box, r_list, skin, n, capacity_multiplier=1.25, block=2048, pair_cutoff=None, species=None):
         self.box = np.asarray(box, float)
         self.r_list, self.skin, self.n = float(r_list), float(skin), int(n)
         self.capacity_multiplier = float(capacity_multiplier)
@@ -136,10 +137,22 @@ class DenseNeighborFn:
         self.use_cells = bool(np.all(self.ncell >= 4))
         self.max_neighbors = None
         self.cell_capacity = None
+        # optional per-species-pair list cutoffs r_c,ab + skin (fewer columns than r_c,max + skin)
+        self.pair_cutoff = self.species = None
+        self._species_key = None
+        if pair_cutoff is not None:
+            if species is None or len(species) != self.n:
+                raise InputError("per-pair list cutoffs need the species of all n particles")
+            pc = np.asarray(pair_cutoff, float)
+            if pc.max() > self.r_list + 1e-12:
+                raise InputError(f"pair list cutoff {pc.max():.3f} exceeds r_list {self.r_list:.3f}")
+            self.pair_cutoff = pc
+            self.species = np.asarray(species, np.int32)
+            self._species_key = (tuple(pc.ravel()), hashlib.sha1(self.species.tobytes()).hexdigest())
 
     def _key(self):
         sizes = (self.max_neighbors, self.cell_capacity)
-        return (tuple(self.box), self.r_list, self.skin, self.n, self.block, *sizes)
+        return (tuple(self.box), self.r_list, self.skin, self.n, self.block, self._species_key, *sizes)
 
     def __hash__(self):  # static pytree metadata: the sizes decide the compiled shapes
         return hash(self._key())
@@ -172,12 +185,16 @@ class DenseNeighborFn:
     def _build(self, R):
         n, M = self.n, self.max_neighbors
         box = jnp.asarray(self.box, R.dtype)
+        inv_box = 1.0 / box
         rl2 = self.r_list**2
         Rp = jnp.concatenate([R, jnp.zeros((1, R.shape[1]), R.dtype)])
         if self.use_cells:
             table, nb_flat, cell_over = self._cells(R)
         else:
             cell_over = jnp.bool_(False)
+        if self.pair_cutoff is not None:
+            spec = jnp.asarray(np.r_[self.species, 0])
+            cut2 = (self.pair_cutoff**2).astype(np.dtype(R.dtype))
 
         def rows(i0):
             ii = jnp.minimum(i0 + jnp.arange(self.block_rows), n - 1)
@@ -189,12 +206,20 @@ class DenseNeighborFn:
             d2 = 0.0
             for k in range(R.shape[1]):
                 x = R[ii, k][:, None] - Rp[cand, k] if self.use_cells else R[ii, k][:, None] - R[None, :, k]
-                x = x - box[k] * jnp.round(x / box[k])
+                x = x - box[k] * jnp.round(x * inv_box[k])
                 d2 = d2 + x * x
-            ok = (d2 < rl2) & (cand != ii[:, None]) & (cand < n)
-            cnt = jnp.sum(ok, axis=1)
+            if self.pair_cutoff is None:
+                lim = rl2
+            else:  # per-pair cutoff by selects on the (few) species, not a gather per candidate
+                sj = spec[cand] if self.use_cells else spec[None, :n]
+                si = spec[ii]
+                lim = jnp.zeros_like(d2)
+                for a in range(cut2.shape[0]):
+                    row = jnp.asarray(cut2[:, a])[si][:, None]
+                    lim = jnp.where(sj == a, row, lim)
+            ok = (d2 < lim) & (cand != ii[:, None]) & (cand < n)
+            pos, cnt = _row_ranks(ok)
             # stable compaction by scatter (measured faster than top_k, sort or nonzero on CPU)
-            pos = jnp.cumsum(ok, axis=1) - 1
             pos = jnp.where(ok & (pos < M), pos, M)
             out = jnp.full((ii.size, M + 1), n, jnp.int32)
             out = out.at[jnp.arange(ii.size)[:, None], pos].set(cand)[:, :M]
@@ -216,7 +241,13 @@ class DenseNeighborFn:
         Rw = np.mod(np.asarray(R, float), self.box)
         Rw = np.where(Rw >= self.box, 0.0, Rw)
         tree = cKDTree(Rw, boxsize=self.box)
-        counts = np.asarray([len(x) for x in tree.query_ball_point(Rw, self.r_list)]) - 1
+        pairs = tree.query_pairs(self.r_list, output_type="ndarray")
+        if self.pair_cutoff is not None and pairs.size:
+            d = Rw[pairs[:, 0]] - Rw[pairs[:, 1]]
+            d -= self.box * np.round(d / self.box)
+            lim = self.pair_cutoff[self.species[pairs[:, 0]], self.species[pairs[:, 1]]]
+            pairs = pairs[np.sum(d * d, axis=1) < lim**2]
+        counts = np.bincount(pairs.ravel(), minlength=self.n)
         c = np.minimum(np.floor(Rw / self.box * self.ncell).astype(int), self.ncell - 1)
         occ = np.unique(np.ravel_multi_index(c.T, self.ncell, order="F"), return_counts=True)[1]
         return int(counts.max()), int(occ.max())
@@ -253,12 +284,42 @@ def _jit_build(spec, R):
     return spec._build(R)
 
 
-def make_dense_neighbor_fn(model, box, n: int, skin: float = DEFAULT_SKIN, capacity_multiplier: float = 1.25):
-    """pelsim's own dense neighbor list (:class:`DenseNeighborFn`) for cutoff r_c,max + skin (sigma_AA)."""
+def _row_ranks(ok):
+    """Exclusive prefix count of ``ok`` (B, C) along rows, and the row totals.
+
+    Hand-written (measured, docs/engine.md): ``jnp.cumsum`` over the (1000, 1000) candidate
+    matrix took 16 ms on XLA CPU, 95 % of a list build. Here the flags are packed into 32-bit
+    words, ranks inside a word come from ``population_count`` and the word offsets from a
+    small triangular matmul (exact in float32 below 2^24): all fused elementwise work.
+    """
+    B, C = ok.shape
+    W = -(-C // 32)
+    okp = jnp.pad(ok, ((0, 0), (0, 32 * W - C))).reshape(B, W, 32).astype(jnp.uint32)
+    bit = jnp.arange(32, dtype=jnp.uint32)
+    words = jnp.sum(okp << bit, axis=2, dtype=jnp.uint32)  # bits are disjoint: sum = or
+    cnt = jax.lax.population_count(words).astype(jnp.float32)
+    tri = jnp.asarray(np.triu(np.ones((W, W), np.float32), 1))  # exclusive: words before w
+    off = jnp.round(cnt @ tri).astype(jnp.int32)
+    below = jax.lax.population_count(words[:, :, None] & ((jnp.uint32(1) << bit) - jnp.uint32(1)))
+    pos = (off[:, :, None] + below.astype(jnp.int32)).reshape(B, 32 * W)[:, :C]
+    return pos, off[:, -1] + cnt[:, -1].astype(jnp.int32)
+
+
+def make_dense_neighbor_fn(
+    model, box, n: int, skin: float = DEFAULT_SKIN, capacity_multiplier: float = 1.25, species=None
+):
+    """pelsim's own dense neighbor list (:class:`DenseNeighborFn`) for cutoff r_c,max + skin (sigma_AA).
+
+    With ``species`` (N,) the list keeps a pair only within its own r_c,ab + skin (KA: 2.0 + skin
+    for A-B instead of 2.5 + skin): measured ~15 % fewer columns, hence a cheaper force call.
+    """
     model = load_model(model)
     box = np.broadcast_to(np.asarray(box, float).reshape(-1), (model.dim,)).copy()
     if model.rc_max + skin >= 0.5 * box.min():
         raise InputError(
             f"cutoff + skin {model.rc_max + skin:.3f} must be below half the box side {box.min():.3f}"
         )
-    return DenseNeighborFn(box, model.rc_max + skin, skin, n, capacity_multiplier)
+    pair_cutoff = None if species is None else np.asarray(model.rc, float) + skin
+    return DenseNeighborFn(
+        box, model.rc_max + skin, skin, n, capacity_multiplier, pair_cutoff=pair_cutoff, species=species
+    )

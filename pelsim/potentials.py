@@ -330,23 +330,41 @@ def dense_neighbor_forces(model, box, species, kind: str = "smooth"):
     ns = model.n_species
     species_j = jnp.asarray(species)
 
-    eps_t = np.asarray(model.eps, float).ravel()
-    isg_t = 1.0 / np.asarray(model.sigma, float).ravel() ** 2
+    eps_m = np.asarray(model.eps, float)
+    isg_m = 1.0 / np.asarray(model.sigma, float) ** 2
 
-    def _pairs(R, nbrs, strain=1.0):
+    def _params(jj, si, dtype):
+        # per-row values selected by the neighbor's species: one gather (species of j) per slot
+        # instead of three (species, eps, sigma tables); measured ~15 % of the force call at N=1000
+        if ns == 1:
+            return jnp.asarray(eps_m[0, 0], dtype), jnp.asarray(isg_m[0, 0], dtype)
+        sj = species_j[jj]
+        eps = inv_sig2 = None
+        for a in range(ns):
+            e_row = jnp.asarray(eps_m[:, a], dtype)[si][:, None]
+            g_row = jnp.asarray(isg_m[:, a], dtype)[si][:, None]
+            eps = e_row if eps is None else jnp.where(sj == a, e_row, eps)
+            inv_sig2 = g_row if inv_sig2 is None else jnp.where(sj == a, g_row, inv_sig2)
+        return eps, inv_sig2
+
+    def _pairs(R, nbrs, strain=1.0, row_start=None):
         # one coordinate at a time (structure of arrays): measured 3x faster than (N, M, d) arrays
         dtype = R.dtype
         idx = nbrs.idx
         mask = idx < n
         jj = jnp.where(mask, idx, 0)
-        t = species_j[:, None] * ns + species_j[jj]
-        eps = jnp.asarray(eps_t, dtype)[t]
-        inv_sig2 = jnp.asarray(isg_t, dtype)[t]
+        if row_start is None:  # all rows
+            Ri, si = R, species_j
+        else:  # a block of rows (one device's share of the list, see pelsim.md)
+            Ri = jax.lax.dynamic_slice_in_dim(R, row_start, idx.shape[0])
+            si = jax.lax.dynamic_slice_in_dim(species_j, row_start, idx.shape[0])
+        eps, inv_sig2 = _params(jj, si, dtype)
         b = jnp.asarray(box, dtype)
+        inv_b = 1.0 / b
         dR = []
         for k in range(R.shape[1]):
-            x = R[:, k][:, None] - R[:, k][jj]
-            dR.append((x - b[k] * jnp.round(x / b[k])) * strain)
+            x = Ri[:, k][:, None] - R[:, k][jj]
+            dR.append((x - b[k] * jnp.round(x * inv_b[k])) * strain)
         s = sum(x * x for x in dR) * inv_sig2
         inside = mask & (s < sc2)
         s = jnp.where(inside, s, 1.0)
@@ -359,10 +377,13 @@ def dense_neighbor_forces(model, box, species, kind: str = "smooth"):
         u = inv3 * inv3 - inv3 + c0 + c2 * s + c4 * s * s
         return 2.0 * jnp.sum(jnp.where(inside, eps * u, 0.0))  # 4 eps u, each pair twice
 
-    def forces(R, nbrs, **kwargs):
-        dR, s, inv3, inside, eps, inv_sig2 = _pairs(R, nbrs)
+    def forces(R, nbrs, row_start=None, **kwargs):
+        """F (N, d); with ``row_start`` the forces of rows row_start.. of a row block ``nbrs.idx``."""
+        dR, s, inv3, inside, eps, inv_sig2 = _pairs(R, nbrs, row_start=row_start)
         # -dV/ds * 2 inv_sig2 (dV/dR_i = V'(s) 2 inv_sig2 dR_ij)
-        dus = (6.0 * inv3 * inv3 - 3.0 * inv3) / s - c2 - 2.0 * c4 * s
+        dus = (6.0 * inv3 * inv3 - 3.0 * inv3) / s
+        if c2 or c4:  # smooth cutoff only (shifted: c2 = c4 = 0, two fewer ops per slot)
+            dus = dus - c2 - 2.0 * c4 * s
         w = jnp.where(inside, 8.0 * eps * inv_sig2 * dus, 0.0)
         return jnp.stack([jnp.sum(w * x, axis=1) for x in dR], axis=1)
 

@@ -51,3 +51,66 @@ def test_2d_map_and_grid_valleys():
     assert v == [] or all(abs(vm.q[i][0] - 1.0) < 0.3 for i in v)
     Wd = np.array([0.0, -1.0, 0.0, -0.5, 0.0])
     assert grid_valleys(Wd) == [(1,), (3,)]
+
+
+def _three_well_catalogue(steps, method):
+    from pelsim.landscape.catalogue import Catalogue
+
+    cat = Catalogue(None, model="surface", N=1, dim=2)
+    for st in steps:
+        cat.add_step(st, method)
+    return cat
+
+
+def _assert_symmetric_twp(cat, method):
+    """One TWP: the three analytic minima, barriers = saddle energy - minimum energy."""
+    mins, sads = S.three_well_stationary(C)
+    assert cat.find_twps() == 1
+    t = cat.twps()
+    assert t["method"][0] == method
+    E = np.array(cat.minima["energy"])[t["minima"][0]]
+    assert np.allclose(E, mins[:, 2], atol=1e-9)
+    d = cat.dwps()
+    for k in t["dwps"][0]:
+        es = cat.saddles["energy"][d["saddle"][k]]
+        assert es == pytest.approx(sads[0, 2], abs=1e-8)  # each edge crosses one of the three saddles
+        assert d["barrier"][k] == pytest.approx(es - cat.minima["energy"][d["min_a"][k]], abs=1e-12)
+        assert d["V0"][k] == pytest.approx(sads[0, 2] - mins[0, 2], abs=1e-8)
+    # symmetric TWP: equal well energies (relative to the lowest) and equal amplitudes D0
+    assert np.allclose([t["E1"][0], t["E2"][0], t["E3"][0]], 0.0, atol=1e-9)
+    D0 = t["D0"][0]
+    assert np.allclose(D0, D0[0], rtol=1e-6, atol=1e-300)
+
+
+def test_valley_steps_2d_map_closes_the_triangle_around_one_minimum():
+    from pelsim.landscape.valleys import valley_steps
+
+    mins, _ = S.three_well_stationary(C)
+    R0 = S.as_position(*mins[0, :2])
+    # in the plane of the two modes the relaxed map is the surface itself (no complement):
+    # its valleys relax into the two neighbour wells
+    found, steps = valley_steps(f3, R0, dim=2, q_max=2.4, n=9)
+    assert sorted(round(e, 9) for _, e in found) == [round(mins[1, 2], 9)] * 2
+    # R0 - valley (twice) and valley - valley: three verified steps, one per saddle
+    assert len(steps) == 3
+    _assert_symmetric_twp(_three_well_catalogue(steps, "intra_basin"), "intra_basin")
+
+
+def test_is_pair_plan_deduplicates_and_closes_triangles():
+    from pelsim.landscape.connect import connect
+    from pelsim.landscape.search import is_pair_plan
+
+    mins, _ = S.three_well_stationary(C)
+    m = [(np.asarray(S.as_position(*r[:2])), r[2]) for r in mins]
+    # a trajectory A B A B C: the transition A-B is seen three times, connected once
+    traj = [m[0], m[1], m[0], m[1], m[2]]
+    uniq, pairs = is_pair_plan(traj)
+    assert len(uniq) == 3 and [p[:2] for p in pairs] == [(0, 1), (1, 2)]
+    d02 = float(np.linalg.norm(m[0][0] - m[2][0]))  # no box: drift removal is void for one particle
+    uniq, pairs = is_pair_plan(traj, close_max_displacement=0.5 * d02)
+    assert [p[2] for p in pairs] == ["transition", "transition"]  # too far apart to close
+    uniq, pairs = is_pair_plan(traj, close_max_displacement=1.01 * d02)
+    assert [p for p in pairs if p[2] == "closing"] == [(0, 2, "closing")]
+    steps = [s for i, j, _ in pairs for s in connect(f3, uniq[i][0], uniq[j][0], 12, minimize_ends=False)]
+    assert len(steps) == 3
+    _assert_symmetric_twp(_three_well_catalogue(steps, "is_pair"), "is_pair")

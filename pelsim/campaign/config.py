@@ -85,6 +85,13 @@ SCHEMA: dict[str, Any] = {
             "md_steps": Key(int, 2000, min=1, doc="budget: MD steps (md_steps / quench_every quenches)"),
             "quench_every": Key(int, 50, min=1, doc="steps between quenches"),
             "images": Key(int, 12, min=3, doc="NEB images"),
+            "close_max_displacement": Key(
+                float,
+                0.0,
+                min=0.0,
+                doc="also connect non-consecutive distinct ISs whose largest particle displacement "
+                "is <= this (sigma), closing triangles (TWPs); 0 = off",
+            ),
         },
         "single_ended": {
             **_STAGE_KEYS,
@@ -95,6 +102,15 @@ SCHEMA: dict[str, Any] = {
             **_STAGE_KEYS,
             "n_modes": Key(int, 2, min=1, doc="budget: soft modes whose relaxed profiles are mapped"),
             "images": Key(int, 12, min=3, doc="NEB images of the connections"),
+            "dim": Key(
+                int,
+                1,
+                min=1,
+                max=2,
+                doc="1: a profile along each soft mode; 2: the map over the plane of the two softest",
+            ),
+            "q_max": Key(float, 1.0, min=1e-3, doc="largest soft-mode amplitude mapped (sigma)"),
+            "points": Key(int, 11, min=3, max=41, doc="grid points per axis (odd)"),
         },
     },
     "filters": {
@@ -191,6 +207,9 @@ def validate(raw: dict) -> dict:
             )
         if not all(isinstance(f, str) and f for f in g["files"]):
             raise InputError("config key 'glasses.files' must be a list of file names")
+    pts = cfg["search"]["intra_basin"]["points"]
+    if pts % 2 == 0:
+        raise InputError(f"config key 'search.intra_basin.points' must be odd, got {pts}")
     a = cfg["analysis"]
     if not a["T_max_K"] > a["T_min_K"] > 0:
         raise InputError("config keys 'analysis.T_min_K' < 'analysis.T_max_K' must hold, both > 0")

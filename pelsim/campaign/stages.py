@@ -143,11 +143,18 @@ def _search(ctx, name: str) -> dict:
             n_samples=max(c["md_steps"] // c["quench_every"], 1),
             interval=c["quench_every"],
             n_images=c["images"],
+            close_max_displacement=c["close_max_displacement"],
         )
     elif name == "single_ended":
         kw.update(n_modes=c["n_modes"], n_images=c["images"])
     else:
-        kw.update(valley_modes=c["n_modes"], n_images=c["images"])
+        kw.update(
+            valley_modes=c["n_modes"],
+            n_images=c["images"],
+            valley_dim=c["dim"],
+            valley_q_max=c["q_max"],
+            valley_points=c["points"],
+        )
     cat, stats = search_glass(
         IS,
         out=ctx.output,

@@ -104,21 +104,30 @@ class NEBParams:
     f_dec: float = 0.5
     alpha0: float = 0.1
     f_alpha: float = 0.99
+    optimizer: str = "fire"
+    memory: int = 10
+    h0: float = 0.01
 
 
-def neb_force(energy, band, params: NEBParams, climb_on, displacement=free_displacement):
+def neb_force(energy, band, params: NEBParams, climb_on, displacement=free_displacement, E_ends=None):
     """NEB forces of a band (P, ...) -> (F (P, ...), E (P,), i_climb).
 
     Improved tangent; spring force along the tangent only; perpendicular part of
     the true force; the highest interior image climbs when ``climb_on``.
-    Endpoint forces are zero (endpoints are fixed).
+    Endpoint forces are zero (endpoints are fixed). ``E_ends`` = (E_first, E_last):
+    the (fixed) endpoint energies, so that only the P - 2 movable images are evaluated.
     """
-    E, G = jax.vmap(jax.value_and_grad(energy))(band)
-    F = -G
+    if E_ends is None:
+        E, G = jax.vmap(jax.value_and_grad(energy))(band)
+        Ei, Fi = E[1:-1], -G[1:-1]
+    else:
+        Ei, Gi = jax.vmap(jax.value_and_grad(energy))(band[1:-1])
+        Fi = -Gi
+        E = jnp.concatenate([E_ends[0][None], Ei, E_ends[1][None]])
     P = band.shape[0]
     dplus = jax.vmap(displacement)(band[1:-1], band[2:])   # R_{i+1} - R_i
     dminus = jax.vmap(displacement)(band[:-2], band[1:-1])  # R_i - R_{i-1}
-    Ei, Ep, Em = E[1:-1], E[2:], E[:-2]
+    Ep, Em = E[2:], E[:-2]
     bshape = (-1,) + (1,) * (band.ndim - 1)
     up = (Ep > Ei) & (Ei > Em)
     down = (Ep < Ei) & (Ei < Em)
@@ -144,34 +153,75 @@ def neb_force(energy, band, params: NEBParams, climb_on, displacement=free_displ
         fspring = kseg[1:] * lp - kseg[:-1] * lm
     else:
         fspring = params.k * (lp - lm)
-    Fi = F[1:-1]
     fpar = jnp.sum(Fi * tau, axis=axes)
     f_neb = Fi - fpar.reshape(bshape) * tau + fspring.reshape(bshape) * tau
     i_climb = jnp.argmax(Ei)
     is_climb = (jnp.arange(P - 2) == i_climb) & climb_on
     f_ci = Fi - 2.0 * fpar.reshape(bshape) * tau
     f_neb = jnp.where(is_climb.reshape(bshape), f_ci, f_neb)
-    zero = jnp.zeros_like(F[:1])
+    zero = jnp.zeros_like(Fi[:1])
     return jnp.concatenate([zero, f_neb, zero]), E, i_climb + 1
 
 
 def _band_max_force(F):
-    if F.ndim == 2:  # (P, n) plain vectors
-        return jnp.max(jnp.linalg.norm(F, axis=-1))
+    """max per-particle |F| over a band (P, N, d); rows of a (P, n) band count as particles."""
     return jnp.max(jnp.linalg.norm(F, axis=-1))
 
 
+def _cap_step(dx, max_step):
+    """Scale dx so that no particle of any image moves more than max_step."""
+    step_len = jnp.max(jnp.linalg.norm(dx.reshape(dx.shape[0], -1, dx.shape[-1]), axis=-1))
+    return dx * jnp.minimum(1.0, max_step / jnp.maximum(step_len, 1e-300))
+
+
+def _lbfgs_direction(F, S, Y, rho, n_mem, head):
+    """H F by the L-BFGS two-loop recursion over the circular memory (S, Y, rho) (m, *F.shape).
+
+    ``head`` is the slot the next pair goes to (newest = head - 1); only the ``n_mem`` newest
+    slots are used. Initial inverse Hessian (s.y)/(y.y) of the newest pair.
+    """
+    m = S.shape[0]
+
+    def back(i, c):  # newest -> oldest
+        q, a = c
+        j = (head - 1 - i) % m
+        ai = jnp.where(i < n_mem, rho[j] * jnp.vdot(S[j], q), 0.0)
+        return q - ai * Y[j], a.at[j].set(ai)
+
+    q, a = jax.lax.fori_loop(0, m, back, (F, jnp.zeros(m, F.dtype)))
+    jn = (head - 1) % m
+    gamma = jnp.vdot(S[jn], Y[jn]) / jnp.maximum(jnp.vdot(Y[jn], Y[jn]), 1e-300)
+    r = gamma * q
+
+    def fwd(i, r):  # oldest -> newest
+        j = (head - n_mem + i) % m
+        b = rho[j] * jnp.vdot(Y[j], r)
+        return jnp.where(i < n_mem, r + (a[j] - b) * S[j], r)
+
+    return jax.lax.fori_loop(0, m, fwd, r)
+
+
 def _relax_band(energy, band, params: NEBParams, displacement):
-    """FIRE on one band; returns (band, F, E, i_climb, steps, fmax_reached)."""
+    """Relax one band (FIRE or L-BFGS); returns (band, E, i_climb, steps, fmax_reached, done)."""
     climb_start = params.climb and params.climb_after <= 0.0
+    # the endpoints are fixed: evaluate them once, then only the movable images each step
+    E_ends = (energy(band[0]), energy(band[-1]))
 
     def forces(x, climb_on):
-        return neb_force(energy, x, params, climb_on, displacement)
+        return neb_force(energy, x, params, climb_on, displacement, E_ends)
 
     F0, E0, ic0 = forces(band, climb_start)
-    state0 = dict(x=band, v=jnp.zeros_like(band), F=F0, E=E0, ic=ic0, dt=jnp.float64(params.dt),
-                  alpha=jnp.float64(params.alpha0), npos=jnp.int32(0), step=jnp.int32(0),
-                  climb=jnp.bool_(climb_start), fm=_band_max_force(F0))
+    state0 = dict(x=band, F=F0, E=E0, ic=ic0, step=jnp.int32(0), climb=jnp.bool_(climb_start),
+                  fm=_band_max_force(F0))
+    if params.optimizer == "fire":
+        state0.update(v=jnp.zeros_like(band), dt=jnp.float64(params.dt), alpha=jnp.float64(params.alpha0),
+                      npos=jnp.int32(0))
+    elif params.optimizer == "lbfgs":
+        m = params.memory
+        state0.update(S=jnp.zeros((m,) + band.shape, band.dtype), Y=jnp.zeros((m,) + band.shape, band.dtype),
+                      rho=jnp.zeros(m, band.dtype), n_mem=jnp.int32(0), head=jnp.int32(0))
+    else:
+        raise InputError(f"unknown NEB optimizer {params.optimizer!r} (expected 'fire' or 'lbfgs')")
 
     def done(s):
         return (s["fm"] < params.fmax) & (s["climb"] | (not params.climb))
@@ -179,7 +229,7 @@ def _relax_band(energy, band, params: NEBParams, displacement):
     def cond(s):
         return (~done(s)) & (s["step"] < params.max_steps)
 
-    def body(s):
+    def fire_body(s):
         x, v, F = s["x"], s["v"], s["F"]
         power = jnp.vdot(F, v)
         fn = jnp.sqrt(jnp.vdot(F, F))
@@ -193,15 +243,42 @@ def _relax_band(energy, band, params: NEBParams, displacement):
         alpha = jnp.where(grow, s["alpha"] * params.f_alpha, jnp.where(pos, s["alpha"], params.alpha0))
         v = jnp.where(pos, v, jnp.zeros_like(v))
         v = v + dt * F
-        dx = dt * v
-        step_len = jnp.max(jnp.linalg.norm(dx.reshape(dx.shape[0], -1, dx.shape[-1]), axis=-1))
-        dx = dx * jnp.minimum(1.0, params.max_step / jnp.maximum(step_len, 1e-300))
-        x = x + dx
+        x = x + _cap_step(dt * v, params.max_step)
         climb = s["climb"] | (params.climb & (s["fm"] < params.climb_after))
         Fn, En, ic = forces(x, climb)
         return dict(x=x, v=v, F=Fn, E=En, ic=ic, dt=dt, alpha=alpha, npos=npos, step=s["step"] + 1,
                     climb=climb, fm=_band_max_force(Fn))
 
+    def lbfgs_body(s):
+        # Global L-BFGS on the band without line search (Sheppard, Terrell & Henkelman,
+        # J. Chem. Phys. 128, 134106 (2008): fewer force calls than FIRE for NEB). The NEB force
+        # is not a gradient, so: uphill directions (d.F <= 0) restart from h0 F, pairs with
+        # s.y <= 0 are not stored, and the memory is cleared when the climbing image switches on.
+        x, F = s["x"], s["F"]
+        d = _lbfgs_direction(F, s["S"], s["Y"], s["rho"], s["n_mem"], s["head"])
+        uphill = (jnp.vdot(d, F) <= 0.0) | (s["n_mem"] == 0)
+        d = jnp.where(uphill, params.h0 * F, d)
+        n_mem = jnp.where(uphill, 0, s["n_mem"])
+        dx = _cap_step(d, params.max_step)
+        x = x + dx
+        climb = s["climb"] | (params.climb & (s["fm"] < params.climb_after))
+        Fn, En, ic = forces(x, climb)
+        y = F - Fn  # = grad_new - grad_old
+        sy = jnp.vdot(dx, y)
+        # the force field jumps when the climbing image switches on or moves to another image
+        same_field = (climb == s["climb"]) & ((ic == s["ic"]) | ~climb)
+        keep = (sy > 1e-12 * jnp.sqrt(jnp.vdot(dx, dx) * jnp.vdot(y, y))) & same_field
+        head = s["head"]
+        S = jnp.where(keep, s["S"].at[head].set(dx), s["S"])
+        Y = jnp.where(keep, s["Y"].at[head].set(y), s["Y"])
+        rho = jnp.where(keep, s["rho"].at[head].set(1.0 / jnp.where(keep, sy, 1.0)), s["rho"])
+        m = params.memory
+        n_mem = jnp.where(~same_field, 0, jnp.where(keep, jnp.minimum(n_mem + 1, m), n_mem))
+        head = jnp.where(keep, (head + 1) % m, head)
+        return dict(x=x, F=Fn, E=En, ic=ic, step=s["step"] + 1, climb=climb, fm=_band_max_force(Fn),
+                    S=S, Y=Y, rho=rho, n_mem=n_mem, head=head)
+
+    body = fire_body if params.optimizer == "fire" else lbfgs_body
     s = jax.lax.while_loop(cond, body, state0)
     return s["x"], s["E"], s["ic"], s["step"], s["fm"], done(s)
 

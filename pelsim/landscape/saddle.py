@@ -1,24 +1,34 @@
-"""Saddle refinement and single-ended saddle search by hybrid eigenvector following.
+"""Saddle refinement and single-ended saddle search: dimer walk, Newton polish, eigenvector following.
 
-Eigenvector following (Cerjan & Miller, J. Chem. Phys. 75, 2800 (1981);
-Wales, "Energy Landscapes" ch. 6) on the exact Hessian: in the Hessian eigenbasis
-the step along the followed mode is uphill and along every other mode downhill,
+Two routes to a first-order saddle, both verified at the end (max per-particle |F| <= fmax and
+exactly one negative Hessian mode, translations excluded):
 
-    h_i = -s_i g_i / max(|lambda_i|, lambda_floor),   s = -1 for the followed mode, +1 otherwise,
+* ``method="dimer"`` (default for refinement and searches): the Hessian-free dimer of
+  :mod:`pelsim.landscape.dimer` (exact Hessian-vector products, L-BFGS translation) walks to
+  max|F| <= ``switch_fmax`` (1e-3; 1e-5 on a second try), then Newton steps on the dense
+  Hessian polish to ``fmax`` (quadratic convergence, 2-3 steps to 1e-10; H dx = -g solved
+  by LDL^T with the translations shifted out). The single-ended search first pushes out of
+  the basin along the chosen mode (ART-like activation, dimer.activate) until a negative
+  curvature appears.
+* ``method="ef"``: hybrid eigenvector following (Cerjan & Miller, J. Chem. Phys. 75, 2800
+  (1981); Wales, "Energy Landscapes" ch. 6) on the exact Hessian: in its eigenbasis the
+  followed mode is climbed and all others descended,
 
-which is the Newton step once the signature is right (quadratic convergence to
-max|F| ~ 1e-12) and an uphill/downhill walk otherwise. Steps are capped so that
-no particle moves more than ``trust`` (sigma). The followed mode is the one with
-the largest overlap with the previous followed mode (mode tracking), starting
-from the lowest mode or from a given direction. The same routine with no
-followed mode polishes minima (Newton). Exact dense Hessians are affordable for
-N <= ~1000 in 3D (3000 x 3000); zero modes (uniform translations of a periodic
-system, |lambda| < zero_tol) are excluded from the step and from the count of
-negative modes.
+      h_i = -s_i g_i / max(|lambda_i|, lambda_floor),   s = -1 for the followed mode, +1 otherwise,
 
-Used to refine NEB climbing images to saddles (connect.py) and, started from an
-inherent structure displaced along a soft mode, as the ART-like single-ended
-search of search.py. The saddles feed the DWP parameters of seed Eqs. 3-4.
+  the Newton step once the signature is right. Steps are capped so that no particle moves more
+  than ``trust`` (sigma); the followed mode is tracked by maximum overlap. One dense eigh per
+  step: used as the fallback of ``refine_saddle`` when the dimer fails, and for minima
+  (``refine_minimum``).
+
+Dense Hessians come from :func:`hessian_matrix`: the analytic pair Hessian when the energy
+carries one (:mod:`pelsim.pair_hessian`, attached by ``search.landscape_energy``), else
+``jax.hessian`` (generic surfaces). Zero modes (uniform translations of a periodic system,
+|lambda| < zero_tol) are excluded from steps and from the count of negative modes.
+
+Used to refine NEB climbing images to saddles (connect.py) and, from an inherent structure
+displaced along a soft mode, as the ART-like single-ended search of search.py. The saddles feed
+the DWP parameters of seed Eqs. 3-4.
 """
 
 from __future__ import annotations
@@ -29,7 +39,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from pelsim import pair_hessian as _ph
 from pelsim.errors import InputError
+from pelsim.landscape import dimer as _dimer
 
 _HESS_CACHE: dict = {}
 _GRAD_CACHE: dict = {}
@@ -51,6 +63,18 @@ def _grad_fn(energy):
     return fn
 
 
+def _solve_sym(A, b):
+    """Symmetric indefinite solve (LDL^T) on one BLAS thread (see :func:`_eigh`)."""
+    import scipy.linalg
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        return scipy.linalg.solve(A, b, assume_a="sym")
+    with threadpool_limits(1):
+        return scipy.linalg.solve(A, b, assume_a="sym")
+
+
 def _eigh(H):
     """numpy eigh on one BLAS thread: on a shared machine the threaded LAPACK was measured
     to be ~100x slower for n ~ 100-800 (oversubscription)."""
@@ -63,9 +87,14 @@ def _eigh(H):
 
 
 def hessian_matrix(energy, R) -> np.ndarray:
-    """Dense Hessian d^2E/dR dR as an (n, n) array, n = R.size."""
+    """Dense Hessian d^2E/dR dR as an (n, n) array, n = R.size: the analytic pair Hessian if
+    the energy carries one (:mod:`pelsim.pair_hessian`), else ``jax.hessian``."""
     R = jnp.asarray(R, dtype=jnp.float64)
-    H = np.asarray(_hess_fn(energy)(R)).reshape(R.size, R.size)
+    ph = _ph.get(energy)
+    if ph is not None and ph.n * ph.dim == R.size:
+        H = np.asarray(ph.dense(R))
+    else:
+        H = np.asarray(_hess_fn(energy)(R)).reshape(R.size, R.size)
     return 0.5 * (H + H.T)
 
 
@@ -104,6 +133,7 @@ class StationaryResult:
     eigenvalue: float | None
     steps: int
     converged: bool
+    method: str = "ef"
 
 
 def _max_atom(v, shape):
@@ -165,25 +195,133 @@ def eigenvector_following(energy, R0, follow: bool = True, direction=None, fmax:
     return StationaryResult(R, float(E), float(fm), n_neg, mode, eig, step, ok)
 
 
-def refine_saddle(energy, R0, direction=None, fmax: float = 1e-10, **kw) -> StationaryResult:
-    """Refine an approximate saddle (e.g. an NEB climbing image) by eigenvector following.
+def negative_modes(energy, R, tol: float = 1e-6, k: int = 3):
+    """(number of eigenvalues below -tol among the lowest k, lowest eigenvalue, its mode).
 
-    direction: the NEB tangent at the climbing image is a good initial mode.
+    Dense eigh for small systems (R.size <= 600), else Lanczos on Hessian-vector products
+    (:func:`pelsim.hessian.lowest_modes`, translations projected out) - the end check of the
+    dimer route at any N.
     """
+    R = np.asarray(R, dtype=float)
+    if R.size <= 600 or R.ndim != 2 or R.shape[0] < 2:
+        lam, vec = _eigh(hessian_matrix(energy, R))
+        nz = np.abs(lam) >= tol
+        lam, vec = lam[nz], vec[:, nz]
+        return int(np.sum(lam < -tol)), float(lam[0]), vec[:, 0].reshape(R.shape)
+    from pelsim.hessian import lowest_modes
+
+    lam, vec = lowest_modes(energy, R, k=k)
+    return int(np.sum(lam < -tol)), float(lam[0]), vec[0]
+
+
+def newton_polish(energy, R0, fmax: float = 1e-10, max_steps: int = 10, trust: float = 0.05,
+                  zero_tol: float = 1e-6):
+    """Newton steps dx = -H^-1 g (translations shifted out) to max per-particle |F| <= fmax.
+
+    Converges quadratically to the stationary point the start lies near (saddle or minimum);
+    returns (R, E, max|F|, steps). Each step: one dense Hessian (analytic when available) and one
+    symmetric solve, no eigendecomposition.
+    """
+    R = np.array(R0, dtype=float)
+    shape = R.shape
+    vg = _grad_fn(energy)
+    T = _dimer._translation_basis(shape)
+    E, fm = 0.0, np.inf
+    for it in range(max_steps + 1):
+        E, g = vg(jnp.asarray(R))
+        g = np.asarray(g).reshape(-1)
+        g = g - T @ (T.T @ g)
+        fm = _max_atom(g, shape)
+        if fm <= fmax or it == max_steps:
+            break
+        H = hessian_matrix(energy, R)
+        if T.shape[1]:
+            H = H + (np.abs(np.diag(H)).max() + 1.0) * (T @ T.T)
+        dx = -_solve_sym(H, g)
+        big = _max_atom(dx, shape)
+        if not np.isfinite(big):
+            break
+        if big > trust:
+            dx *= trust / big
+        R = R + dx.reshape(shape)
+    return R, float(E), float(fm), it
+
+
+def _dimer_then_newton(energy, R0, n0, fmax, switch_fmax, trust, max_steps, zero_tol, steps0=0):
+    """Dimer to ``switch_fmax``, Newton polish to ``fmax``, signature check. If the polish fails
+    (the start was outside Newton's basin of the saddle), the dimer continues to
+    switch_fmax / 100 and Newton is tried again."""
+    R, n, steps = R0, n0, steps0
+    for sw in (switch_fmax, switch_fmax * 1e-2):
+        d = _dimer.dimer(energy, R, n, fmax=max(fmax, sw), trust=trust, max_steps=max_steps)
+        steps += d.steps
+        if not d.converged:
+            return StationaryResult(d.R, d.energy, d.max_force, 0, d.mode, d.curvature, steps, False, "dimer")
+        Rn, E, fm, nsteps = (d.R, d.energy, d.max_force, 0)
+        if fm > fmax:
+            Rn, E, fm, nsteps = newton_polish(energy, d.R, fmax, trust=trust, zero_tol=zero_tol)
+        n_neg, lam0, mode = negative_modes(energy, Rn, zero_tol)
+        mode = np.asarray(mode).reshape(np.shape(Rn))
+        if mode.reshape(-1) @ np.asarray(d.mode).reshape(-1) < 0:
+            mode = -mode
+        ok = bool(fm <= fmax and n_neg == 1)
+        if ok:
+            break
+        R, n = d.R, d.mode
+    return StationaryResult(Rn, E, fm, n_neg, mode, lam0, steps + nsteps, ok, "dimer")
+
+
+def refine_saddle(energy, R0, direction=None, fmax: float = 1e-10, method: str = "dimer",
+                  switch_fmax: float = 1e-3, **kw) -> StationaryResult:
+    """Refine an approximate saddle (e.g. an NEB climbing image) to max|F| <= fmax.
+
+    direction: the NEB tangent at the climbing image is a good initial mode (default: the
+    lowest mode from a random start). ``method="dimer"`` (default): dimer walk to
+    ``switch_fmax``, Newton polish, signature check, and eigenvector following from R0 if that
+    fails; ``method="ef"``: eigenvector following only. ``kw``: ``trust``, ``max_steps``,
+    ``zero_tol`` (both routes), ``lambda_floor`` (EF).
+    """
+    if method not in ("dimer", "ef"):
+        raise InputError(f"unknown saddle method {method!r} (expected 'dimer' or 'ef')")
+    if method == "dimer":
+        trust = kw.get("trust", 0.1)
+        r = _dimer_then_newton(energy, R0, direction, fmax, switch_fmax, trust,
+                               max(kw.get("max_steps", 500), 2000), kw.get("zero_tol", 1e-6))
+        if r.converged:
+            return r
     return eigenvector_following(energy, R0, follow=True, direction=direction, fmax=fmax, **kw)
 
 
 def refine_minimum(energy, R0, fmax: float = 1e-10, **kw) -> StationaryResult:
-    """Newton polish of an approximate minimum (needs the dense Hessian)."""
+    """Newton polish of an approximate minimum (eigenvector following with no followed mode)."""
     return eigenvector_following(energy, R0, follow=False, fmax=fmax, **kw)
 
 
 def single_ended_search(energy, R_min, mode, push: float = 0.05, fmax: float = 1e-10,
-                        trust: float = 0.05, max_steps: int = 500) -> StationaryResult:
+                        trust: float = 0.05, max_steps: int = 500, method: str = "dimer",
+                        activation_eig: float = 1e-2, switch_fmax: float = 1e-3) -> StationaryResult:
     """ART-like search: from a minimum, push along ``mode`` by ``push`` (max particle
-    displacement, sigma) and follow that mode uphill to a first-order saddle."""
+    displacement, sigma) and climb to a first-order saddle.
+
+    ``method="dimer"`` (default): ART activation along ``mode`` until the lowest curvature is
+    below ``-activation_eig`` (dimer.activate, at most ``max_steps`` pushes of ``trust``), then
+    dimer + Newton polish. ``method="ef"``: eigenvector following of that mode on the dense Hessian.
+    """
+    if method not in ("dimer", "ef"):
+        raise InputError(f"unknown saddle method {method!r} (expected 'dimer' or 'ef')")
     mode = np.asarray(mode, dtype=float)
+    if mode.size != np.size(R_min) or not np.all(np.isfinite(mode)) or not np.any(mode):
+        raise InputError("single-ended search mode must be a finite nonzero array of the shape of R")
     mode = mode / _max_atom(mode, mode.shape)
+    if method == "dimer":
+        a = _dimer.activate(energy, R_min, mode.reshape(np.shape(R_min)), push=push, trust=trust,
+                            activation_eig=activation_eig, max_pushes=max_steps)
+        if a is None:
+            R = np.asarray(R_min, dtype=float) + push * mode.reshape(np.shape(R_min))
+            return StationaryResult(R, float(energy(jnp.asarray(R))), np.inf, 0, None, None, max_steps, False,
+                                    "dimer")
+        R_act, n_act, _, pushes = a
+        return _dimer_then_newton(energy, R_act, n_act, fmax, switch_fmax, trust, 2000, 1e-6, pushes)
     R0 = np.asarray(R_min, dtype=float) + push * mode.reshape(np.shape(R_min))
     return eigenvector_following(energy, R0, follow=True, direction=mode, fmax=fmax, trust=trust,
                                  max_steps=max_steps)

@@ -38,15 +38,24 @@ PAIR_LIST_SKIN = 1.5
 
 
 def landscape_energy(conf, kind: str = "smooth", R_ref=None):
-    """(energy, is_valid) for landscape work on ``conf`` (see module docstring)."""
+    """(energy, is_valid) for landscape work on ``conf`` (see module docstring).
+
+    The energy carries its analytic pair Hessian and Hessian-vector product
+    (:mod:`pelsim.pair_hessian`), used by Hessians, normal modes, the dimer and saddle refinement.
+    """
+    from pelsim import pair_hessian
     from pelsim.models import load_model
     from pelsim.potentials import energy_fn, fixed_pair_energy
 
     model = load_model(conf.model)
     if conf.n <= PAIR_LIST_MIN_N:
-        return energy_fn(model, conf.box, conf.species, kind), None
+        energy = energy_fn(model, conf.box, conf.species, kind)
+        ph = pair_hessian.pair_hessian(model, conf.box, conf.species, kind)
+        return pair_hessian.attach(energy, ph), None
     R_ref = conf.positions if R_ref is None else R_ref
-    return fixed_pair_energy(model, conf.box, conf.species, R_ref, PAIR_LIST_SKIN, kind)
+    energy, is_valid = fixed_pair_energy(model, conf.box, conf.species, R_ref, PAIR_LIST_SKIN, kind)
+    ph = pair_hessian.for_pair_list(model, conf.box, conf.species, R_ref, PAIR_LIST_SKIN, kind)
+    return pair_hessian.attach(energy, ph), is_valid
 
 
 def _valid_step(step: ElementaryStep, is_valid) -> bool:
@@ -57,13 +66,25 @@ def _valid_step(step: ElementaryStep, is_valid) -> bool:
     return all(bool(is_valid(jnp.asarray(R))) for R in (step.min_a.R, step.saddle.R, step.min_b.R))
 
 
+def _soft_modes(energy, R, k):
+    """(eigenvalues, modes as columns) of the k softest positive modes: dense eigh for small
+    systems, Lanczos on Hessian-vector products above 600 degrees of freedom."""
+    if R.size <= 600:
+        lam, vec = normal_modes(energy, R)
+        return lam[lam > 0], vec[:, lam > 0]
+    from pelsim.hessian import lowest_modes
+
+    lam, vec = lowest_modes(energy, R, k=k + 3)
+    keep = lam > 1e-6
+    return lam[keep], vec[keep].reshape(int(keep.sum()), -1).T
+
+
 def single_ended_steps(energy, R_is, n_modes: int = 4, push: float = 0.05, box=None,
                        params: NEBParams | None = None, n_images: int = 12) -> list[ElementaryStep]:
     """Saddles up the ``n_modes`` softest modes of the IS (both signs), verified and connected."""
     R_is = np.asarray(R_is, float)
     E_is = float(energy(R_is))
-    lam, vec = normal_modes(energy, R_is)
-    vec = vec[:, lam > 0]
+    lam, vec = _soft_modes(energy, R_is, n_modes)
     steps: list[ElementaryStep] = []
     seen: list[float] = []
     for k in range(min(n_modes, vec.shape[1])):
@@ -98,17 +119,71 @@ def is_pair_candidates(conf, T: float, n_samples: int, interval: int, kind: str 
     return out
 
 
+def is_pair_plan(minima, box=None, close_max_displacement: float = 0.0):
+    """Which pairs of a quenched trajectory to connect: (distinct minima, [(i, j, route)]).
+
+    ``minima`` is the trajectory's list of (R, E) in visiting order (repeats allowed).
+    Each is mapped to a distinct minimum by identity (identity.py), so a transition seen
+    twice (A -> B -> A -> B) is connected once. Routes: ``"transition"`` for consecutive
+    distinct ISs of the trajectory; ``"closing"`` for any other pair of distinct visited
+    ISs whose largest particle displacement is <= ``close_max_displacement`` (sigma; 0 =
+    off). Closing pairs turn a path A - B - C into a triangle (a TWP candidate): one MD
+    trajectory rarely jumps C -> A directly, but two ISs that differ by one local
+    rearrangement are usually one saddle apart.
+    """
+    from pelsim.landscape.identity import max_displacement
+
+    uniq: list = []
+    seq: list[int] = []
+    for R, E in minima:
+        k = next((i for i, (r, e) in enumerate(uniq) if same_minimum(e, r, E, R, box)), -1)
+        if k < 0:
+            uniq.append((np.asarray(R, float), float(E)))
+            k = len(uniq) - 1
+        seq.append(k)
+    pairs, seen = [], set()
+    for a, b in zip(seq[:-1], seq[1:], strict=True):
+        key = (min(a, b), max(a, b))
+        if a != b and key not in seen:
+            seen.add(key)
+            pairs.append((a, b, "transition"))
+    if close_max_displacement > 0:
+        for i in range(len(uniq)):
+            for j in range(i + 1, len(uniq)):
+                close = max_displacement(uniq[i][0], uniq[j][0], box) <= close_max_displacement
+                if (i, j) not in seen and close:
+                    seen.add((i, j))
+                    pairs.append((i, j, "closing"))
+    return uniq, pairs
+
+
 def search_glass(conf, out=None, kind: str = "smooth", glass: int = 0, seed: int = 0, T: float = 0.2,
                  n_samples: int = 0, interval: int = 200, n_modes: int = 4, valley_modes: int = 0,
                  n_images: int = 12, catalogue: Catalogue | None = None, unit_preset: str = "argon",
-                 tls_threshold_K: float = 1.0, progress: bool = False):
+                 tls_threshold_K: float = 1.0, progress: bool = False, close_max_displacement: float = 0.0,
+                 valley_dim: int = 1, valley_q_max: float = 1.0, valley_points: int = 11):
     """Run the searches on one glass configuration and add the results to a catalogue.
 
-    n_samples > 0 enables IS-pair discovery (MD at T, quench every ``interval`` steps);
-    n_modes > 0 the single-ended searches from the glass IS; valley_modes > 0 the
-    intra-basin exploration along that many soft modes. Returns (catalogue, stats).
+    n_samples > 0 enables IS-pair discovery (MD at T, quench every ``interval`` steps):
+    the glass IS and the quenched trajectory are planned by :func:`is_pair_plan`
+    (transitions deduplicated; with ``close_max_displacement`` > 0 also the closing
+    pairs that make triangles). n_modes > 0 the single-ended searches from the glass IS.
+    valley_modes > 0 the intra-basin exploration (valleys.py): ``valley_dim`` = 1 maps
+    the relaxed profile along each of ``valley_modes`` soft modes, 2 the relaxed map
+    over the plane of the two softest (``valley_points`` per axis, |q| <= ``valley_q_max``).
+    The IS is connected to every valley minimum and the valley minima pairwise, so three
+    valleys around one IS pairwise joined form a TWP tagged ``intra_basin``.
+    Returns (catalogue, stats).
     """
-    from pelsim.landscape.valleys import explore_basin
+    if close_max_displacement < 0:
+        raise InputError(f"close_max_displacement must be >= 0 sigma, got {close_max_displacement}")
+    if valley_dim not in (1, 2):
+        raise InputError(f"valley_dim must be 1 or 2, got {valley_dim}")
+    if valley_points < 3 or valley_points % 2 == 0:
+        raise InputError(f"valley_points must be odd and >= 3, got {valley_points}")
+    if not valley_q_max > 0:
+        raise InputError(f"valley_q_max must be > 0, got {valley_q_max}")
+    from pelsim.landscape.valleys import valley_steps
     from pelsim.models import load_model
     from pelsim.prepare import quench
 
@@ -142,16 +217,19 @@ def search_glass(conf, out=None, kind: str = "smooth", glass: int = 0, seed: int
             "single_ended")
     if n_samples > 0:
         cands = is_pair_candidates(IS, T, n_samples, interval, kind, seed)
-        stats["is_pairs"] = max(len(cands) - 1, 0)
-        for (Ra, _), (Rb, _) in zip(cands[:-1], cands[1:], strict=True):
-            add(connect(energy, Ra, Rb, n_images, params, box=box, minimize_ends=False, max_depth=2),
-                "is_pair")
+        uniq, pairs = is_pair_plan([(IS.positions, res.energy)] + cands, box, close_max_displacement)
+        stats["is_pairs"] = sum(r == "transition" for *_, r in pairs)
+        stats["is_pairs_closing"] = sum(r == "closing" for *_, r in pairs)
+        stats["is_distinct"] = len(uniq)
+        for i, j, _route in pairs:
+            add(connect(energy, uniq[i][0], uniq[j][0], n_images, params, box=box, minimize_ends=False,
+                        max_depth=2), "is_pair")
     if valley_modes > 0:
-        _, found, _ = explore_basin(energy, IS.positions, n_modes=valley_modes, dim=1, q_max=1.0, n=11,
-                                    box=box)
-        for Rm, _ in found:
-            add(connect(energy, IS.positions, Rm, n_images, params, box=box, minimize_ends=False,
-                        max_depth=1), "intra_basin")
+        found, steps = valley_steps(energy, IS.positions, n_modes=valley_modes, dim=valley_dim,
+                                    q_max=valley_q_max, n=valley_points, box=box, n_images=n_images,
+                                    params=params)
+        stats["valley_minima"] = len(found)
+        add(steps, "intra_basin")
     stats["twps_added"] = catalogue.find_twps()
     stats["dwps_added"] = len(catalogue.dwp_rows) - stats["dwps_before"]
     stats["seconds"] = time.perf_counter() - t0
@@ -177,8 +255,7 @@ def adjacent_minima_example(model: str = "ka2d", n: int = 64, seed: int = 1, n_m
     conf = random_configuration(model, n, seed=seed)
     IS, res = quench(conf, kind=kind)
     energy, _ = landscape_energy(IS, kind)
-    lam, vec = normal_modes(energy, IS.positions)
-    vec = vec[:, lam > 0]
+    lam, vec = _soft_modes(energy, IS.positions, n_modes)
     best = None
     for k in range(min(n_modes, vec.shape[1])):
         for sign in (1.0, -1.0):

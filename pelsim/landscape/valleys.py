@@ -21,6 +21,10 @@ Construction (also in docs/landscape.md):
    in 1D it is still reported as an *effective* DWP whose profile is W(q) along
    the mode (``effective`` list), so that its statistics can be compared with IS-IS
    DWPs.
+5. :func:`valley_steps` also connects the valley minima pairwise: around one IS, three
+   valleys (the IS and two valley minima, typically from the 2D map) pairwise joined
+   through verified saddles are a triangle of the minima graph, i.e. a TWP tagged
+   ``intra_basin`` in the catalogue (search.py).
 
 The relaxed surface W(q) is the adiabatic potential of the soft coordinate(s):
 the fast, stiff coordinates follow the slow ones, the picture behind TLS
@@ -188,3 +192,24 @@ def explore_basin(energy, R0, n_modes: int = 2, dim: int = 1, q_max: float = 1.0
                 found.append((m.R, m.energy))
             vm.valleys.append(idx)
     return maps, found, effective
+
+
+def valley_steps(energy, R0, n_modes: int = 2, dim: int = 1, q_max: float = 1.0, n: int = 11, box=None,
+                 n_images: int = 12, params=None, max_depth: int = 1, fmax: float = 1e-8):
+    """Verified elementary steps around the IS R0: R0 - valley minimum and valley - valley.
+
+    Runs :func:`explore_basin` and connects (connect.py, CI-NEB + saddle refinement) every
+    pair of {R0} + the distinct valley minima, so that pairwise-joined valleys form
+    triangles (TWPs). Returns (valley minima [(R, E)], steps).
+    """
+    from pelsim.landscape.connect import connect
+
+    R0 = np.asarray(R0, float)
+    _, found, _ = explore_basin(energy, R0, n_modes=n_modes, dim=dim, q_max=q_max, n=n, box=box, fmax=fmax)
+    ends = [R0] + [R for R, _ in found]
+    steps = []
+    for i in range(len(ends)):
+        for j in range(i + 1, len(ends)):
+            steps += connect(energy, ends[i], ends[j], n_images, params, box=box, minimize_ends=False,
+                             max_depth=max_depth)
+    return found, steps
