@@ -1,14 +1,15 @@
-"""MD throughput (particle-steps/s) of pelsim (float64, float32) vs LAMMPS on 1 and 2 cores, same run.
+"""MD throughput (particle-steps/s) of pelsim (float64, float32) vs LAMMPS on 1 and 2 cores.
 
-KA 3D N (default 1000), rho = 1.2, T=0.5, dt=0.005, Nose-Hoover NVT, shifted cutoff (= LAMMPS
-lj/cut 2.5 + shift). Each repetition runs every pelsim variant and then LAMMPS three ways on the
-same configuration: 1 core, 2 MPI ranks (the venv's mpirun) and 2 OpenMP threads (OPENMP
-package, OMP_WAIT_POLICY=passive so a busy machine does not make it spin); "lammps_2core" is the
-faster of the two 2-core runs. Medians over --repeats; ratios are taken per repetition and their
-medians reported. JIT compile time is reported separately. ``--devices 1,2`` also runs pelsim with
-the forces split over 2 host devices (MDRunner(devices=2)). ``--neighbors jax-md`` measures the
-old jax-md path. ``--n 100000`` checks that a large system runs on CPU within memory (peak RSS).
-Last line: one JSON object.
+All in the same run. KA 3D N (default 1000), rho = 1.2, T=0.5, dt=0.005, Nose-Hoover chain NVT
+(chain 3, one substep, like LAMMPS fix nvt), shifted cutoff (= LAMMPS lj/cut 2.5 + shift).
+Each repetition runs every pelsim variant and then LAMMPS three ways on the same configuration:
+1 core, 2 MPI ranks (the venv's mpirun) and 2 OpenMP threads (OPENMP package,
+OMP_WAIT_POLICY=passive so a busy machine does not make it spin); "lammps_2core" is the faster
+of the two 2-core runs. Medians over --repeats; ratios are taken per repetition and their
+medians reported. JIT compile time is reported separately. ``--devices 1,2`` also runs pelsim
+with the forces split over 2 host devices (MDRunner(devices=2)). ``--neighbors jax-md``
+measures the old jax-md path. ``--n 100000`` checks that a large system runs on CPU within
+memory (peak RSS). Last line: one JSON object.
 """
 
 import argparse
@@ -81,7 +82,7 @@ def main():
     names = [d if dev == 1 else f"{d}_{dev}dev" for d, dev in variants]
     lammps_modes = [] if a.no_lammps else ["1core", "mpi2", "omp2"]
     runners, rates = {}, {name: [] for name in names + [f"lammps_{x}" for x in lammps_modes]}
-    for name, (dname, dev) in zip(names, variants):
+    for name, (dname, dev) in zip(names, variants, strict=True):
         dtype = {"f64": np.float64, "f32": np.float32}[dname]
         md = MDRunner(
             m,
@@ -95,6 +96,7 @@ def main():
             dtype=dtype,
             neighbors=a.neighbors,
             devices=dev,
+            nh_chain=(3, 1, 1),  # as LAMMPS fix nvt (tchain 3, tloop 1)
         )
         md.init(conf.positions)
         t0 = time.perf_counter()

@@ -147,6 +147,7 @@ def twp_figure(cat, k: int, out: Path, fields_T=None) -> dict:
     units = units_for(cat.attrs["unit_preset"], model.density, float(cat.attrs["tls_threshold_K"]))
     B = np.linspace(0.0, 10.0, 101) if fields_T is None else np.asarray(fields_T, float)
     one = {key: np.asarray(v)[k:k + 1] for key, v in t.items()}
+    how = "etm Eq. 8"
     if np.abs(one["D0"]).mean() * kpe > 1e-12:  # etm's closed form (Eq. 8), as the analysis uses it
         lev = np.asarray(twp_levels(one, B, units)[0])  # (n_B, 3) [K]
     else:  # Eq. 8 needs D0 != 0: diagonalise etm's Eq. 6 Hamiltonian instead (same phase, Eq. 7)
@@ -158,12 +159,13 @@ def twp_figure(cat, k: int, out: Path, fields_T=None) -> dict:
         phi = FLUX_PHASE_PER_T_K_A2 * B * S_A2
         H = np.asarray(h_3ls(E[0], E[1], E[2], np.abs(one["D0"]).mean() * kpe, phi))
         lev = np.linalg.eigvalsh(H)
+        how = "etm Eq. 6, numerical"
     for j in range(3):
         ax2.plot(B, lev[:, j] - lev[0, 0], label=f"level {j}")
     ax2.set_xlabel("B (T)")
     ax2.set_ylabel(r"$E_j(B) - E_0(0)$ (K)")
     D0K = np.abs(t["D0"][k]).mean() * kpe
-    ax2.set_title(rf"3-level spectrum (etm Eq. 8): $\bar D_0$ = {D0K:.2g} K, "
+    ax2.set_title(rf"3-level spectrum ({how}): $\bar D_0$ = {D0K:.2g} K, "
                   rf"S = {t['loop_area_particle_max'][k]:.3f} $\sigma^2$", fontsize=9)
     ax2.legend(fontsize=8)
     fig.tight_layout()

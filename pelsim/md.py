@@ -86,6 +86,7 @@ class MDRunner:
         seed=0,
         neighbors="dense",
         devices=1,
+        nh_chain=(5, 2, 3),
     ):
         from jax_md import simulate, space
 
@@ -106,7 +107,9 @@ class MDRunner:
         if neighbors == "dense":
             # pelsim's dense list + analytic row-sum forces (default: measured faster, less memory);
             # per-species-pair list cutoffs r_c,ab + skin (fewer columns than r_c,max + skin)
-            self.neighbor_fn = make_dense_neighbor_fn(self.model, self.box, self.n, skin, species=self.species)
+            self.neighbor_fn = make_dense_neighbor_fn(
+                self.model, self.box, self.n, skin, species=self.species
+            )
             e_nl, f_nl = dense_neighbor_forces(self.model, self.box, self.species, kind)
             energy = lambda R, neighbor, **kw: f_nl(R, neighbor)
             if self.devices > 1:
@@ -125,8 +128,16 @@ class MDRunner:
         if integrator == "nve":
             init, apply = simulate.nve(energy, shift, dt_)
         elif integrator == "nose_hoover":
+            chain_length, chain_steps, sy_steps = nh_chain
             init, apply = simulate.nvt_nose_hoover(
-                energy, shift, dt_, self.kT, tau=100 * dt if tau_T is None else tau_T
+                energy,
+                shift,
+                dt_,
+                self.kT,
+                tau=100 * dt if tau_T is None else tau_T,
+                chain_length=chain_length,
+                chain_steps=chain_steps,
+                sy_steps=sy_steps,
             )
         else:
             init, apply = simulate.nvt_langevin(energy, shift, dt_, self.kT, gamma=gamma)

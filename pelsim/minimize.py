@@ -197,18 +197,14 @@ def lbfgs_steps(vg, m=10, max_step=0.2, c1=1e-4, c2=0.9, max_ls=25, e_tol=1e-11)
             fails=jnp.where(accept, 0, jnp.where(failed, s["fails"] + 1, s["fails"])),
         )
         # the next direction is computed every step and kept only after an accept or a failure:
-        # cheaper on XLA CPU than a lax.cond (accepts are ~97% of the steps)
+        # cheaper on XLA CPU than a lax.cond (accepts are ~97% of the steps). Only the fields that
+        # propose() sets are selected (a select over the memory buffers would copy them).
         prop = propose(new)
         renew = accept | failed
-        out = jax.tree_util.tree_map(lambda p, q: jnp.where(renew, p, q), prop, new)
-        out.update(
-            lo=jnp.where(renew, prop["lo"], lo),
-            dlo=jnp.where(renew, prop["dlo"], dlo),
-            hi=jnp.where(renew, prop["hi"], hi),
-            j=jnp.where(renew, 0, j),
-        )
-        a_keep = jnp.where(renew, prop["a"], a_new)
-        out.update(a=a_keep, xt=jnp.where(renew, prop["xt"], s["x"] + a_new * d))
+        keep = dict(lo=lo, dlo=dlo, hi=hi, j=j, a=a_new, xt=s["x"] + a_new * d)
+        for key in ("d", "dphi0", "a", "lo", "dlo", "hi", "j", "xt"):
+            new[key] = jnp.where(renew, prop[key], keep.get(key, new[key]))
+        out = new
         return out
 
     return init, step

@@ -127,7 +127,9 @@ class DenseNeighborFn:
     ``extra_capacity`` columns) and the cell capacity from R on the host; ``update`` is jittable.
     """
 
-    def __init__(self, box, r_list, skin, n, capacity_multiplier=1.25, block=2048, pair_cutoff=None, species=None):
+    def __init__(
+        self, box, r_list, skin, n, capacity_multiplier=1.25, block=2048, pair_cutoff=None, species=None
+    ):
         self.box = np.asarray(box, float)
         self.r_list, self.skin, self.n = float(r_list), float(skin), int(n)
         self.capacity_multiplier = float(capacity_multiplier)

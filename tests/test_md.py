@@ -1,4 +1,8 @@
-"""MD: NVE energy conservation (float64, dt=0.005), thermostat temperature, overflow recovery."""
+"""MD: NVE energy conservation (float64, dt=0.005), thermostat temperature, overflow recovery,
+forces split over two devices."""
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -55,6 +59,32 @@ def test_overflow_is_detected_and_repaired(start, neighbors):
     assert md.rebuilds_after_overflow >= 1
     assert ref.rebuilds_after_overflow == 0
     np.testing.assert_allclose(md.positions, ref.positions, atol=1e-9)
+
+
+def test_forces_split_over_two_devices_give_the_same_trajectory(start, tmp_path):
+    """MDRunner(devices=2) (rows of the list split over 2 host devices) = one device, float64.
+
+    Run in a subprocess: host devices must be configured before JAX's first computation.
+    """
+    np.savez(tmp_path / "c.npz", R=start.positions, box=start.box, species=start.species)
+    code = f"""
+import jax
+jax.config.update("jax_num_cpu_devices", 2)
+import numpy as np
+from pelsim.md import MDRunner
+c = np.load({str(tmp_path / "c.npz")!r})
+out = []
+for dev in (1, 2):
+    md = MDRunner("ka3d", c["box"], c["species"], "nose_hoover", kT=0.8, chunk=50, devices=dev)
+    md.init(c["R"], V=np.zeros_like(c["R"]))
+    md.run(100)
+    out.append(md.positions)
+print(float(np.abs(out[0] - out[1]).max()), float(np.abs(out[0] - c["R"]).max()))
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    diff, moved = map(float, res.stdout.split())
+    assert moved > 1e-3 and diff < 1e-10
 
 
 @pytest.mark.parametrize("integrator", ["nose_hoover", "langevin"])

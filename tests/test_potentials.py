@@ -167,12 +167,24 @@ def test_dense_analytic_forces_match_numpy_double_loop(conf, kind):
     from pelsim.neighbors import make_dense_neighbor_fn
 
     E_ref, F_ref = numpy_energy_forces(conf, kind)
-    nb = make_dense_neighbor_fn("ka3d", conf.box, conf.n, 0.3).allocate(jnp.asarray(conf.positions))
-    assert not bool(nb.did_buffer_overflow)
     e, f = P.dense_neighbor_forces("ka3d", conf.box, conf.species, kind)
     R = jnp.asarray(conf.positions)
-    assert abs(float(e(R, nb)) - E_ref) < 1e-10 * abs(E_ref)
-    np.testing.assert_allclose(np.asarray(f(R, nb)), F_ref, atol=1e-9 * np.abs(F_ref).max())
+    # one list cutoff r_c,max + skin, and per-species-pair cutoffs r_c,ab + skin (the MD list)
+    for species in (None, conf.species):
+        fn = make_dense_neighbor_fn("ka3d", conf.box, conf.n, 0.3, species=species)
+        nb = fn.allocate(R)
+        assert not bool(nb.did_buffer_overflow)
+        assert abs(float(e(R, nb)) - E_ref) < 1e-10 * abs(E_ref)
+        np.testing.assert_allclose(np.asarray(f(R, nb)), F_ref, atol=1e-9 * np.abs(F_ref).max())
+    # forces of row blocks (one device's share with MDRunner(devices=2)) are the same rows
+    half = conf.n // 2
+
+    class Rows:
+        idx = nb.idx[half:]
+
+    np.testing.assert_allclose(
+        np.asarray(f(R, Rows, row_start=half)), F_ref[half:], atol=1e-9 * np.abs(F_ref).max()
+    )
     # the custom-VJP minimisation energy on a host-built dense list gives the same gradient
     ed, valid = P.dense_pair_energy("ka3d", conf.box, conf.species, kind, 0.3)
     nbd = P.dense_pair_list("ka3d", conf.box, conf.species, conf.positions, 0.3)
@@ -207,3 +219,21 @@ def test_dense_cell_list_equals_kdtree_pairs():
     assert int(nb2.n_builds) == 2
     fresh = np.asarray(fn.allocate(R2 % c.box[0]).idx)
     np.testing.assert_array_equal(np.sort(np.asarray(nb2.idx), 1), np.sort(fresh[:, : idx.shape[1]], 1))
+
+
+def test_dense_per_species_cutoffs_equal_kdtree_pairs():
+    """Cell-list build with per-species-pair cutoffs r_c,ab + skin finds exactly P.pair_list's pairs."""
+    from pelsim.neighbors import make_dense_neighbor_fn
+
+    n = 2400
+    box = np.full(3, (n / 1.2) ** (1 / 3))
+    rng = np.random.default_rng(5)
+    pos = rng.uniform(0, box, (n, 3))
+    species = (rng.random(n) < 0.2).astype(np.int32)
+    fn = make_dense_neighbor_fn("ka3d", box, n, 0.5, species=species)
+    assert fn.use_cells
+    idx = np.asarray(fn.allocate(jnp.asarray(pos)).idx)
+    got = {(i, j) for i, row in enumerate(idx) for j in row if j < n and i < j}
+    i, j = P.pair_list("ka3d", box, species, pos, 0.5)
+    assert got == set(zip(i.tolist(), j.tolist(), strict=True))
+    assert idx.shape[1] < np.asarray(make_dense_neighbor_fn("ka3d", box, n, 0.5).allocate(pos).idx).shape[1]

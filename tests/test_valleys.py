@@ -114,3 +114,15 @@ def test_is_pair_plan_deduplicates_and_closes_triangles():
     steps = [s for i, j, _ in pairs for s in connect(f3, uniq[i][0], uniq[j][0], 12, minimize_ends=False)]
     assert len(steps) == 3
     _assert_symmetric_twp(_three_well_catalogue(steps, "is_pair"), "is_pair")
+
+
+@pytest.mark.parametrize("kw", [{"valley_dim": 3}, {"valley_points": 8}, {"valley_q_max": 0.0},
+                                {"close_max_displacement": -0.1}])
+def test_search_glass_rejects_bad_route_options(kw):
+    from pelsim.errors import InputError
+    from pelsim.landscape.search import search_glass
+    from pelsim.prepare import random_configuration
+
+    conf = random_configuration("ka2d", 16, seed=0)
+    with pytest.raises(InputError, match=next(iter(kw))):
+        search_glass(conf, n_modes=0, **kw)

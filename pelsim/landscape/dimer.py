@@ -66,6 +66,7 @@ class DimerOps:
     vg: object
     rotate: object
     project: object
+    evaluate: object
 
 
 def _translation_basis(shape) -> np.ndarray:
@@ -136,8 +137,16 @@ def dimer_ops(energy, shape) -> DimerOps:
         n, Hn, C, r, _, _, it = jax.lax.while_loop(cond, body, (n, Hn, C, r, z, z, 0))
         return n, C, jnp.linalg.norm(r), it + 1
 
-    ops = DimerOps(shape, jax.jit(jax.value_and_grad(flat_e)), jax.jit(rotate, static_argnums=(2,)),
-                   jax.jit(project))
+    vg = jax.value_and_grad(flat_e)
+
+    def evaluate(x, n0, max_iter, tol):
+        """One dispatch per dimer step: rotation at x, energy and projected force."""
+        n, C, res, it = rotate(x, n0, max_iter, tol)
+        E, g = vg(x)
+        return n, C, it, E, -project(g)
+
+    ops = DimerOps(shape, jax.jit(vg), jax.jit(rotate, static_argnums=(2,)), jax.jit(project),
+                   jax.jit(evaluate, static_argnums=(2,)))
     _OPS[key] = ops
     return ops
 
@@ -189,7 +198,7 @@ def _lbfgs_direction(F, S, Y):
 
 
 def dimer(energy, R0, direction=None, fmax: float = 1e-5, trust: float = 0.1, max_steps: int = 2000,
-          memory: int = 20, rot_tol: float = 1e-3, max_rot: int = 20, reset_overlap: float = 0.5,
+          memory: int = 20, rot_tol: float = 1e-3, max_rot: int = 6, reset_overlap: float = 0.5,
           trace: list | None = None):
     """Dimer search from R0 (axis ``direction``, default random) to a first-order saddle.
 
@@ -205,20 +214,15 @@ def dimer(energy, R0, direction=None, fmax: float = 1e-5, trust: float = 0.1, ma
     ops = dimer_ops(energy, shape)
     x = R.reshape(-1)
 
-    def rot(x, n):
-        n, C, _, it = ops.rotate(jnp.asarray(x), jnp.asarray(n), int(max_rot), float(rot_tol))
-        return np.asarray(n), float(C), int(it)
-
-    def force(x):
-        E, g = ops.vg(jnp.asarray(x))
-        return float(E), -np.asarray(ops.project(g))
+    def evaluate(x, n):
+        n, C, it, E, F = ops.evaluate(jnp.asarray(x), jnp.asarray(n), int(max_rot), float(rot_tol))
+        return np.asarray(n), float(C), int(it), float(E), np.asarray(F)
 
     def modified(F, n, C):
         Fp = (F @ n) * n
         return F - 2.0 * Fp if C < 0 else -Fp
 
-    n, C, hv = rot(x, n)
-    E, F = force(x)
+    n, C, hv, E, F = evaluate(x, n)
     S: list = []
     Y: list = []
     fm = _max_atom(F, shape)
@@ -244,9 +248,8 @@ def dimer(energy, R0, direction=None, fmax: float = 1e-5, trust: float = 0.1, ma
         if big > trust:
             dx *= trust / big
         x_new = x + dx
-        n_new, C_new, it = rot(x_new, n)
+        n_new, C_new, it, E_new, F_new = evaluate(x_new, n)
         hv += it
-        E_new, F_new = force(x_new)
         if n_new @ n < 0:
             n_new = -n_new
         if abs(n_new @ n) < reset_overlap or C_new >= 0 or C >= 0:

@@ -107,6 +107,7 @@ class NEBParams:
     optimizer: str = "fire"
     memory: int = 10
     h0: float = 0.01
+    reset_growth: float = 2.0
 
 
 def neb_force(energy, band, params: NEBParams, climb_on, displacement=free_displacement, E_ends=None):
@@ -267,6 +268,10 @@ def _relax_band(energy, band, params: NEBParams, displacement):
         sy = jnp.vdot(dx, y)
         # the force field jumps when the climbing image switches on or moves to another image
         same_field = (climb == s["climb"]) & ((ic == s["ic"]) | ~climb)
+        # trust safeguard (no line search): a step that makes |F| grow by more than
+        # reset_growth restarts the memory (measured: without it the band wanders off on
+        # Mueller-Brown, where springs (k = 1) and the surface (curvatures ~1e3) differ a lot)
+        same_field = same_field & (jnp.vdot(Fn, Fn) <= params.reset_growth**2 * jnp.vdot(F, F))
         keep = (sy > 1e-12 * jnp.sqrt(jnp.vdot(dx, dx) * jnp.vdot(y, y))) & same_field
         head = s["head"]
         S = jnp.where(keep, s["S"].at[head].set(dx), s["S"])
@@ -296,7 +301,9 @@ def _relax_many(energy, bands, params, displacement):
 @dataclass
 class NEBResult:
     """A relaxed band. ``energies`` (P,), ``images`` (P, N, d); ``i_climb`` is the
-    climbing (highest) image; ``max_force`` the max per-particle NEB force."""
+    climbing (highest) image; ``max_force`` the max per-particle NEB force; ``valid`` is False
+    when an ``is_valid`` check was given and some image of the final band fails it (e.g. a
+    particle left the skin of a fixed pair list: the energies are then not to be trusted)."""
 
     images: np.ndarray
     energies: np.ndarray
@@ -304,6 +311,7 @@ class NEBResult:
     steps: int
     max_force: float
     converged: bool
+    valid: bool = True
 
     @property
     def barrier(self) -> float:
@@ -321,13 +329,30 @@ def _check_band(bands, name="band"):
         raise InputError(f"NEB {name} contains NaN or inf coordinates")
 
 
+_VALID_CACHE: dict = {}
+
+
+def _band_validity(is_valid, bands):
+    """is_valid over every image of (..., P, N, d) bands -> bool array (...)."""
+    if is_valid is None:
+        return np.ones(bands.shape[:-3], bool)
+    flat = bands.reshape((-1,) + bands.shape[-2:])
+    fn = _VALID_CACHE.get(is_valid)
+    if fn is None:
+        fn = _VALID_CACHE[is_valid] = jax.jit(jax.vmap(is_valid))
+    ok = np.asarray(fn(flat)).reshape(bands.shape[:-2])
+    return ok.all(axis=-1)
+
+
 def neb(energy, Ra, Rb, n_images: int = 16, params: NEBParams | None = None,
-        displacement=free_displacement, band=None) -> NEBResult:
+        displacement=free_displacement, band=None, is_valid=None) -> NEBResult:
     """CI-NEB between fixed endpoints Ra and Rb (minimise them first: see connect.py).
 
     ``energy`` and ``displacement`` must be hashable callables (they are static
     arguments of the jitted relaxation, so reuse the same objects to hit the
-    compilation cache).
+    compilation cache). ``is_valid(R) -> bool`` (optional, e.g. from
+    :func:`pelsim.potentials.fixed_pair_energy`) is checked on every image of the final
+    band and reported as ``NEBResult.valid``.
     """
     params = params or NEBParams()
     if band is None:
@@ -337,15 +362,19 @@ def neb(energy, Ra, Rb, n_images: int = 16, params: NEBParams | None = None,
     band = jnp.asarray(band, dtype=jnp.float64)
     _check_band(band)
     x, E, ic, steps, fm, ok = _relax_one(energy, band, params, displacement)
-    return NEBResult(np.asarray(x), np.asarray(E), int(ic), int(steps), float(fm), bool(ok))
+    x = np.asarray(x)
+    return NEBResult(x, np.asarray(E), int(ic), int(steps), float(fm), bool(ok),
+                     bool(_band_validity(is_valid, x)))
 
 
 def neb_batch(energy, Ras, Rbs, n_images: int = 16, params: NEBParams | None = None,
-              displacement=free_displacement) -> list[NEBResult]:
+              displacement=free_displacement, is_valid=None) -> list[NEBResult]:
     """CI-NEB on B independent pairs at once (``vmap`` over bands of the same system).
 
     Ras, Rbs: (B, N, d). Each band stops moving when it has converged; the batch
-    runs until all have converged or ``max_steps``.
+    runs until all have converged or ``max_steps`` (so on a CPU the batch costs B times the
+    slowest band: batching pays where the per-step cost is dominated by overhead or the
+    device is wide, e.g. a GPU). ``is_valid`` as in :func:`neb`.
     """
     params = params or NEBParams()
     Ras = jnp.asarray(Ras, dtype=jnp.float64)
@@ -356,5 +385,6 @@ def neb_batch(energy, Ras, Rbs, n_images: int = 16, params: NEBParams | None = N
     _check_band(bands, "bands")
     x, E, ic, steps, fm, ok = _relax_many(energy, bands, params, displacement)
     x, E = np.asarray(x), np.asarray(E)
-    return [NEBResult(x[i], E[i], int(ic[i]), int(steps[i]), float(fm[i]), bool(ok[i]))
+    valid = _band_validity(is_valid, x)
+    return [NEBResult(x[i], E[i], int(ic[i]), int(steps[i]), float(fm[i]), bool(ok[i]), bool(valid[i]))
             for i in range(x.shape[0])]
