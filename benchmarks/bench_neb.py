@@ -7,7 +7,8 @@
    ASE runs with pelsim's ASE calculator (``pelsim.ase_calc``: the all-pairs energy, exact for
    any positions) and, to separate the NEB driver from the energy implementation, with the same
    fixed-pair-list energy as ours (``ase_same_energy``).
-2. B candidate pairs relaxed in one ``neb_batch`` against the same B NEBs one after another.
+2. B candidate pairs relaxed in one ``neb_batch`` against the same B NEBs one after another,
+   over a fixed number of steps per band (per-step throughput, ``--batch-steps``).
 3. Candidate pairs per CPU-hour from an IS pair to Delta0: ``connect`` (NEB, split at
    intermediate minima, saddle refinement, verification) and the catalogue row (tunneling
    parameters, pelsim/tunneling.py). CPU-hours = wall-clock hours x 2 (the machine's 2 cores).
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -132,13 +134,18 @@ def main():
     ap.add_argument("--fmax", type=float, default=1e-3)
     ap.add_argument("--optimizer", default="fire", help="our band optimizer: fire or lbfgs")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--energy", default="landscape", choices=["landscape", "dense"],
+                    help="our energy: search.landscape_energy (default) or the dense analytic-force list")
     ap.add_argument("--ase-steps", dest="ase_steps", type=int, default=60)
     ap.add_argument("--ase-steps-to-converge", dest="ase_total", type=int, default=0)
     ap.add_argument("--ase-count", action="store_true",
                     help="only run ASE uncapped (same energy) and count its steps")
     ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--batch-steps", dest="batch_steps", type=int, default=100)
+    ap.add_argument("--batch-repeats", dest="batch_repeats", type=int, default=1)
     ap.add_argument("--pipeline-pairs", dest="pipeline_pairs", type=int, default=4)
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: ase,batch,pipeline")
+    ap.add_argument("--pipeline-optimizer", dest="pipeline_optimizer", default="fire")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: ours,ase,batch,pipeline")
     ap.add_argument("--make-data", action="store_true")
     a = ap.parse_args()
     skip = set(filter(None, a.skip.split(",")))
@@ -155,12 +162,31 @@ def main():
     chain = load_chain()
     A, B = chain[-2], chain[-1]
     energy, is_valid = landscape_energy(chain[0])
+    land_energy = energy  # the pipeline needs Hessian-vector products: always this one
+    energy_desc = f"search.landscape_energy: fixed pair list at is0, skin 1.5, {energy.n_pairs} pairs"
+    if a.energy == "dense":
+        # the same pairs (built at is0, skin 1.5, same validity) on a dense neighbour matrix with
+        # analytic forces (potentials.dense_pair_energy: no scatter-add in the gradient)
+        from pelsim.models import load_model
+        from pelsim.potentials import dense_pair_energy, dense_pair_list
+
+        m = load_model("ka3d")
+        e_nb, v_nb = dense_pair_energy(m, chain[0].box, chain[0].species, skin=1.5)
+        nb = dense_pair_list(m, chain[0].box, chain[0].species, chain[0].positions, 1.5)
+        ref = energy
+        energy = lambda R: e_nb(R, nb)  # noqa: E731
+        is_valid = lambda R: v_nb(R, nb)  # noqa: E731
+        diff = abs(float(energy(jnp.asarray(A.positions))) - float(ref(jnp.asarray(A.positions))))
+        assert diff < 1e-9, diff
+        energy_desc = f"dense_pair_energy: pair list of is0, skin 1.5, analytic forces, M={nb[0].shape[1]}"
     assert all(bool(is_valid(jnp.asarray(c.positions))) for c in chain), "endpoint outside the skin"
     disp = periodic_displacement(A.box)
-    p = NEBParams(fmax=a.fmax, climb_after=0.0, optimizer=a.optimizer, max_steps=20000)
+    # L-BFGS steps are capped at 0.05 sigma per particle (0.1 for FIRE, its default)
+    p = NEBParams(fmax=a.fmax, climb_after=0.0, optimizer=a.optimizer, max_steps=20000,
+                  max_step=0.05 if a.optimizer == "lbfgs" else 0.1)
     out = {"model": "ka3d", "N": A.n, "images": a.images, "fmax": a.fmax, "spring_k": p.k,
            "climb": "from the start (both)", "ours_optimizer": a.optimizer, "devices": str(jax.devices()),
-           "energy": f"fixed pair list at is0, {energy.n_pairs} pairs", "repeats": a.repeats,
+           "energy": energy_desc, "repeats": a.repeats,
            "machine": "2 cores, shared with other jobs (timed under flock)"}
 
     if a.ase_count:
@@ -170,16 +196,18 @@ def main():
                               ase_s_per_step_same_energy=float(np.median(times)))))
         return
 
-    t = time.perf_counter()
-    r = neb(energy, A.positions, B.positions, a.images, p, disp)
-    t_first = time.perf_counter() - t
-    t_ours, r = _median_time(lambda: neb(energy, A.positions, B.positions, a.images, p, disp), a.repeats)
-    assert r.converged and all(bool(is_valid(jnp.asarray(x))) for x in r.images)
-    out.update(ours_s=t_ours, ours_compile_s=t_first - t_ours, ours_steps=r.steps, ours_barrier=r.barrier,
-               ours_s_per_step=t_ours / r.steps, ours_interior_minima=len(r.interior_minima()),
-               ours_i_climb=r.i_climb)
+    t_ours, r = None, None
+    if "ours" not in skip:
+        t = time.perf_counter()
+        r = neb(energy, A.positions, B.positions, a.images, p, disp)
+        t_first = time.perf_counter() - t
+        t_ours, r = _median_time(lambda: neb(energy, A.positions, B.positions, a.images, p, disp), a.repeats)
+        assert r.converged and all(bool(is_valid(jnp.asarray(x))) for x in r.images)
+        out.update(ours_s=t_ours, ours_compile_s=t_first - t_ours, ours_steps=r.steps, ours_barrier=r.barrier,
+                   ours_s_per_step=t_ours / max(r.steps, 1), ours_interior_minima=len(r.interior_minima()),
+                   ours_i_climb=r.i_climb)
 
-    if "ase" not in skip:
+    if "ase" not in skip and r is not None:
         from pelsim.ase_calc import PelsimCalculator
 
         conv, steps, times, bar = _ase_run(A, B, a.images, lambda: PelsimCalculator("ka3d"), a.fmax,
@@ -203,23 +231,26 @@ def main():
             out["ase_barrier"] = bar
 
     if "batch" not in skip:
+        # throughput over a fixed number of steps (fmax = 0: every band takes exactly
+        # --batch-steps steps, batched or not), on B distinct candidate pairs of the chain
         pairs = [(chain[k], chain[k + 1]) for k in range(N_IS - 1)]
         pairs = (pairs * a.batch)[: a.batch]
         Ras = np.stack([x.positions for x, _ in pairs])
         Rbs = np.stack([x.positions + np.asarray(disp(jnp.asarray(x.positions), jnp.asarray(y.positions)))
                         for x, y in pairs])
+        pb = replace(p, fmax=0.0, max_steps=a.batch_steps)
         t = time.perf_counter()
-        rb = neb_batch(energy, Ras, Rbs, a.images, p, disp)
+        neb_batch(energy, Ras, Rbs, a.images, pb, disp)
         t_bfirst = time.perf_counter() - t
-        t_batch, rb = _median_time(lambda: neb_batch(energy, Ras, Rbs, a.images, p, disp), a.repeats)
-        seq = lambda: [neb(energy, x, y, a.images, p, disp) for x, y in zip(Ras, Rbs, strict=True)]
-        t_seq, rs = _median_time(seq, a.repeats)
-        bdiff = max(abs(u.barrier - v.barrier) for u, v in zip(rb, rs, strict=True))
-        out.update(batch=a.batch, batch_s=t_batch, batch_compile_s=t_bfirst - t_batch, sequential_s=t_seq,
-                   batch_steps=[x.steps for x in rb], sequential_steps=[x.steps for x in rs],
-                   batch_converged=all(x.converged for x in rb),
-                   batch_max_barrier_diff=bdiff,
-                   batch_throughput_gain=t_seq / t_batch)
+        t_batch, rb = _median_time(lambda: neb_batch(energy, Ras, Rbs, a.images, pb, disp), a.batch_repeats)
+        neb(energy, Ras[0], Rbs[0], a.images, pb, disp)  # compile
+        seq = lambda: [neb(energy, x, y, a.images, pb, disp) for x, y in zip(Ras, Rbs, strict=True)]
+        t_seq, rs = _median_time(seq, a.batch_repeats)
+        bdiff = max(float(np.max(np.abs(u.energies - v.energies))) for u, v in zip(rb, rs, strict=True))
+        out.update(batch=a.batch, batch_steps_per_band=a.batch_steps, batch_s=t_batch,
+                   batch_compile_s=t_bfirst - t_batch, sequential_s=t_seq,
+                   batch_vs_sequential_max_energy_diff=bdiff, batch_throughput_gain=t_seq / t_batch,
+                   batch_note="per-step throughput; to convergence a batch also waits for its slowest band")
 
     if "pipeline" not in skip:
         from pelsim.landscape.catalogue import Catalogue
@@ -229,12 +260,13 @@ def main():
         model = load_model("ka3d")
         cat = Catalogue(None, model="ka3d", potential="smooth", N=A.n, dim=3, box=A.box, species=A.species,
                         masses=np.asarray(model.masses)[A.species], unit_preset="argon", tls_threshold_K=1.0)
-        pp = NEBParams(fmax=a.fmax, max_steps=5000, optimizer=a.optimizer)  # as search.py
+        po = a.pipeline_optimizer
+        pp = replace(p, optimizer=po, max_step=0.1 if po == "fire" else 0.05)
         per_pair = []
         n_steps = 0
         for k in range(min(a.pipeline_pairs, N_IS - 1)):
             t = time.perf_counter()
-            steps = connect(energy, chain[k].positions, chain[k + 1].positions, a.images, pp, box=A.box,
+            steps = connect(land_energy, chain[k].positions, chain[k + 1].positions, a.images, pp, box=A.box,
                             minimize_ends=False, max_depth=2)
             for st in steps:
                 cat.add_step(st, "is_pair")
@@ -244,6 +276,7 @@ def main():
         out.update(pipeline_pairs=len(per_pair), pipeline_s_per_pair=per_pair,
                    pipeline_median_s_per_pair=float(np.median(per_pair)), pipeline_elementary_steps=n_steps,
                    pipeline_dwps=len(cat.dwp_rows), cpu_hours_convention="wall-clock x 2 cores",
+                   pipeline_energy="search.landscape_energy", pipeline_neb_optimizer=pp.optimizer,
                    pairs_per_cpu_hour=len(per_pair) * 3600.0 / (2.0 * wall))
     print(json.dumps(out))
 

@@ -38,7 +38,11 @@ import numpy as np
 from pelsim.errors import InputError
 from pelsim.minimize import MinResult, empty_memory, lbfgs_active, lbfgs_steps, max_force
 
-__all__ = ["device_quench", "list_capacity"]
+__all__ = ["device_quench", "list_capacity", "DEVICE_MAX_N"]
+
+# Rebuilds are brute force, O(N^2) per rebuild: above this size pelsim.minimize.quench uses the
+# host-side KD-tree lists instead.
+DEVICE_MAX_N = 20000
 
 _PAD_ISG = 1e6  # 1/sigma^2 of padded slots: s = 1e6 r^2 is far outside any cutoff
 
@@ -257,7 +261,7 @@ def _base_spec(model, box, species, kind, skin, m, max_step, block):
         sc2=float(model.rc_factor**2),
         skin=float(skin),
         M=0,
-        block=int(min(species.size, block)),
+        block=int(max(1, min(species.size, block, 4_000_000 // species.size))),  # <= 4M pairs per block
         dtype="float64",
         m=int(m),
         max_step=float(max_step),

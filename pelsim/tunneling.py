@@ -131,15 +131,8 @@ def levels(V, a, b, hbar, mass=1.0, n_levels=2, rtol=1e-10, n0=None, n_max=20000
         prev, n = E, 2 * n
 
 
-def fd_states(V_grid, dx, hbar, mass=1.0, n_levels=2, order=10):
-    """Lowest ``n_levels`` eigenpairs (E, psi[:, i]) of the ``order``-th order FD Hamiltonian.
-
-    Sparse shift-invert Lanczos (ARPACK via scipy.sparse.linalg.eigsh, shift below the
-    potential minimum): O(n) per solve and orthonormal Ritz vectors even for nearly
-    degenerate tunneling pairs. (LAPACK's banded dsbevx with eigenvectors forms the
-    dense n x n reduction matrix, O(n^3): minutes at n = 6400.)"""
+def _fd_hamiltonian(V_grid, dx, hbar, mass, order):
     from scipy.sparse import diags
-    from scipy.sparse.linalg import eigsh
 
     p = order // 2
     c = _fd2_coefficients(p)
@@ -148,9 +141,41 @@ def fd_states(V_grid, dx, hbar, mass=1.0, n_levels=2, order=10):
     offs = list(range(-p, p + 1))
     bands = [pref * c[abs(k)] * np.ones(n - abs(k)) for k in offs]
     bands[p] = bands[p] + V_grid
-    H = diags(bands, offs, format="csc")
+    return diags(bands, offs, format="csc"), pref
+
+
+def fd_count_below(V_grid, dx, hbar, E, mass=1.0, order=10):
+    """Number of eigenvalues of the FD Hamiltonian below E (Sylvester's law of inertia).
+
+    H - E = L D L^T by elimination without pivoting (SuperLU, natural order, no
+    row interchanges): the number of negative pivots is the number of eigenvalues < E.
+    Used to give the index of a state found by a shift-invert window without
+    computing every level below it."""
+    from scipy.sparse import identity
+    from scipy.sparse.linalg import splu
+
+    H, _ = _fd_hamiltonian(V_grid, dx, hbar, mass, order)
+    lu = splu((H - E * identity(H.shape[0], format="csc")).tocsc(), permc_spec="NATURAL",
+              diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    return int(np.sum(lu.U.diagonal() < 0))
+
+
+def fd_states(V_grid, dx, hbar, mass=1.0, n_levels=2, order=10, sigma=None):
+    """Lowest ``n_levels`` eigenpairs (E, psi[:, i]) of the ``order``-th order FD Hamiltonian.
+
+    With ``sigma``: the ``n_levels`` eigenpairs nearest to sigma instead (a window).
+
+    Sparse shift-invert Lanczos (ARPACK via scipy.sparse.linalg.eigsh, shift below the
+    potential minimum): O(n) per solve and orthonormal Ritz vectors even for nearly
+    degenerate tunneling pairs. (LAPACK's banded dsbevx with eigenvectors forms the
+    dense n x n reduction matrix, O(n^3): minutes at n = 6400.)"""
+    from scipy.sparse.linalg import eigsh
+
+    n = V_grid.size
+    H, pref = _fd_hamiltonian(V_grid, dx, hbar, mass, order)
     n_levels = min(n_levels, n - 2)
-    sigma = float(np.min(V_grid)) - 1e-3 * (abs(float(np.min(V_grid))) + abs(pref))
+    if sigma is None:
+        sigma = float(np.min(V_grid)) - 1e-3 * (abs(float(np.min(V_grid))) + abs(pref))
     v0 = np.random.default_rng(12345).standard_normal(n)  # deterministic ARPACK start
     E, psi = eigsh(H, k=n_levels, sigma=sigma, which="LM", tol=0.0, v0=v0,
                    ncv=min(n - 1, max(2 * n_levels + 1, 20)))
@@ -164,39 +189,59 @@ def _weights_right(psi, x, s_top):
     return p2[x > s_top].sum(axis=0) / p2.sum(axis=0)
 
 
-def pair_levels(V, a, b, s_top, hbar, n_levels, mass=1.0, rtol=1e-10, n0=200, n_max=200000):
+def _lowest_on_side(Vx, x, dx, hbar, mass, s_top, right: bool, k0: int = 8):
+    """Lowest eigenstate with more than half its weight on one side of the barrier top.
+
+    Shift-invert window at the bottom of that well: the eigenpairs nearest to it form a
+    contiguous window of the spectrum, and no state localised in a well lies below its
+    bottom, so the lowest such state in the window is the well's lowest state. The
+    window grows until it holds one. This costs O(k) states instead of every level of the
+    other well below it (a DWP with asymmetry 5.6 eps and hbar* = 0.03 has ~10^2 of them).
+    """
+    side = x >= s_top if right else x < s_top
+    pref = hbar**2 / (mass * dx**2)
+    sig = float(np.min(Vx[side])) - 1e-6 * (1.0 + abs(float(np.min(Vx[side]))))
+    k = k0
+    while True:
+        E, psi = fd_states(Vx, dx, hbar, mass, k, sigma=sig)
+        wr = _weights_right(psi, x, s_top)
+        on = np.flatnonzero((wr >= 0.5) if right else (wr < 0.5))
+        if on.size:
+            i = int(on[np.argmin(E[on])])
+            return float(E[i]), float(wr[i])
+        if k >= min(x.size - 2, 4096) or pref == 0.0:
+            raise InputError("no eigenstate localised in one of the wells (barrier below the zero-point "
+                             "energy?)")
+        k = min(2 * k, x.size - 2)
+
+
+def pair_levels(V, a, b, s_top, hbar, n_levels=2, mass=1.0, rtol=1e-10, n0=200, n_max=200000):
     """The tunneling pair of a double well: the lowest eigenstate localised in each well.
 
     Eigenstates of -hbar^2/2m d2/dx2 + V on [a, b] (10th-order FD, grid doubled until
     the pair energies and E1 - E0 change by < rtol relative) are assigned to the
     left (A) or right (B) well by their probability weight on either side of the
-    barrier top s_top (> 1/2 on a side). Returns a dict with E0, E1, E_A, E_B, the
+    barrier top s_top (> 1/2 on a side). The lowest state of each well is found in a
+    shift-invert window at that well's bottom (``_lowest_on_side``), its index in the
+    spectrum by inertia (``fd_count_below``). Returns a dict with E0, E1, E_A, E_B, the
     indices i_A, i_B, w_A (weight of state A beyond the top), w_B (weight of state B
     before it), the grid size and the absolute round-off floor of the energies.
+    ``n_levels`` is accepted for compatibility and unused.
     """
     if not b > a:
         raise InputError(f"empty interval [{a}, {b}] for the Schroedinger problem")
-    prev, n, k = None, n0, max(int(n_levels), 2)
+    prev, n = None, n0
     while True:
         x = np.linspace(a, b, n + 2)[1:-1]
         dx = x[1] - x[0]
         Vx = V(x)
-        while True:
-            E, psi = fd_states(Vx, dx, hbar, mass, k)
-            wr = _weights_right(psi, x, s_top)
-            iA = np.flatnonzero(wr < 0.5)
-            iB = np.flatnonzero(wr >= 0.5)
-            if (iA.size and iB.size) or k >= min(n, 4000):
-                break
-            k = min(2 * k, n)
-        if not (iA.size and iB.size):
-            raise InputError("no eigenstate localised in one of the wells (barrier below the zero-point "
-                             "energy?)")
-        iA, iB = int(iA[0]), int(iB[0])
-        cur = np.array([E[0], E[1], E[iA], E[iB]])
+        E, _ = fd_states(Vx, dx, hbar, mass, 2)
+        EA, wA = _lowest_on_side(Vx, x, dx, hbar, mass, s_top, right=False)
+        EB, wB = _lowest_on_side(Vx, x, dx, hbar, mass, s_top, right=True)
+        cur = np.array([E[0], E[1], EA, EB])
         floor = 1e-14 * (hbar**2 / (mass * dx**2) + np.max(np.abs(cur)))
-        if prev is not None and prev[1] == (iA, iB):
-            P = prev[0]
+        if prev is not None:
+            P = prev
             ok = np.all(np.abs(cur - P) <= rtol * np.abs(cur) + floor)
             for g, gp in ((cur[1] - cur[0], P[1] - P[0]), (cur[3] - cur[2], P[3] - P[2])):
                 ok &= abs(g - gp) <= rtol * abs(g) + floor
@@ -204,9 +249,16 @@ def pair_levels(V, a, b, s_top, hbar, n_levels, mass=1.0, rtol=1e-10, n0=200, n_
                 break
         elif 2 * n > n_max:
             break
-        prev, n = (cur, (iA, iB)), 2 * n
-    return {"E0": float(E[0]), "E1": float(E[1]), "E_A": float(E[iA]), "E_B": float(E[iB]),
-            "i_A": iA, "i_B": iB, "w_A": float(wr[iA]), "w_B": float(1.0 - wr[iB]),
+        prev, n = cur, 2 * n
+    # index of each pair state in the spectrum (number of eigenvalues below it); a
+    # nearly degenerate partner is separated by construction: the upper one is >= lower + 1
+    lo, hi = sorted((EA, EB))
+    d = 1e-9 * (1.0 + abs(lo))
+    i_lo = fd_count_below(Vx, dx, hbar, lo - d, mass)
+    i_hi = max(fd_count_below(Vx, dx, hbar, hi - d, mass), i_lo + 1)
+    iA, iB = (i_lo, i_hi) if EA <= EB else (i_hi, i_lo)
+    return {"E0": float(E[0]), "E1": float(E[1]), "E_A": float(EA), "E_B": float(EB),
+            "i_A": int(iA), "i_B": int(iB), "w_A": float(wA), "w_B": float(1.0 - wB),
             "grid_points": int(n), "floor": float(floor)}
 
 

@@ -76,7 +76,7 @@ c = np.load({str(tmp_path / "c.npz")!r})
 out = []
 for dev in (1, 2):
     md = MDRunner("ka3d", c["box"], c["species"], "nose_hoover", kT=0.8, chunk=50, devices=dev)
-    md.init(c["R"], V=np.zeros_like(c["R"]))
+    md.init(c["R"])
     md.run(100)
     out.append(md.positions)
 print(float(np.abs(out[0] - out[1]).max()), float(np.abs(out[0] - c["R"]).max()))

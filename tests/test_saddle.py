@@ -55,3 +55,31 @@ def test_relax_reaches_known_minimum():
     m = relax(S.mueller_brown, S.as_position(0.5, 0.1))
     assert m.max_force < 1e-10
     assert np.allclose(m.R.ravel(), S.MUELLER_BROWN_MINIMA[1, :2], atol=1e-6)
+
+
+def test_bad_inputs_raise_input_error():
+    import pytest
+
+    from pelsim.errors import InputError
+    from pelsim.landscape.dimer import dimer
+
+    R = S.as_position(0.0, 0.5)
+    with pytest.raises(InputError, match="method"):
+        refine_saddle(S.mueller_brown, R, method="newton")
+    with pytest.raises(InputError, match="mode"):
+        single_ended_search(S.mueller_brown, R, np.zeros((1, 2)))
+    with pytest.raises(InputError, match="NaN"):
+        dimer(S.mueller_brown, np.array([[np.nan, 0.0]]))
+    with pytest.raises(InputError, match="direction"):
+        dimer(S.mueller_brown, R, np.ones(3))
+
+
+def test_dimer_and_ef_routes_reach_the_same_three_well_saddle():
+    f = lambda R: S.three_well(R, 0.5)
+    mins, sads = S.three_well_stationary(0.5)
+    x, y, _ = mins[0]
+    lam, vec = normal_modes(f, S.as_position(x, y))
+    for method in ("dimer", "ef"):
+        s = single_ended_search(f, S.as_position(x, y), vec[:, 0].reshape(1, 2), method=method)
+        assert s.converged and s.n_negative == 1 and s.method == method
+        assert abs(s.energy - sads[0, 2]) < 1e-12

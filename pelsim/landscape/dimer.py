@@ -40,7 +40,7 @@ from pelsim.errors import InputError
 
 __all__ = ["DimerResult", "DimerOps", "dimer_ops", "lowest_curvature", "dimer", "activate"]
 
-_OPS: dict = {}
+_OPS: dict = {}  # (energy, shape) -> DimerOps, like the gradient caches of saddle.py
 
 
 @dataclass
@@ -82,8 +82,7 @@ def _translation_basis(shape) -> np.ndarray:
 def dimer_ops(energy, shape) -> DimerOps:
     """Build (once per energy and shape) the jitted gradient and rotation of the dimer."""
     shape = tuple(int(s) for s in shape)
-    key = (energy, shape)
-    ops = _OPS.get(key)
+    ops = _OPS.get((energy, shape))
     if ops is not None:
         return ops
     ph = _ph.get(energy)
@@ -147,7 +146,7 @@ def dimer_ops(energy, shape) -> DimerOps:
 
     ops = DimerOps(shape, jax.jit(vg), jax.jit(rotate, static_argnums=(2,)), jax.jit(project),
                    jax.jit(evaluate, static_argnums=(2,)))
-    _OPS[key] = ops
+    _OPS[(energy, shape)] = ops
     return ops
 
 
@@ -205,7 +204,10 @@ def dimer(energy, R0, direction=None, fmax: float = 1e-5, trust: float = 0.1, ma
     Converged when max per-particle |F| <= fmax (eps_AA/sigma_AA) with negative curvature along
     the dimer axis. ``trust`` caps the largest particle displacement per step (sigma).
     Returns a :class:`DimerResult`; the signature (exactly one negative mode) is verified by the
-    caller (saddle.py), here only C < 0 along the converged axis is known.
+    caller (saddle.py), here only C < 0 along the converged axis is known. ``max_rot`` rotation
+    iterations per step (warm-started from the last axis, so the rotation keeps converging over
+    steps; 6 measured best at KA 3D N=270: 2 diverged, 20 doubled the HVPs); ``trace`` (a list)
+    receives (step, E, max|F|, C, rotations, memory, step length) per step.
     """
     R, n = _start(R0, direction, "dimer")
     if not (fmax > 0 and trust > 0 and max_steps >= 0 and memory >= 1):

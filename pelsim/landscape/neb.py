@@ -87,6 +87,10 @@ class NEBParams:
     from the start if 0). dt, dt_max, max_step: FIRE time steps and per-particle
     step cap (length). dt_max = 0.03 suits KA-BLJ (stiff repulsion, MEASURED.md: FIRE
     at 0.05 diverges; 0.1 took 9x more steps than 0.03 on a KA 2D band).
+    optimizer: "fire" (default) or "lbfgs" (global L-BFGS on the band, ``memory`` pairs,
+    first step ``h0`` F, memory reset when |F| grows by more than ``reset_growth``): 4.7x
+    fewer steps than FIRE on a KA 3D N=1000 band and 10x on the three-well surface, but it
+    does not converge on Mueller-Brown (stiff surface, soft springs), hence opt-in.
     """
 
     k: float = 1.0
@@ -324,9 +328,11 @@ class NEBResult:
         return [i for i in range(1, len(E) - 1) if E[i] < E[i - 1] - tol and E[i] < E[i + 1] - tol]
 
 
-def _check_band(bands, name="band"):
+def _check_band(bands, params: NEBParams, name="band"):
     if not np.all(np.isfinite(np.asarray(bands))):
         raise InputError(f"NEB {name} contains NaN or inf coordinates")
+    if params.optimizer not in ("fire", "lbfgs"):
+        raise InputError(f"unknown NEB optimizer {params.optimizer!r} (expected 'fire' or 'lbfgs')")
 
 
 _VALID_CACHE: dict = {}
@@ -360,7 +366,7 @@ def neb(energy, Ra, Rb, n_images: int = 16, params: NEBParams | None = None,
             raise InputError(f"NEB endpoints have different shapes {np.shape(Ra)} and {np.shape(Rb)}")
         band = interpolate(Ra, Rb, n_images, displacement)
     band = jnp.asarray(band, dtype=jnp.float64)
-    _check_band(band)
+    _check_band(band, params)
     x, E, ic, steps, fm, ok = _relax_one(energy, band, params, displacement)
     x = np.asarray(x)
     return NEBResult(x, np.asarray(E), int(ic), int(steps), float(fm), bool(ok),
@@ -382,7 +388,7 @@ def neb_batch(energy, Ras, Rbs, n_images: int = 16, params: NEBParams | None = N
     if Ras.shape != Rbs.shape:
         raise InputError(f"NEB batch endpoints have different shapes {Ras.shape} and {Rbs.shape}")
     bands = jax.vmap(lambda a, b: interpolate(a, b, n_images, displacement))(Ras, Rbs)
-    _check_band(bands, "bands")
+    _check_band(bands, params, "bands")
     x, E, ic, steps, fm, ok = _relax_many(energy, bands, params, displacement)
     x, E = np.asarray(x), np.asarray(E)
     valid = _band_validity(is_valid, x)

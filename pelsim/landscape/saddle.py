@@ -214,8 +214,7 @@ def negative_modes(energy, R, tol: float = 1e-6, k: int = 3):
     return int(np.sum(lam < -tol)), float(lam[0]), vec[0]
 
 
-def newton_polish(energy, R0, fmax: float = 1e-10, max_steps: int = 10, trust: float = 0.05,
-                  zero_tol: float = 1e-6):
+def newton_polish(energy, R0, fmax: float = 1e-10, max_steps: int = 10, trust: float = 0.05):
     """Newton steps dx = -H^-1 g (translations shifted out) to max per-particle |F| <= fmax.
 
     Converges quadratically to the stationary point the start lies near (saddle or minimum);
@@ -259,7 +258,7 @@ def _dimer_then_newton(energy, R0, n0, fmax, switch_fmax, trust, max_steps, zero
             return StationaryResult(d.R, d.energy, d.max_force, 0, d.mode, d.curvature, steps, False, "dimer")
         Rn, E, fm, nsteps = (d.R, d.energy, d.max_force, 0)
         if fm > fmax:
-            Rn, E, fm, nsteps = newton_polish(energy, d.R, fmax, trust=trust, zero_tol=zero_tol)
+            Rn, E, fm, nsteps = newton_polish(energy, d.R, fmax, trust=trust)
         n_neg, lam0, mode = negative_modes(energy, Rn, zero_tol)
         mode = np.asarray(mode).reshape(np.shape(Rn))
         if mode.reshape(-1) @ np.asarray(d.mode).reshape(-1) < 0:
