@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -264,7 +265,7 @@ def main():
         pp = replace(p, optimizer=po, max_step=0.1 if po == "fire" else 0.05)
         per_pair = []
         n_steps = 0
-        for k in range(min(a.pipeline_pairs, N_IS - 1)):
+        for k in range(N_IS - 2, N_IS - 2 - min(a.pipeline_pairs, N_IS - 1), -1):  # from the elementary pair
             t = time.perf_counter()
             steps = connect(land_energy, chain[k].positions, chain[k + 1].positions, a.images, pp, box=A.box,
                             minimize_ends=False, max_depth=2)
@@ -272,6 +273,7 @@ def main():
                 cat.add_step(st, "is_pair")
             per_pair.append(time.perf_counter() - t)
             n_steps += len(steps)
+            print(f"pipeline pair {k}: {per_pair[-1]:.1f} s, {len(steps)} steps", file=sys.stderr, flush=True)
         wall = float(np.sum(per_pair))
         out.update(pipeline_pairs=len(per_pair), pipeline_s_per_pair=per_pair,
                    pipeline_median_s_per_pair=float(np.median(per_pair)), pipeline_elementary_steps=n_steps,
