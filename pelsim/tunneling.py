@@ -189,6 +189,10 @@ def _weights_right(psi, x, s_top):
     return p2[x > s_top].sum(axis=0) / p2.sum(axis=0)
 
 
+class NoLocalisedState(InputError):
+    """A well of the profile holds no eigenstate localised in it."""
+
+
 def _lowest_on_side(Vx, x, dx, hbar, mass, s_top, right: bool, k0: int = 8):
     """Lowest eigenstate with more than half its weight on one side of the barrier top.
 
@@ -210,8 +214,9 @@ def _lowest_on_side(Vx, x, dx, hbar, mass, s_top, right: bool, k0: int = 8):
             i = int(on[np.argmin(E[on])])
             return float(E[i]), float(wr[i])
         if k >= min(x.size - 2, 4096) or pref == 0.0:
-            raise InputError("no eigenstate localised in one of the wells (barrier below the zero-point "
-                             "energy?)")
+            raise NoLocalisedState(
+                "no eigenstate localised in one of the wells (barrier below the zero-point energy?)"
+            )
         k = min(2 * k, x.size - 2)
 
 
@@ -403,20 +408,30 @@ def dwp_parameters(s, V, hbar, dVds=None, d=None, curvature=None, rtol=1e-8) -> 
     # up to (upper well + its zero-point energy), with a margin for anharmonicity
     hw_low = hwa if Va <= Vb else hwb
     n_lev = int(np.ceil((abs(Vb - Va) + 0.5 * (hwa + hwb)) / hw_low)) + 4
-    pair = pair_levels(prof, a, b, st, hbar, n_lev, 1.0, rtol)
+    try:
+        pair = pair_levels(prof, a, b, st, hbar, n_lev, 1.0, rtol)
+    except NoLocalisedState:
+        # one well holds no localised state (its barrier is below the zero-point energy):
+        # a classical double well but not a two-level system; quantum entries are NaN
+        nan = float("nan")
+        pair = {"E0": nan, "E1": nan, "E_A": nan, "E_B": nan, "i_A": -1, "i_B": -1, "w_A": nan,
+                "w_B": nan, "grid_points": 0, "floor": nan}
     E_pair = abs(pair["E_B"] - pair["E_A"])
     # resolution of Delta0: energy round-off, and the bias resolution of the anticrossing
     # iteration (relative round-off of lam * (s_b - s_a) ~ E_pair)
     D0_floor = float(pair["floor"] + 1e-15 * (E_pair + abs(Vt) + abs(Vlow)))
-    D0, lam, status = delta0_anticrossing(prof, a, b, sa, sb, st, hbar, pair)
-    method = "anticrossing" if status != "unresolved" else "unresolved"
+    if pair["i_A"] < 0:
+        D0, lam, status = float("nan"), float("nan"), "no_localised_state"
+    else:
+        D0, lam, status = delta0_anticrossing(prof, a, b, sa, sb, st, hbar, pair)
+    method = {"unresolved": "unresolved", "no_localised_state": status}.get(status, "anticrossing")
     if status == "no_resonance":
         # the tilt to resonance destroys a well: two-state relation on the untilted pair,
         # Delta0 = 2 E sqrt(w (1 - w)), w = weight of the lower pair state in the other well
         w = pair["w_A"] if pair["E_A"] <= pair["E_B"] else pair["w_B"]
         D0 = 2.0 * E_pair * np.sqrt(max(w * (1.0 - w), 0.0))
         method = "pair_weights"
-    D0 = min(D0, E_pair)  # the gap at resonance cannot exceed the pair energy (round-off at Delta = 0)
+    D0 = min(D0, E_pair) if status != "no_localised_state" else D0  # gap at resonance <= pair energy
     if D0 < D0_floor:
         D0 = 0.0
     dist = abs(sb - sa) if d is None else float(d)

@@ -48,7 +48,9 @@ def landscape_energy(conf, kind: str = "smooth", R_ref=None):
     from pelsim.potentials import energy_fn, fixed_pair_energy
 
     model = load_model(conf.model)
-    if conf.n <= PAIR_LIST_MIN_N:
+    # all pairs also when the box is too small for a pair list with this skin (3D KA, N < ~615)
+    too_small = 0.5 * float(np.min(conf.box)) <= model.rc_max + PAIR_LIST_SKIN
+    if conf.n <= PAIR_LIST_MIN_N or too_small:
         energy = energy_fn(model, conf.box, conf.species, kind)
         ph = pair_hessian.pair_hessian(model, conf.box, conf.species, kind)
         return pair_hessian.attach(energy, ph), None
@@ -210,7 +212,11 @@ def search_glass(conf, out=None, kind: str = "smooth", glass: int = 0, seed: int
             if not _valid_step(st, is_valid):
                 stats["dropped_invalid"] += 1
                 continue
-            catalogue.add_step(st, method, glass, seed, dict(prov, protocol=method))
+            try:
+                catalogue.add_step(st, method, glass, seed, dict(prov, protocol=method))
+            except InputError as exc:  # one bad step (e.g. barrier below the zero-point energy)
+                stats["dropped_failed"] = stats.get("dropped_failed", 0) + 1  # must not lose the glass
+                stats["last_failure"] = str(exc)
 
     if n_modes > 0:
         add(single_ended_steps(energy, IS.positions, n_modes, box=box, params=params, n_images=n_images),
@@ -239,7 +245,7 @@ def search_glass(conf, out=None, kind: str = "smooth", glass: int = 0, seed: int
     return catalogue, stats
 
 
-__all__ = ["landscape_energy", "single_ended_steps", "is_pair_candidates", "search_glass", "relax"]
+__all__ = ["landscape_energy", "single_ended_steps", "is_pair_candidates", "is_pair_plan", "search_glass", "relax"]
 
 
 def adjacent_minima_example(model: str = "ka2d", n: int = 64, seed: int = 1, n_modes: int = 4,
