@@ -245,7 +245,14 @@ def search_glass(conf, out=None, kind: str = "smooth", glass: int = 0, seed: int
     return catalogue, stats
 
 
-__all__ = ["landscape_energy", "single_ended_steps", "is_pair_candidates", "is_pair_plan", "search_glass", "relax"]
+__all__ = [
+    "landscape_energy",
+    "single_ended_steps",
+    "is_pair_candidates",
+    "is_pair_plan",
+    "search_glass",
+    "relax",
+]
 
 
 def adjacent_minima_example(model: str = "ka2d", n: int = 64, seed: int = 1, n_modes: int = 4,
