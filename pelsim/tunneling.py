@@ -220,7 +220,7 @@ def _lowest_on_side(Vx, x, dx, hbar, mass, s_top, right: bool, k0: int = 8):
         k = min(2 * k, x.size - 2)
 
 
-def pair_levels(V, a, b, s_top, hbar, n_levels=2, mass=1.0, rtol=1e-10, n0=200, n_max=200000):
+def pair_levels(V, a, b, s_top, hbar, mass=1.0, rtol=1e-10, n0=200, n_max=200000):
     """The tunneling pair of a double well: the lowest eigenstate localised in each well.
 
     Eigenstates of -hbar^2/2m d2/dx2 + V on [a, b] (10th-order FD, grid doubled until
@@ -231,7 +231,6 @@ def pair_levels(V, a, b, s_top, hbar, n_levels=2, mass=1.0, rtol=1e-10, n0=200, 
     spectrum by inertia (``fd_count_below``). Returns a dict with E0, E1, E_A, E_B, the
     indices i_A, i_B, w_A (weight of state A beyond the top), w_B (weight of state B
     before it), the grid size and the absolute round-off floor of the energies.
-    ``n_levels`` is accepted for compatibility and unused.
     """
     if not b > a:
         raise InputError(f"empty interval [{a}, {b}] for the Schroedinger problem")
@@ -404,12 +403,8 @@ def dwp_parameters(s, V, hbar, dVds=None, d=None, curvature=None, rtol=1e-8) -> 
         b += np.sqrt(100.0 * hbar / np.sqrt(prof.k_right)) if prof.k_right > 0 else 0.0
     Vlow = min(Va, Vb)
     V0 = float(Vt - Vlow)
-    # levels needed to reach the lowest state of the upper well: the lower well's ladder
-    # up to (upper well + its zero-point energy), with a margin for anharmonicity
-    hw_low = hwa if Va <= Vb else hwb
-    n_lev = int(np.ceil((abs(Vb - Va) + 0.5 * (hwa + hwb)) / hw_low)) + 4
     try:
-        pair = pair_levels(prof, a, b, st, hbar, n_lev, 1.0, rtol)
+        pair = pair_levels(prof, a, b, st, hbar, 1.0, rtol)
     except NoLocalisedState:
         # one well holds no localised state (its barrier is below the zero-point energy):
         # a classical double well but not a two-level system; quantum entries are NaN
