@@ -153,3 +153,21 @@ def test_unit_presets():
         get_preset("neon")
     with pytest.raises(InputError):
         custom(-1.0, 3.4, 40.0)
+
+
+def test_upper_well_below_zero_point_energy_holds_no_state():
+    """Tilted quartic V = x^4/4 - x^2/2 + c x with c = 0.36: the upper (right) well is
+    0.004 deep. With hbar = 0.05 its zero-point energy (~0.017) exceeds that, so no state is
+    localised in it below the barrier top and the quantum entries are NaN; with hbar = 0.003
+    (zero-point energy 0.001) the well holds its state, below the barrier top."""
+    s = np.linspace(-2.2, 2.2, 801)
+    V = s**4 / 4 - s**2 / 2 + 0.36 * s
+    r = dwp_parameters(s, V, hbar=0.05)
+    depth_b = r["barrier"] - r["asymmetry"]
+    assert 0.0 < depth_b < 0.5 * r["hbar_omega_b"]
+    assert r["Delta0_method"] == "no_localised_state"
+    assert np.isnan(r["Delta0"]) and np.isnan(r["E_B"])
+    r = dwp_parameters(s, V, hbar=0.003)
+    V_top = r["barrier"] + V.min()  # energies are measured from the lower well's bottom
+    assert r["Delta0_method"] != "no_localised_state"
+    assert r["E_A"] < r["E_B"] < V_top + 1e-12

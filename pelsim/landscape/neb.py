@@ -161,7 +161,13 @@ def neb_force(energy, band, params: NEBParams, climb_on, displacement=free_displ
     fpar = jnp.sum(Fi * tau, axis=axes)
     f_neb = Fi - fpar.reshape(bshape) * tau + fspring.reshape(bshape) * tau
     i_climb = jnp.argmax(Ei)
-    is_climb = (jnp.arange(P - 2) == i_climb) & climb_on
+    # A saddle lies above both minima: an interior maximum below the higher endpoint means the
+    # barrier sits between that endpoint and its neighbour image, unresolved by the band. Climbing
+    # would then push the image up along the tangent, through the endpoint and up the far wall of
+    # its basin without bound (measured on a KA N=270 IS pair: E_ci - E_A = 116 eps after 5000
+    # steps). So the image climbs only while it is the highest point of the band.
+    above_ends = Ei[i_climb] > jnp.maximum(E[0], E[-1])
+    is_climb = (jnp.arange(P - 2) == i_climb) & climb_on & above_ends
     f_ci = Fi - 2.0 * fpar.reshape(bshape) * tau
     f_neb = jnp.where(is_climb.reshape(bshape), f_ci, f_neb)
     zero = jnp.zeros_like(Fi[:1])

@@ -36,6 +36,15 @@ from pelsim.landscape.saddle import normal_modes, single_ended_search
 PAIR_LIST_MIN_N = 400
 PAIR_LIST_SKIN = 1.5
 
+# NEB settings of the searches. The band only has to locate the climbing image (refined to
+# max|F| < 1e-10 by dimer + Newton, saddle.py), reveal interior minima and give the path profile,
+# whose energies a residual perpendicular force f shifts by ~ f^2 / (2 k_perp) ~ 1e-6 eps at
+# f = 1e-2. On the quickstart IS pairs (KA 3D, N = 270) fmax 1e-3 with dt_max 0.03 took
+# 3700-5000 FIRE steps per band (up to 21 min per glass); fmax 1e-2 with dt_max 0.06 took
+# 830 steps and refined to the same saddle (2026-11-24). Climbing starts at band force 0.1:
+# switched on at 0.5 the climbing image ran off before the band had found the path.
+SEARCH_NEB = NEBParams(fmax=1e-2, max_steps=2000, climb_after=0.1, dt_max=0.06)
+
 
 def landscape_energy(conf, kind: str = "smooth", R_ref=None):
     """(energy, is_valid) for landscape work on ``conf`` (see module docstring).
@@ -201,7 +210,7 @@ def search_glass(conf, out=None, kind: str = "smooth", glass: int = 0, seed: int
     IS, res = quench(conf, kind=kind)
     energy, is_valid = landscape_energy(IS, kind)
     box = conf.box
-    params = NEBParams(fmax=1e-3, max_steps=5000)
+    params = SEARCH_NEB
     prov = {"sample": str(conf.info.get("source", "")), "glass": glass, "seed": seed, "T": T,
             "n_samples": n_samples, "interval": interval, "n_modes": n_modes, "kind": kind}
     stats = {"is_energy": res.energy, "dwps_before": len(catalogue.dwp_rows), "dropped_invalid": 0}
