@@ -147,7 +147,11 @@ def _fig_joint(res, path):
     m = ax.pcolormesh(j["Delta_edges_K"], j["lnDelta0_edges"], j["density"].T, cmap="viridis")
     fig.colorbar(m, ax=ax, label="P(Delta, ln Delta0)")
     d = res["dwps"]
-    ax.plot(np.asarray(d["Delta_K"], float), np.log(np.asarray(d["Delta0_K"], float)), "w.", ms=3)
+    x, y = np.asarray(d["Delta_K"], float), np.asarray(d["Delta0_K"], float)
+    ok = np.isfinite(x) & np.isfinite(y) & (y > 0)  # Delta0 = 0 (unresolved) or NaN (no localised state)
+    hidden = int((~ok).sum())
+    ax.plot(x[ok], np.log(y[ok]), "w.", ms=3, label=f"DWPs ({hidden} without finite Delta0 not shown)")
+    ax.legend(loc="lower right", fontsize=8)
     ax.set_xlabel("Delta [K]")
     ax.set_ylabel("ln(Delta0 / K)")
     ax.set_title("joint distribution (STM: flat in Delta and ln Delta0)")
