@@ -9,10 +9,11 @@ made by ``pelsim campaign run simulations/figures.toml``) or a catalogue file. W
   log10 Delta0 and log10 of the splitting, in kelvin through the catalogue's unit preset
   (argon); all DWPs of the catalogue, the [filters] of the campaign are not applied;
 - ``ka_disconnectivity.png``: the disconnectivity graph of the glass with the most DWPs;
-- ``ka_twp.png`` (when the catalogue holds a TWP): the three minima and three saddles of the
-  TWP with the lowest highest barrier, and its 3-level spectrum vs magnetic field
-  (:func:`analysis.bridge.twp_levels`, seed Eqs. 6-8, charge |q/e| = 1 assumed; when D0
-  underflows to 0, etm's Eq. 6 Hamiltonian diagonalised numerically).
+- ``ka_twp.png`` (when the catalogue holds a TWP; ``--twp-only`` writes only this one, e.g.
+  ``docs/make_figures.py docs/data/ka_twp_catalogue.h5 --out docs/figures --twp-only``): the
+  three minima and three saddles of the TWP with the lowest highest barrier, and its 3-level
+  spectrum vs magnetic field (:func:`analysis.bridge.twp_levels`, seed Eqs. 6-8, charge
+  |q/e| = 1 assumed; when D0 underflows to 0, etm's Eq. 6 Hamiltonian diagonalised numerically).
 
 Prints one JSON object with the counts the caption quotes.
 """
@@ -187,6 +188,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("source", help="campaign output directory or catalogue .h5")
     p.add_argument("--out", default="docs/figures", help="directory for the PNG files")
+    p.add_argument("--twp-only", action="store_true",
+                   help="write only ka_twp.png (e.g. from docs/data/ka_twp_catalogue.h5)")
     a = p.parse_args(argv)
     cat, cfg, n_glasses = _load(Path(a.source))
     out = Path(a.out)
@@ -196,11 +199,12 @@ def main(argv=None) -> int:
             "glasses": n_glasses, "glasses_planned": cfg.get("glasses", {}).get("count"), **s}
     d = cat.dwps()
     info["dwps_by_method"] = {m: int(np.sum(d["method"] == m)) for m in sorted(set(d["method"]))}
-    if s["dwps"] == 0:
+    if s["dwps"] == 0 or (a.twp_only and not s["twps"]):
         print(json.dumps(info))
         return 1
-    dwp_histograms(cat, out / "ka_dwp_histograms.png")
-    info["disconnectivity_glass"] = disconnectivity(cat, out / "ka_disconnectivity.png")
+    if not a.twp_only:
+        dwp_histograms(cat, out / "ka_dwp_histograms.png")
+        info["disconnectivity_glass"] = disconnectivity(cat, out / "ka_disconnectivity.png")
     if s["twps"]:
         info["twp_drawn"] = twp_figure(cat, pick_twp(cat), out / "ka_twp.png")
         info["twps_by_method"] = {m: int(np.sum(cat.twps()["method"] == m))

@@ -148,3 +148,16 @@ def test_disconnectivity_superbasins_and_drawing(three_well_catalogue):
     draw(cat, ax)
     assert len(ax.lines) >= 3
     plt.close(fig)
+
+
+def test_triangle_with_a_well_without_localised_state_is_not_a_twp(three_well_catalogue):
+    """A triangle one of whose DWPs has Delta0 = NaN (no localised state in a well) is no
+    three-level system: find_twps skips and counts it instead of diagonalising a NaN
+    Hamiltonian (which raised and blocked every later TWP)."""
+    cat = Catalogue.open(three_well_catalogue, "r")
+    cat.twp_rows.clear()
+    cat.dwp_rows[1]["Delta0"] = float("nan")
+    assert cat.find_twps() == 0 and cat.attrs["triangles_without_tls"] == 1
+    assert cat.find_twps() == 0 and cat.attrs["triangles_without_tls"] == 1  # not double counted
+    cat.dwp_rows[1]["Delta0"] = 0.0
+    assert cat.find_twps() == 1 and cat.attrs["triangles_without_tls"] == 0
