@@ -38,7 +38,7 @@ DWP_QUANTITIES = {
     "m_eff": ("m_eff [m_A]", False),
     "participation_ratio": ("participation ratio", False),
 }
-IS_METHODS = ("is_pair", "single_ended")
+IS_METHODS = ("is_pair", "single_ended", "explore", "explore_closing")
 
 
 def _as_str(a) -> np.ndarray:

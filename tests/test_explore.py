@@ -146,3 +146,29 @@ def test_a_triangle_without_hamiltonian_does_not_stop_the_exploration(monkeypatc
     cat, st = explore_neighbourhood(f3, S.as_position(*mins[0, :2]), max_depth=1, n_modes=1, n_random=0,
                                     close=False)
     assert len(cat.dwp_rows) == 3 and st.twp_errors == 3 and st.twps == 0 and st.stopped == "exhausted"
+
+
+def test_search_glass_runs_the_exploration_route():
+    """search_glass(explore=...) (the campaign's [search.explore] stage) runs the exploration from
+    the glass IS within its search budget and tags its DWPs; every stored DWP connects two
+    distinct minima through a saddle above both."""
+    from pelsim.campaign.config import validate
+    from pelsim.landscape.search import search_glass
+    from pelsim.prepare import quench, random_configuration
+
+    glass, _ = quench(random_configuration("ka2d", 64, seed=3))
+    budget = dict(max_depth=0, max_searches=2, n_modes=1, n_random=0, n_edge_random=0, max_barrier=2.0)
+    cat, stats = search_glass(glass, n_modes=0, explore=budget)
+    assert stats["explore_searches"] == 2 and stats["explore_expanded"] == 1
+    d = cat.dwps()
+    assert set(d["method"]) <= {"explore", "explore_closing"}
+    assert len(d["id"]) == stats["explore_saddles_new"] + stats["explore_closing_dwps"]
+    for i in range(len(d["id"])):
+        assert d["min_a"][i] != d["min_b"][i]
+        assert d["barrier"][i] > 0 and d["barrier"][i] - d["asymmetry"][i] > 0
+    # the campaign key block: defaults off, bad values named
+    base = {"campaign": {"name": "t"}, "model": {"name": "ka2d", "N": 64}, "glasses": {"count": 1}}
+    cfg = validate(base)
+    assert cfg["search"]["explore"]["enabled"] is False
+    with pytest.raises(InputError, match="search.explore.max_searches"):
+        validate(dict(base, search={"explore": {"max_searches": 0}}))

@@ -112,6 +112,23 @@ SCHEMA: dict[str, Any] = {
             "q_max": Key(float, 1.0, min=1e-3, doc="largest soft-mode amplitude mapped (sigma)"),
             "points": Key(int, 11, min=3, max=41, doc="grid points per axis (odd)"),
         },
+        "explore": {  # pelsim.landscape.explore.explore_neighbourhood from the glass IS
+            "enabled": Key(bool, False, doc="run the neighbourhood exploration (TWP hunting)"),
+            "max_depth": Key(int, 1, min=0, doc="budget: generations of minima expanded from the IS"),
+            "max_minima": Key(int, 12, min=1, doc="budget: minima expanded"),
+            "max_searches": Key(int, 60, min=1, doc="budget: single-ended searches"),
+            "max_seconds": Key(float, 600.0, min=1.0, doc="budget: wall time per glass (s)"),
+            "n_modes": Key(int, 2, min=0, doc="softest modes searched (both signs) per minimum"),
+            "n_random": Key(int, 2, min=0, doc="random directions on the soft-mode particles"),
+            "n_edge_random": Key(int, 3, min=0, doc="random directions per known DWP (its moving particles)"),
+            "max_barrier": Key(float, 1.0, min=1e-6, doc="saddles higher above the minimum are not verified"),
+            "search_max_steps": Key(int, 150, min=1, doc="activation budget of one search"),
+            "close_max_displacement": Key(
+                float, 0.45, min=1e-6, doc="triangle closing: largest particle displacement (sigma)"
+            ),
+            "max_closing": Key(int, 10, min=0, doc="budget: triangle-closing connections"),
+            "images": Key(int, 12, min=3, doc="NEB images of the connections"),
+        },
     },
     "filters": {
         "max_barrier": Key(float, math.inf, min=0.0, doc="drop DWPs with V0 above this (reduced)"),

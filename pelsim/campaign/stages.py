@@ -11,6 +11,9 @@ One task = one glass x one stage (see :mod:`pelsim.campaign.runner` for the prot
   :mod:`pelsim.landscape.search` on that glass (IS pairs from low-T MD, ART-like
   single-ended saddle searches along soft modes, valleys inside the IS basin; seed
   section 8). Result: one catalogue per task (schema docs/catalogue.md).
+* ``explore`` (off by default): breadth-first neighbourhood exploration from the glass IS with
+  triangle closing (:mod:`pelsim.landscape.explore`; the route that found a TWP in a real KA
+  glass, docs/landscape.md).
 * ``merge``: all task catalogues, in (glass, stage) order, into one (minima deduplicated
   by identity, TWPs = triangles of the merged graph).
 * ``finalize``: distributions, etm predictions and the report (:mod:`analysis.report`).
@@ -28,10 +31,11 @@ import numpy as np
 
 from pelsim.errors import InputError
 
-SEARCHES = ("is_pairs", "single_ended", "intra_basin")
+SEARCHES = ("is_pairs", "single_ended", "intra_basin", "explore")
 STAGES = [("prepare", "npz", ())] + [(s, "h5", ("prepare",)) for s in SEARCHES]
 #: the catalogue's method tag of each search stage
-METHOD = {"is_pairs": "is_pair", "single_ended": "single_ended", "intra_basin": "intra_basin"}
+METHOD = {"is_pairs": "is_pair", "single_ended": "single_ended", "intra_basin": "intra_basin",
+          "explore": "explore"}
 
 
 def enabled_stages(cfg: dict) -> list[str]:
@@ -147,6 +151,9 @@ def _search(ctx, name: str) -> dict:
         )
     elif name == "single_ended":
         kw.update(n_modes=c["n_modes"], n_images=c["images"])
+    elif name == "explore":
+        budget = {k: v for k, v in c.items() if k not in ("enabled", "images")}
+        kw.update(n_images=c["images"], explore=dict(budget, n_images=c["images"]))
     else:
         kw.update(
             valley_modes=c["n_modes"],
@@ -186,6 +193,10 @@ def stage_single_ended(ctx) -> dict:
 
 def stage_intra_basin(ctx) -> dict:
     return _search(ctx, "intra_basin")
+
+
+def stage_explore(ctx) -> dict:
+    return _search(ctx, "explore")
 
 
 def merge(cfg: dict, outputs: list[Path], out: Path) -> dict:

@@ -172,7 +172,8 @@ def search_glass(conf, out=None, kind: str = "smooth", glass: int = 0, seed: int
                  n_samples: int = 0, interval: int = 200, n_modes: int = 4, valley_modes: int = 0,
                  n_images: int = 12, catalogue: Catalogue | None = None, unit_preset: str = "argon",
                  tls_threshold_K: float = 1.0, progress: bool = False, close_max_displacement: float = 0.0,
-                 valley_dim: int = 1, valley_q_max: float = 1.0, valley_points: int = 11):
+                 valley_dim: int = 1, valley_q_max: float = 1.0, valley_points: int = 11,
+                 explore: dict | None = None):
     """Run the searches on one glass configuration and add the results to a catalogue.
 
     n_samples > 0 enables IS-pair discovery (MD at T, quench every ``interval`` steps):
@@ -184,6 +185,9 @@ def search_glass(conf, out=None, kind: str = "smooth", glass: int = 0, seed: int
     over the plane of the two softest (``valley_points`` per axis, |q| <= ``valley_q_max``).
     The IS is connected to every valley minimum and the valley minima pairwise, so three
     valleys around one IS pairwise joined form a TWP tagged ``intra_basin``.
+    ``explore`` (a dict of keyword arguments of
+    :func:`pelsim.landscape.explore.explore_neighbourhood`, e.g. budgets) runs the breadth-first
+    neighbourhood exploration from the glass IS (methods ``explore`` and ``explore_closing``).
     Returns (catalogue, stats).
     """
     if close_max_displacement < 0:
@@ -245,6 +249,12 @@ def search_glass(conf, out=None, kind: str = "smooth", glass: int = 0, seed: int
                                     params=params)
         stats["valley_minima"] = len(found)
         add(steps, "intra_basin")
+    if explore is not None:
+        from pelsim.landscape.explore import explore_neighbourhood
+
+        _, est = explore_neighbourhood(energy, IS.positions, box, catalogue, glass=glass, seed=seed,
+                                       params=params, is_valid=is_valid, provenance=prov, **explore)
+        stats.update({f"explore_{k}": v for k, v in est.as_dict().items()})
     stats["twps_added"] = catalogue.find_twps()
     stats["dwps_added"] = len(catalogue.dwp_rows) - stats["dwps_before"]
     stats["seconds"] = time.perf_counter() - t0
