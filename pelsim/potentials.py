@@ -588,7 +588,8 @@ def _fast_energy(kernel):
       Hessian-vector products (``jax.jvp(jax.grad(E), ...)``) and ``jax.jacfwd(jax.grad(E))``.
     * ``custom_vmap``: a batch of configurations (NEB images, also nested batches of bands) is
       evaluated one configuration after another (``lax.map``), so each pass works on one image's
-      arrays in cache (measured 4x cheaper per image than the vmapped gathers at N=1000).
+      arrays in cache (measured 4x cheaper per image than the vmapped gathers at N=1000). On
+      other backends (GPU) the batch stays a plain ``vmap`` of the kernel.
     Returns a plain Python function (hashable; attributes such as ``n_pairs`` can be attached).
     """
     from jax.custom_batching import custom_vmap
@@ -601,7 +602,10 @@ def _fast_energy(kernel):
     def _one_by_one(axis_size, in_batched, R):
         if not in_batched[0]:  # (jvp of a batch with only the tangents batched)
             return kernel(R), (False, False)
-        # calling energy_forces (not kernel) inside: an enclosing vmap hits this rule again
+        if jax.default_backend() != "cpu":
+            # GPU/TPU: the images are the parallel axis (the batched NEB's point), keep them vmapped
+            return jax.vmap(kernel)(R), (True, True)
+        # CPU: calling energy_forces (not kernel) inside: an enclosing vmap hits this rule again
         return jax.lax.map(energy_forces, R), (True, True)
 
     @jax.custom_jvp
