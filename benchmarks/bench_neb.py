@@ -253,7 +253,7 @@ def main():
         model = load_model("ka3d")
         cat = Catalogue(None, model="ka3d", potential="smooth", N=A.n, dim=3, box=A.box, species=A.species,
                         masses=np.asarray(model.masses)[A.species], unit_preset="argon", tls_threshold_K=1.0)
-        from pelsim.landscape.search import SEARCH_NEB
+        from pelsim.landscape.search import MAX_NEBS_PER_PAIR, SEARCH_NEB
 
         # the searches' own NEB settings (fmax 1e-2, then dimer + Newton to 1e-10): the pipeline
         # is timed as search_glass runs it, not at the benchmark band's fmax
@@ -264,7 +264,7 @@ def main():
         for k in range(N_IS - 2, N_IS - 2 - min(a.pipeline_pairs, N_IS - 1), -1):  # from the elementary pair
             t = time.perf_counter()
             steps = connect(energy, chain[k].positions, chain[k + 1].positions, a.images, pp, box=A.box,
-                            minimize_ends=False, max_depth=2)
+                            minimize_ends=False, max_depth=2, max_nebs=MAX_NEBS_PER_PAIR)
             for st in steps:
                 cat.add_step(st, "is_pair")
             per_pair.append(time.perf_counter() - t)

@@ -86,6 +86,14 @@ def test_intermediate_minimum_is_split_into_elementary_steps():
         assert abs(st.profile["V"][-1] - st.asymmetry) < 1e-9
 
 
+def test_connect_neb_budget_bounds_the_recursion():
+    # the same split path: one NEB finds the intermediate minimum, its two halves need two more
+    p = NEBParams(k=1.0, fmax=1e-2, dt_max=0.01, max_step=0.01)
+    assert connect(S.mueller_brown, _mb(0), _mb(1), 16, p, max_nebs=1) == []
+    assert len(connect(S.mueller_brown, _mb(0), _mb(1), 16, p, max_nebs=2)) == 1
+    assert len(connect(S.mueller_brown, _mb(0), _mb(1), 16, p, max_nebs=3)) == 2
+
+
 def test_quartic_barrier_and_bad_input():
     f = lambda R: S.quartic_double_well(R, 0.7, 0.0)
     r = neb(f, S.as_position(-1.0, 0.0), S.as_position(1.0, 0.0), 9, NEBParams(fmax=1e-9))

@@ -199,22 +199,28 @@ def _tangent_at(images, i, displacement):
 def connect(energy, Ra, Rb, n_images: int = 16, params: NEBParams | None = None, box=None,
             masses=None, fmax_min: float = 1e-10, fmax_saddle: float = 1e-10, push: float = 0.01,
             energy_tol: float = ENERGY_TOL, distance_tol: float = DISTANCE_TOL, max_depth: int = 4,
-            minimize_ends: bool = True, _depth: int = 0) -> list[ElementaryStep]:
+            minimize_ends: bool = True, max_nebs: int = 0, _depth: int = 0,
+            _nebs=None) -> list[ElementaryStep]:
     """Connect minima Ra and Rb through verified elementary steps (see module docstring).
 
     Returns the verified steps found (possibly fewer than needed to join Ra and Rb
-    when ``max_depth`` is exhausted; each step is a valid DWP on its own).
+    when ``max_depth`` or ``max_nebs`` is exhausted; each step is a valid DWP on its own).
+    ``max_nebs`` (0 = no limit) bounds the NEBs of the whole recursion: unconverged bands split
+    at spurious interior minima can otherwise multiply (KA N=1000, 16 images: > 17 min for one
+    IS pair at depth 2, 2026-11-24).
     """
     params = params or NEBParams(fmax=1e-3)
     disp = free_displacement if box is None else periodic_displacement(box)
     same = lambda a, b: same_minimum(a.energy, a.R, b.energy, b.R, box, energy_tol, distance_tol)
     A = relax(energy, Ra, fmax_min) if minimize_ends else Minimum(np.asarray(Ra), float(energy(Ra)), 0.0)
     B = relax(energy, Rb, fmax_min) if minimize_ends else Minimum(np.asarray(Rb), float(energy(Rb)), 0.0)
-    if same(A, B) or _depth > max_depth:
+    nebs = [0] if _nebs is None else _nebs  # shared by the whole recursion
+    if same(A, B) or _depth > max_depth or (max_nebs > 0 and nebs[0] >= max_nebs):
         return []
     kw = dict(n_images=n_images, params=params, box=box, masses=masses, fmax_min=fmax_min,
               fmax_saddle=fmax_saddle, push=push, energy_tol=energy_tol, distance_tol=distance_tol,
-              max_depth=max_depth, minimize_ends=False, _depth=_depth + 1)
+              max_depth=max_depth, minimize_ends=False, max_nebs=max_nebs, _depth=_depth + 1, _nebs=nebs)
+    nebs[0] += 1
     band = neb(energy, A.R, B.R, n_images, params, disp)
     inner = band.interior_minima()
     if inner:

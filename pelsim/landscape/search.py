@@ -44,6 +44,8 @@ PAIR_LIST_SKIN = 1.5
 # 830 steps and refined to the same saddle (2026-11-24). Climbing starts at band force 0.1:
 # switched on at 0.5 the climbing image ran off before the band had found the path.
 SEARCH_NEB = NEBParams(fmax=1e-2, max_steps=2000, climb_after=0.1, dt_max=0.06)
+# NEBs per IS-pair connection (all recursion levels): bounds a pair whose bands keep splitting
+MAX_NEBS_PER_PAIR = 6
 
 
 def landscape_energy(conf, kind: str = "smooth", R_ref=None):
@@ -242,7 +244,7 @@ def search_glass(conf, out=None, kind: str = "smooth", glass: int = 0, seed: int
         stats["is_distinct"] = len(uniq)
         for i, j, _route in pairs:
             add(connect(energy, uniq[i][0], uniq[j][0], n_images, params, box=box, minimize_ends=False,
-                        max_depth=2), "is_pair")
+                        max_depth=2, max_nebs=MAX_NEBS_PER_PAIR), "is_pair")
     if valley_modes > 0:
         found, steps = valley_steps(energy, IS.positions, n_modes=valley_modes, dim=valley_dim,
                                     q_max=valley_q_max, n=valley_points, box=box, n_images=n_images,
