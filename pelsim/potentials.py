@@ -489,6 +489,31 @@ def _row_blocks(n: int, rows_per_block: int):
     return rows, (np.arange(nblk * rows_per_block) < n).reshape(nblk, rows_per_block)
 
 
+def _min_image_components(xi, xj, box):
+    """Minimum-image xi[k] - xj[k] for each Cartesian component k (lists of d arrays that broadcast:
+    (rows, 1) against (1, N) or against (rows, M) per-component gathers)."""
+    b = jnp.asarray(box, xi[0].dtype)
+    inv_b = 1.0 / b
+    out = []
+    for k, (a, c) in enumerate(zip(xi, xj, strict=True)):
+        x = a - c
+        out.append(x - b[k] * jnp.round(x * inv_b[k]))
+    return out
+
+
+def _over_row_blocks(rows_ef, consts, n):
+    """Kernel R -> (E, F) applying rows_ef(R, *block) to each block of ``consts`` (lax.map);
+    one block is called directly."""
+
+    def kernel(R):
+        if consts[0].shape[0] == 1:
+            return rows_ef(R, *(a[0] for a in consts))
+        E, F = jax.lax.map(lambda a: rows_ef(R, *a), consts)
+        return jnp.sum(E), F.reshape(-1, R.shape[1])[:n]
+
+    return kernel
+
+
 def _all_pairs_kernel(model, box, species, kind, block_entries: int = 1 << 17):
     """(E, F)(R) over all pairs on the N x N minimum-image matrix, in row blocks of ~block_entries
     matrix entries (measured at N=1000, 16 images: 128-row blocks 6.2 ms/image, one 1000-row
@@ -498,28 +523,16 @@ def _all_pairs_kernel(model, box, species, kind, block_entries: int = 1 << 17):
     sc2 = model.rc_factor**2
     species_c = np.asarray(species, np.int32)
     rows, real = _row_blocks(n, min(n, max(8, block_entries // n)))
-    nblk = rows.shape[0]
 
     def rows_ef(R, r, keep):
-        dtype = R.dtype
-        b = jnp.asarray(box, dtype)
-        inv_b = 1.0 / b
-        dR = []
-        for k in range(R.shape[1]):
-            x = R[r, k][:, None] - R[:, k][None, :]
-            dR.append(x - b[k] * jnp.round(x * inv_b[k]))
-        eps, isg = _species_rows(model, jnp.asarray(species_c)[r], jnp.asarray(species_c)[None, :], dtype)
+        d = range(R.shape[1])
+        dR = _min_image_components([R[r, k][:, None] for k in d], [R[:, k][None, :] for k in d], box)
+        eps, isg = _species_rows(model, jnp.asarray(species_c)[r], jnp.asarray(species_c)[None, :], R.dtype)
         s = sum(x * x for x in dR) * isg
         inside = (s < sc2) & (r[:, None] != jnp.arange(n)[None, :]) & keep[:, None]
         return _rows_energy_forces(dR, s, eps, isg, inside, coeffs)
 
-    def kernel(R):
-        if nblk == 1:
-            return rows_ef(R, jnp.asarray(rows[0]), jnp.asarray(real[0]))
-        E, F = jax.lax.map(lambda a: rows_ef(R, *a), (jnp.asarray(rows), jnp.asarray(real)))
-        return jnp.sum(E), F.reshape(-1, R.shape[1])[:n]
-
-    return kernel
+    return _over_row_blocks(rows_ef, (jnp.asarray(rows), jnp.asarray(real)), n)
 
 
 def _dense_rows(i, j, n: int, block: int = 16, min_columns: int = 0) -> np.ndarray:
@@ -550,32 +563,19 @@ def _dense_rows_kernel(
     idx = np.asarray(idx)
     M = idx.shape[1]
     rows, real = _row_blocks(n, n if n * M <= max_single else min(n, max(8, block_slots // M)))
-    nblk, rb = rows.shape
     mask = (idx < n)[rows] & real[:, :, None]  # (blocks, rows, M)
     jj = np.where(idx < n, idx, 0).astype(np.int32)[rows]
     species_c = np.asarray(species, np.int32)
     sj = species_c[jj].astype(np.int8)  # species of each neighbour, a constant of the list
 
     def rows_ef(R, r, jb, sb, mb):
-        dtype = R.dtype
-        b = jnp.asarray(box, dtype)
-        inv_b = 1.0 / b
-        dR = []
-        for k in range(R.shape[1]):
-            x = R[r, k][:, None] - R[:, k][jb]
-            dR.append(x - b[k] * jnp.round(x * inv_b[k]))
-        eps, isg = _species_rows(model, jnp.asarray(species_c)[r], sb, dtype)
+        d = range(R.shape[1])
+        dR = _min_image_components([R[r, k][:, None] for k in d], [R[:, k][jb] for k in d], box)
+        eps, isg = _species_rows(model, jnp.asarray(species_c)[r], sb, R.dtype)
         s = sum(x * x for x in dR) * isg
         return _rows_energy_forces(dR, s, eps, isg, mb & (s < sc2), coeffs)
 
-    consts = tuple(jnp.asarray(a) for a in (rows, jj, sj, mask))
-
-    def kernel(R):
-        if nblk == 1:
-            return rows_ef(R, *(a[0] for a in consts))
-        E, F = jax.lax.map(lambda a: rows_ef(R, *a), consts)
-        return jnp.sum(E), F.reshape(-1, R.shape[1])[:n]
-
+    kernel = _over_row_blocks(rows_ef, tuple(jnp.asarray(a) for a in (rows, jj, sj, mask)), n)
     kernel.shape = idx.shape
     return kernel
 
