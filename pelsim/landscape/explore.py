@@ -157,7 +157,7 @@ def explore_neighbourhood(energy, R_is, box=None, catalogue: Catalogue | None = 
     ``catalogue`` (created if None) must match the system; R_is must be a minimum.
     Returns (catalogue, ExploreStats).
     """
-    from pelsim.landscape.search import SEARCH_NEB
+    from pelsim.landscape.search import SEARCH_NEB, _valid_step
 
     for name, v in (("max_depth", max_depth), ("max_minima", max_minima), ("max_searches", max_searches),
                     ("n_modes", n_modes), ("n_random", n_random), ("n_edge_random", n_edge_random),
@@ -199,12 +199,9 @@ def explore_neighbourhood(energy, R_is, box=None, catalogue: Catalogue | None = 
 
     def add(step, method) -> tuple[int, int, bool]:
         """Add a verified step; (a, b, new DWP?)"""
-        if is_valid is not None:
-            import jax.numpy as jnp
-
-            if not all(bool(is_valid(jnp.asarray(R))) for R in (step.min_a.R, step.saddle.R, step.min_b.R)):
-                stats.dropped_invalid += 1
-                return -1, -1, False
+        if not _valid_step(step, is_valid):
+            stats.dropped_invalid += 1
+            return -1, -1, False
         n_before = len(catalogue.dwp_rows)
         n_min = len(M["energy"])
         try:
