@@ -91,7 +91,7 @@ def allocate(neighbor_fn, R):
 # (both directions, fill value N) so that forces are row sums (no scatter-add), built by
 # brute force over all N candidates for small boxes or from a sorted cell list processed in
 # row blocks (bounded memory) for large ones, and rebuilt on device only when a particle has
-# moved more than skin/2 since the last build.
+# moved far enough since the last build (two largest displacements summing to the skin).
 
 
 @jax.tree_util.register_dataclass
@@ -101,7 +101,7 @@ class DenseNeighborList:
 
     ``did_buffer_overflow`` is sticky: once a row or a cell exceeded its capacity the list is
     wrong and the caller must reallocate (:func:`allocate`) and redo its chunk.
-    ``update(R)`` rebuilds only when max displacement since the last build exceeds skin/2.
+    ``update(R)`` rebuilds once the two largest displacements since the last build sum to the skin.
     """
 
     idx: jax.Array
@@ -128,7 +128,16 @@ class DenseNeighborFn:
     """
 
     def __init__(
-        self, box, r_list, skin, n, capacity_multiplier=1.25, block=2048, pair_cutoff=None, species=None
+        self,
+        box,
+        r_list,
+        skin,
+        n,
+        capacity_multiplier=1.25,
+        block=2048,
+        pair_cutoff=None,
+        species=None,
+        row_groups=None,
     ):
         self.box = np.asarray(box, float)
         self.r_list, self.skin, self.n = float(r_list), float(skin), int(n)
@@ -151,10 +160,24 @@ class DenseNeighborFn:
             self.pair_cutoff = pc
             self.species = np.asarray(species, np.int32)
             self._species_key = (tuple(pc.ravel()), hashlib.sha1(self.species.tobytes()).hexdigest())
+        # optional row groups (e.g. the rows of each species), each with its own column count:
+        # ``idx`` is then a tuple of (N_g, M_g) matrices and far fewer slots are padding
+        # (KA 3D, skin 0.5: A rows hold ~124 neighbours, B rows ~81; one matrix pads B to A's max)
+        self.row_groups = None
+        self._groups_key = None
+        if row_groups is not None:
+            groups = tuple(np.asarray(g, np.int32).ravel() for g in row_groups if len(g))
+            allrows = np.sort(np.concatenate(groups)) if groups else np.zeros(0, np.int32)
+            if allrows.size != self.n or np.any(allrows != np.arange(self.n)):
+                raise InputError("row_groups must partition the rows 0..n-1")
+            self.row_groups = groups
+            h = hashlib.sha1(b"".join(g.tobytes() + b"|" for g in groups)).hexdigest()
+            self._groups_key = (len(groups), h)
 
     def _key(self):
         sizes = (self.max_neighbors, self.cell_capacity)
-        return (tuple(self.box), self.r_list, self.skin, self.n, self.block, self._species_key, *sizes)
+        key = (tuple(self.box), self.r_list, self.skin, self.n, self.block, self._species_key, self._groups_key)
+        return (*key, *sizes)
 
     def __hash__(self):  # static pytree metadata: the sizes decide the compiled shapes
         return hash(self._key())
@@ -185,7 +208,7 @@ class DenseNeighborFn:
         return table, nb_flat, jnp.max(counts) > K
 
     def _build(self, R):
-        n, M = self.n, self.max_neighbors
+        n = self.n
         box = jnp.asarray(self.box, R.dtype)
         inv_box = 1.0 / box
         rl2 = self.r_list**2
@@ -198,8 +221,7 @@ class DenseNeighborFn:
             spec = jnp.asarray(np.r_[self.species, 0])
             cut2 = (self.pair_cutoff**2).astype(np.dtype(R.dtype))
 
-        def rows(i0):
-            ii = jnp.minimum(i0 + jnp.arange(self.block_rows), n - 1)
+        def rows(ii, M):
             if self.use_cells:
                 cand = table[nb_flat[ii]].reshape(ii.size, -1)  # (B, 3^d K)
             else:
@@ -227,17 +249,29 @@ class DenseNeighborFn:
             out = out.at[jnp.arange(ii.size)[:, None], pos].set(cand)[:, :M]
             return out, jnp.max(cnt)
 
-        starts = jnp.arange(0, n, self.block_rows)
-        out, cmax = jax.lax.map(rows, starts)
-        idx = out.reshape(-1, M)[:n]
-        return idx, (jnp.max(cmax) > M) | cell_over
+        def group(g, M):  # rows g (static), in blocks of at most self.block rows
+            ng = g.size
+            B = min(ng, self.block)
+            gj = jnp.asarray(g)
+            starts = jnp.arange(0, ng, B)
+            out, cmax = jax.lax.map(lambda i0: rows(gj[jnp.minimum(i0 + jnp.arange(B), ng - 1)], M), starts)
+            return out.reshape(-1, M)[:ng], jnp.max(cmax) > M
+
+        if self.row_groups is None:
+            idx, over = group(np.arange(n, dtype=np.int32), self.max_neighbors)
+            return idx, over | cell_over
+        built = [group(g, M) for g, M in zip(self.row_groups, self.max_neighbors, strict=True)]
+        over = cell_over
+        for _, o in built:
+            over = over | o
+        return tuple(i for i, _ in built), over
 
     @property
     def block_rows(self):
         return min(self.n, self.block)
 
     def _max_count(self, R):
-        """Host-side sizing: largest neighbor count and largest cell occupancy at R."""
+        """Host-side sizing: neighbor count of every particle (N,) and largest cell occupancy at R."""
         from scipy.spatial import cKDTree
 
         Rw = np.mod(np.asarray(R, float), self.box)
@@ -252,23 +286,40 @@ class DenseNeighborFn:
         counts = np.bincount(pairs.ravel(), minlength=self.n)
         c = np.minimum(np.floor(Rw / self.box * self.ncell).astype(int), self.ncell - 1)
         occ = np.unique(np.ravel_multi_index(c.T, self.ncell, order="F"), return_counts=True)[1]
-        return int(counts.max()), int(occ.max())
+        return counts, int(occ.max())
 
     def allocate(self, R, extra_capacity: int = 0):
         R = jnp.asarray(R)
-        mc, occ = self._max_count(R)
+        counts, occ = self._max_count(R)
         spec = copy.copy(self)  # sizes are part of the list's static metadata
-        spec.max_neighbors = max(1, int(np.ceil(mc * self.capacity_multiplier)) + int(extra_capacity))
-        spec.cell_capacity = int(np.ceil(occ * self.capacity_multiplier)) + 2
+
+        def size(rows):
+            mc = int(counts[rows].max(initial=0))
+            return max(1, int(np.ceil(mc * self.capacity_multiplier)) + int(extra_capacity))
+
+        if self.row_groups is None:
+            spec.max_neighbors = size(slice(None))
+        else:
+            spec.max_neighbors = tuple(size(g) for g in self.row_groups)
+        # cells: at least 25 % headroom (a cell overflow also forces a reallocation)
+        spec.cell_capacity = int(np.ceil(occ * max(1.25, self.capacity_multiplier))) + 2
         idx, over = _jit_build(spec, R)
         return DenseNeighborList(idx, jnp.array(R, copy=True), over, jnp.int32(1), spec)
 
     def needs_rebuild(self, R, nbrs):
-        """True (JAX bool) when a particle has moved more than skin/2 since the last build."""
+        """True (JAX bool) once the two largest displacements since the last build sum to the skin.
+
+        Exact: a pair's distance changes by at most d_i + d_j, so a pair outside r_c,ab + skin at
+        the build is outside r_c,ab while d_1 + d_2 < skin (the classic max d > skin/2 rule
+        rebuilds earlier; measured 16-19 % fewer rebuilds in the quench, pelsim/quench.py).
+        """
         box = jnp.asarray(self.box, R.dtype)
         d = R - nbrs.reference_position
         d = d - box * jnp.round(d / box)
-        return jnp.max(jnp.sum(d * d, axis=-1)) > (0.5 * self.skin) ** 2
+        d2 = jnp.sum(d * d, axis=-1)
+        i1 = jnp.argmax(d2)
+        second = jnp.max(d2.at[i1].set(0.0))
+        return jnp.sqrt(d2[i1]) + jnp.sqrt(second) >= self.skin
 
     def rebuild(self, R, nbrs):
         """Unconditional on-device rebuild at R (overflow flag stays sticky)."""
@@ -308,7 +359,13 @@ def _row_ranks(ok):
 
 
 def make_dense_neighbor_fn(
-    model, box, n: int, skin: float = DEFAULT_SKIN, capacity_multiplier: float = 1.25, species=None
+    model,
+    box,
+    n: int,
+    skin: float = DEFAULT_SKIN,
+    capacity_multiplier: float = 1.25,
+    species=None,
+    group_rows: bool = False,
 ):
     """pelsim's own dense neighbor list (:class:`DenseNeighborFn`) for cutoff r_c,max + skin (sigma_AA).
 
@@ -322,6 +379,19 @@ def make_dense_neighbor_fn(
             f"cutoff + skin {model.rc_max + skin:.3f} must be below half the box side {box.min():.3f}"
         )
     pair_cutoff = None if species is None else np.asarray(model.rc, float) + skin
+    row_groups = None
+    if group_rows:
+        if species is None:
+            raise InputError("group_rows needs the species of the particles")
+        sp = np.asarray(species)
+        row_groups = [np.flatnonzero(sp == a) for a in np.unique(sp)]
     return DenseNeighborFn(
-        box, model.rc_max + skin, skin, n, capacity_multiplier, pair_cutoff=pair_cutoff, species=species
+        box,
+        model.rc_max + skin,
+        skin,
+        n,
+        capacity_multiplier,
+        pair_cutoff=pair_cutoff,
+        species=species,
+        row_groups=row_groups,
     )

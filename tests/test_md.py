@@ -44,16 +44,22 @@ def test_overflow_is_detected_and_repaired(start, neighbors):
     ref = MDRunner("ka3d", start.box, start.species, "nve", dt=0.005, chunk=50, neighbors=neighbors)
     ref.init(start.positions, kT=kT)
     # shrink the buffer so that the first rebuild inside the chunk overflows
-    cap = md.nbrs.idx.shape[-1]
-    if neighbors == "dense":  # exactly the current largest row: valid now, overflows on a later rebuild
-        most = int(np.max(np.sum(np.asarray(md.nbrs.idx) < start.n, axis=1)))
-        md.nbrs = md.neighbor_fn.allocate(np.array(md.state.position), extra_capacity=-(cap - most))
+    def columns(nb):  # the dense list has one (N_a, M_a) matrix per species
+        return sum(i.shape[-1] for i in (nb.idx if isinstance(nb.idx, tuple) else (nb.idx,)))
+
+    cap = columns(md.nbrs)
+    if neighbors == "dense":  # exactly the current largest rows: valid now, overflows on a later rebuild
+        assert isinstance(md.nbrs.idx, tuple) and len(md.nbrs.idx) == 2
+        md.neighbor_fn.capacity_multiplier = 1.0
+        md.nbrs = md.neighbor_fn.allocate(np.array(md.state.position))
+        for idx in md.nbrs.idx:  # each species' matrix is full in its longest row
+            assert int(np.max(np.sum(np.asarray(idx) < start.n, axis=1))) == idx.shape[1]
         assert not bool(md.nbrs.did_buffer_overflow)
     else:
         md.nbrs = md.neighbor_fn.allocate(
             np.array(md.state.position), extra_capacity=-(cap // 4 // start.n)
         )  # per particle for sparse lists
-    assert md.nbrs.idx.shape[-1] < cap
+    assert columns(md.nbrs) < cap
     md.run(100)
     ref.run(100)
     assert md.rebuilds_after_overflow >= 1

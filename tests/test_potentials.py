@@ -169,10 +169,12 @@ def test_dense_analytic_forces_match_numpy_double_loop(conf, kind):
     E_ref, F_ref = numpy_energy_forces(conf, kind)
     e, f = P.dense_neighbor_forces("ka3d", conf.box, conf.species, kind)
     R = jnp.asarray(conf.positions)
-    # one list cutoff r_c,max + skin, and per-species-pair cutoffs r_c,ab + skin (the MD list)
-    for species in (None, conf.species):
-        fn = make_dense_neighbor_fn("ka3d", conf.box, conf.n, 0.3, species=species)
+    # one list cutoff r_c,max + skin, per-species-pair cutoffs r_c,ab + skin, and those with one
+    # matrix per species (the MD list)
+    for species, grouped in ((None, False), (conf.species, True), (conf.species, False)):
+        fn = make_dense_neighbor_fn("ka3d", conf.box, conf.n, 0.3, species=species, group_rows=grouped)
         nb = fn.allocate(R)
+        assert isinstance(nb.idx, tuple) == grouped
         assert not bool(nb.did_buffer_overflow)
         assert abs(float(e(R, nb)) - E_ref) < 1e-10 * abs(E_ref)
         np.testing.assert_allclose(np.asarray(f(R, nb)), F_ref, atol=1e-9 * np.abs(F_ref).max())
@@ -237,3 +239,69 @@ def test_dense_per_species_cutoffs_equal_kdtree_pairs():
     i, j = P.pair_list("ka3d", box, species, pos, 0.5)
     assert got == set(zip(i.tolist(), j.tolist(), strict=True))
     assert idx.shape[1] < np.asarray(make_dense_neighbor_fn("ka3d", box, n, 0.5).allocate(pos).idx).shape[1]
+    # one matrix per species: the same pairs, B rows narrower than A rows
+    fg = make_dense_neighbor_fn("ka3d", box, n, 0.5, species=species, group_rows=True)
+    blocks = fg.allocate(jnp.asarray(pos)).idx
+    got_g = {
+        (min(i, j), max(i, j))
+        for blk, rows in zip(blocks, fg.row_groups, strict=True)
+        for i, row in zip(rows.tolist(), np.asarray(blk).tolist(), strict=True)
+        for j in row
+        if j < n
+    }
+    assert got_g == got
+    assert blocks[1].shape[1] < blocks[0].shape[1]
+
+
+def test_dense_list_rebuild_rule_is_exact(conf):
+    """The list is rebuilt once the two largest displacements sum to the skin, and until then it
+    still holds every pair inside its cutoff r_c,ab (a pair's distance changes by <= d_i + d_j)."""
+    from pelsim.neighbors import make_dense_neighbor_fn
+
+    skin = 0.3
+    fn = make_dense_neighbor_fn("ka3d", conf.box, conf.n, skin, species=conf.species, group_rows=True)
+    R = jnp.asarray(conf.positions)
+    nb = fn.allocate(R)
+
+    def moved(d):  # particles 0 and 1 displaced by d[0], d[1] along x
+        return R.at[0, 0].add(d[0]).at[1, 0].add(d[1])
+
+    assert not bool(fn.needs_rebuild(moved((0.2, 0.0)), nb))  # the classic skin/2 rule rebuilds here
+    assert not bool(fn.needs_rebuild(moved((0.14, 0.14)), nb))
+    assert bool(fn.needs_rebuild(moved((0.16, 0.15)), nb))
+    # worst case for the list: random moves with d_1 + d_2 just below the skin, pairs approaching
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        dR = rng.normal(size=R.shape)
+        dR *= 0.999 * 0.5 * skin / np.linalg.norm(dR, axis=1).max()
+        R2 = R + dR
+        assert not bool(fn.needs_rebuild(R2, nb))
+        i, j = P.pair_list("ka3d", conf.box, conf.species, np.asarray(R2), 0.0)
+        listed = {
+            (min(a, b), max(a, b))
+            for blk, rows in zip(nb.idx, fn.row_groups, strict=True)
+            for a, row in zip(rows.tolist(), np.asarray(blk).tolist(), strict=True)
+            for b in row
+            if b < conf.n
+        }
+        assert set(zip(i.tolist(), j.tolist(), strict=True)) <= listed
+    # tight case: the closest unlisted pair moves straight together by just under the skin
+    m = load_model("ka3d")
+    Rn = np.asarray(R)
+    a, b = P.pair_list("ka3d", conf.box, conf.species, Rn, skin + 0.3)
+    unl = [(x, y) for x, y in zip(a.tolist(), b.tolist(), strict=True) if (x, y) not in listed]
+    d = Rn[[y for _, y in unl]] - Rn[[x for x, _ in unl]]
+    d -= conf.box * np.round(d / conf.box)
+    r = np.linalg.norm(d, axis=1)
+    gap = r - np.array([m.rc[conf.species[x], conf.species[y]] for x, y in unl])
+    k = int(np.argmin(gap))
+    x, y = unl[k]
+    u = d[k] / r[k]
+    R3 = R.at[x].add(0.4999 * skin * u).at[y].add(-0.4999 * skin * u)
+    assert not bool(fn.needs_rebuild(R3, nb))
+    i, j = P.pair_list("ka3d", conf.box, conf.species, np.asarray(R3), 0.0)
+    inside = set(zip(i.tolist(), j.tolist(), strict=True))
+    assert inside <= listed
+    assert gap[k] - 0.9998 * skin < 0.01  # the moved pair ends within 0.01 sigma of its cutoff
+    R4 = R.at[x].add(0.5001 * skin * u).at[y].add(-0.5001 * skin * u)
+    assert bool(fn.needs_rebuild(R4, nb))
