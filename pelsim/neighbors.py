@@ -176,7 +176,15 @@ class DenseNeighborFn:
 
     def _key(self):
         sizes = (self.max_neighbors, self.cell_capacity)
-        key = (tuple(self.box), self.r_list, self.skin, self.n, self.block, self._species_key, self._groups_key)
+        key = (
+            tuple(self.box),
+            self.r_list,
+            self.skin,
+            self.n,
+            self.block,
+            self._species_key,
+            self._groups_key,
+        )
         return (*key, *sizes)
 
     def __hash__(self):  # static pytree metadata: the sizes decide the compiled shapes

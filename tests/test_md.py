@@ -43,6 +43,7 @@ def test_overflow_is_detected_and_repaired(start, neighbors):
     md.init(start.positions, kT=kT)
     ref = MDRunner("ka3d", start.box, start.species, "nve", dt=0.005, chunk=50, neighbors=neighbors)
     ref.init(start.positions, kT=kT)
+
     # shrink the buffer so that the first rebuild inside the chunk overflows
     def columns(nb):  # the dense list has one (N_a, M_a) matrix per species
         return sum(i.shape[-1] for i in (nb.idx if isinstance(nb.idx, tuple) else (nb.idx,)))
