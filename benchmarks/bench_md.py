@@ -53,7 +53,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--steps", type=int, default=2000)
-    ap.add_argument("--skin", type=float, default=0.5)
+    ap.add_argument("--skin", type=float, default=None, help="list skin (default: MDRunner's, MD_SKIN)")
+    ap.add_argument(
+        "--outer-skin",
+        dest="outer_skin",
+        default="default",
+        help="outer skin of the two-level list: a number, 'none' (one level) or 'default'",
+    )
     ap.add_argument("--chunk", type=int, default=500)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--neighbors", default="dense", help="dense (pelsim) or jax-md")
@@ -76,7 +82,19 @@ def main():
     conf = random_configuration(m, a.n, seed=0)
     if a.n <= 20000:
         conf.positions = quench(m, conf.box, conf.species, conf.positions, "shifted", 1e-2, "fire").R
-    res = {"n": a.n, "steps": a.steps, "skin": a.skin, "chunk": a.chunk, "neighbors": a.neighbors}
+    from pelsim.md import MD_OUTER_SKIN, MD_SKIN
+
+    skin = MD_SKIN if a.skin is None else a.skin
+    outer = {"default": MD_OUTER_SKIN, "none": None}.get(a.outer_skin)
+    outer = float(a.outer_skin) if outer is None and a.outer_skin != "none" else outer
+    res = {
+        "n": a.n,
+        "steps": a.steps,
+        "skin": skin,
+        "outer_skin": outer,
+        "chunk": a.chunk,
+        "neighbors": a.neighbors,
+    }
     res["load_avg_start"] = os.getloadavg()[0]
     variants = [(d, dev) for dev in device_counts for d in a.dtypes.split(",")]
     names = [d if dev == 1 else f"{d}_{dev}dev" for d, dev in variants]
@@ -91,7 +109,8 @@ def main():
             "nose_hoover",
             kT=0.5,
             kind="shifted",
-            skin=a.skin,
+            skin=skin,
+            outer_skin=outer,
             chunk=a.chunk,
             dtype=dtype,
             neighbors=a.neighbors,
@@ -119,7 +138,13 @@ def main():
         res[f"pelsim_{name}_Mps_all"] = [round(float(x), 3) for x in rates[name]]
         res[f"overflow_reallocations_{name}"] = md.rebuilds_after_overflow
         res[f"list_builds_per_1000_steps_{name}"] = 1000 * int(getattr(md.nbrs, "n_builds", -1)) / md.step
-        res[f"list_columns_{name}"] = int(md.nbrs.idx.shape[-1])
+        n_outer = getattr(md.nbrs, "n_outer_builds", None)
+        res[f"outer_list_builds_per_1000_steps_{name}"] = (
+            None if n_outer is None else 1000 * int(n_outer) / md.step
+        )
+        blocks = md.nbrs.idx if isinstance(md.nbrs.idx, tuple) else (md.nbrs.idx,)  # one per species
+        res[f"list_columns_{name}"] = [int(b.shape[-1]) for b in blocks]
+        res[f"list_slots_{name}"] = int(sum(b.size for b in blocks))
     res["peak_rss_MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if lammps_modes:
         for mode in lammps_modes:

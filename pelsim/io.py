@@ -263,9 +263,7 @@ class H5MDWriter:
         g = parent.create_group(name)
         g.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64)
         g.create_dataset("time", shape=(0,), maxshape=(None,), dtype=np.float64)
-        g.create_dataset(
-            "value", shape=(0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=(1, *shape)
-        )
+        g.create_dataset("value", shape=(0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=(1, *shape))
         # LJ units (sigma_AA, tau) are not H5MD/MDAnalysis unit strings: they are recorded in
         # /parameters.attrs["units"] instead of per-dataset "unit" attributes
         self._groups[name] = g

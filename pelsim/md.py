@@ -26,7 +26,6 @@ import numpy as np
 from pelsim.errors import InputError
 from pelsim.models import load_model
 from pelsim.neighbors import (
-    DEFAULT_SKIN,
     DenseNeighborFn,
     allocate,
     make_dense_neighbor_fn,
@@ -37,9 +36,15 @@ from pelsim.potentials import dense_neighbor_forces, neighbor_list_energy
 __all__ = ["MDRunner", "Thermo", "kinetic_temperature"]
 
 INTEGRATORS = ("nve", "nose_hoover", "langevin")
-# dense-list row capacity: largest row at allocation x this (measured at KA 3D N=1000, T=0.5,
-# skin 0.5: the largest row drifts by a few neighbours over 10^4 steps; 1.1 leaves ~14 spare)
+# dense-list row capacity: largest row at allocation x this (measured at KA 3D N=1000: no
+# overflow in 25,000 steps of T = 2 -> 0.4 with 1.1; an overflow raises it by 0.1 for the run)
 MD_CAPACITY = 1.1
+# MD list skins (sigma_AA): a two-level list, an inner skin of 0.3 (few padded force slots) whose
+# rebuilds scan an outer list with skin 1.2 instead of all N particles (KA 3D N=1000, f32, NVT
+# T=0.5, docs/engine.md: ~20 % more steps/s than one list with skin 0.5). In boxes smaller than
+# 2 (r_c + outer skin) the list has one level.
+MD_SKIN = 0.3
+MD_OUTER_SKIN = 1.2
 
 
 def kinetic_temperature(V, masses=1.0):
@@ -73,7 +78,8 @@ class MDRunner:
     coupling time), gamma (Langevin friction, 1/tau), neighbors ("dense": pelsim's own dense
     list with analytic forces, the default; "jax-md": jax-md's list in format ``fmt`` with
     autodiff forces), devices (dense list only: split the force rows over this many JAX
-    devices, see :meth:`_sharded_forces`; 1 = one device, the default).
+    devices, see :meth:`_sharded_forces`; 1 = one device, the default), outer_skin (dense list:
+    skin of the outer list of a two-level list, None for one level; see ``MD_SKIN``).
     """
 
     def __init__(
@@ -85,7 +91,7 @@ class MDRunner:
         dt=0.005,
         kT=1.0,
         kind="smooth",
-        skin=DEFAULT_SKIN,
+        skin=MD_SKIN,
         chunk=100,
         dtype=np.float64,
         tau_T=None,
@@ -96,6 +102,7 @@ class MDRunner:
         neighbors="dense",
         devices=1,
         nh_chain=(5, 2, 3),
+        outer_skin=MD_OUTER_SKIN,
     ):
         from jax_md import simulate, space
 
@@ -126,6 +133,7 @@ class MDRunner:
                 capacity_multiplier=MD_CAPACITY,
                 species=self.species,
                 group_rows=self.devices == 1,
+                outer_skin=outer_skin,
             )
             e_nl, f_nl = dense_neighbor_forces(self.model, self.box, self.species, kind)
             energy = lambda R, neighbor, **kw: f_nl(R, neighbor)

@@ -109,6 +109,11 @@ class DenseNeighborList:
     did_buffer_overflow: jax.Array
     n_builds: jax.Array
     fn: DenseNeighborFn = dataclasses.field(metadata=dict(static=True))
+    # two-level list (DenseNeighborFn(outer_skin=...)): the outer list (one (N, M_o) matrix within
+    # r_c,ab + outer_skin) that supplies the candidates of every rebuild, its build positions and count
+    outer_idx: jax.Array | None = None
+    outer_reference: jax.Array | None = None
+    n_outer_builds: jax.Array | None = None
 
     @property
     def format(self):
@@ -138,6 +143,7 @@ class DenseNeighborFn:
         pair_cutoff=None,
         species=None,
         row_groups=None,
+        outer_skin=None,
     ):
         self.box = np.asarray(box, float)
         self.r_list, self.skin, self.n = float(r_list), float(skin), int(n)
@@ -173,19 +179,24 @@ class DenseNeighborFn:
             self.row_groups = groups
             h = hashlib.sha1(b"".join(g.tobytes() + b"|" for g in groups)).hexdigest()
             self._groups_key = (len(groups), h)
+        # two-level list: rebuilds take their candidates from an outer list with a larger skin,
+        # rebuilt only when the moves since ITS build could bring an unlisted pair inside
+        # r_c,ab + skin (d_1 + d_2 >= outer_skin - skin). At KA 3D N=1000 a rebuild then scans
+        # ~250 candidates per row instead of all N (see docs/engine.md for the measurement).
+        self.outer = None
+        if outer_skin is not None and outer_skin > skin:
+            r_outer = self.r_list - self.skin + float(outer_skin)
+            if r_outer < 0.5 * self.box.min():  # else the minimum image is ambiguous: one level
+                pc = None if self.pair_cutoff is None else self.pair_cutoff - self.skin + float(outer_skin)
+                self.outer = DenseNeighborFn(
+                    box, r_outer, outer_skin, n, capacity_multiplier, block, pc, species
+                )
 
     def _key(self):
         sizes = (self.max_neighbors, self.cell_capacity)
-        key = (
-            tuple(self.box),
-            self.r_list,
-            self.skin,
-            self.n,
-            self.block,
-            self._species_key,
-            self._groups_key,
-        )
-        return (*key, *sizes)
+        key = (tuple(self.box), self.r_list, self.skin, self.n, self.block, self._species_key)
+        outer = None if self.outer is None else self.outer._key()
+        return (*key, self._groups_key, *sizes, outer)
 
     def __hash__(self):  # static pytree metadata: the sizes decide the compiled shapes
         return hash(self._key())
@@ -215,13 +226,16 @@ class DenseNeighborFn:
         nb_flat = jnp.sum(nb * jnp.asarray(strides), axis=-1)
         return table, nb_flat, jnp.max(counts) > K
 
-    def _build(self, R):
+    def _build(self, R, outer_idx=None):
+        """(idx, overflow) at R; candidates from ``outer_idx`` (N, M_o) when given (two-level
+        list), else from the cell list (>= 4 cells per side) or all N particles."""
         n = self.n
         box = jnp.asarray(self.box, R.dtype)
         inv_box = 1.0 / box
         rl2 = self.r_list**2
         Rp = jnp.concatenate([R, jnp.zeros((1, R.shape[1]), R.dtype)])
-        if self.use_cells:
+        gathered = outer_idx is not None or self.use_cells  # candidates per row, not all N
+        if outer_idx is None and self.use_cells:
             table, nb_flat, cell_over = self._cells(R)
         else:
             cell_over = jnp.bool_(False)
@@ -230,20 +244,22 @@ class DenseNeighborFn:
             cut2 = (self.pair_cutoff**2).astype(np.dtype(R.dtype))
 
         def rows(ii, M):
-            if self.use_cells:
+            if outer_idx is not None:
+                cand = outer_idx[ii]  # (B, M_o), fill n
+            elif self.use_cells:
                 cand = table[nb_flat[ii]].reshape(ii.size, -1)  # (B, 3^d K)
             else:
                 cand = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32), (ii.size, n))
             # one coordinate at a time (structure of arrays): 3x faster than (B, C, d) on XLA CPU
             d2 = 0.0
             for k in range(R.shape[1]):
-                x = R[ii, k][:, None] - Rp[cand, k] if self.use_cells else R[ii, k][:, None] - R[None, :, k]
+                x = R[ii, k][:, None] - Rp[cand, k] if gathered else R[ii, k][:, None] - R[None, :, k]
                 x = x - box[k] * jnp.round(x * inv_box[k])
                 d2 = d2 + x * x
             if self.pair_cutoff is None:
                 lim = rl2
             else:  # per-pair cutoff by selects on the (few) species, not a gather per candidate
-                sj = spec[cand] if self.use_cells else spec[None, :n]
+                sj = spec[cand] if gathered else spec[None, :n]
                 si = spec[ii]
                 lim = jnp.zeros_like(d2)
                 for a in range(cut2.shape[0]):
@@ -311,8 +327,23 @@ class DenseNeighborFn:
             spec.max_neighbors = tuple(size(g) for g in self.row_groups)
         # cells: at least 25 % headroom (a cell overflow also forces a reallocation)
         spec.cell_capacity = int(np.ceil(occ * max(1.25, self.capacity_multiplier))) + 2
-        idx, over = _jit_build(spec, R)
-        return DenseNeighborList(idx, jnp.array(R, copy=True), over, jnp.int32(1), spec)
+        if self.outer is None:
+            idx, over = _jit_build(spec, R)
+            return DenseNeighborList(idx, jnp.array(R, copy=True), over, jnp.int32(1), spec)
+        self.outer.capacity_multiplier = self.capacity_multiplier  # grows after overflows (MDRunner)
+        outer = self.outer.allocate(R, extra_capacity)
+        spec.outer = outer.fn
+        idx, over = _jit_build(spec, R, outer.idx)
+        return DenseNeighborList(
+            idx,
+            jnp.array(R, copy=True),
+            over | outer.did_buffer_overflow,
+            jnp.int32(1),
+            spec,
+            outer.idx,
+            jnp.array(R, copy=True),
+            jnp.int32(1),
+        )
 
     def needs_rebuild(self, R, nbrs):
         """True (JAX bool) once the two largest displacements since the last build sum to the skin.
@@ -321,18 +352,39 @@ class DenseNeighborFn:
         the build is outside r_c,ab while d_1 + d_2 < skin (the classic max d > skin/2 rule
         rebuilds earlier; measured 16-19 % fewer rebuilds in the quench, pelsim/quench.py).
         """
+        return self._two_largest_moves(R, nbrs.reference_position) >= self.skin
+
+    def _two_largest_moves(self, R, R_ref):
+        """d_1 + d_2: the two largest minimum-image displacements from R_ref (a JAX scalar)."""
         box = jnp.asarray(self.box, R.dtype)
-        d = R - nbrs.reference_position
+        d = R - R_ref
         d = d - box * jnp.round(d / box)
         d2 = jnp.sum(d * d, axis=-1)
         i1 = jnp.argmax(d2)
         second = jnp.max(d2.at[i1].set(0.0))
-        return jnp.sqrt(d2[i1]) + jnp.sqrt(second) >= self.skin
+        return jnp.sqrt(d2[i1]) + jnp.sqrt(second)
 
     def rebuild(self, R, nbrs):
-        """Unconditional on-device rebuild at R (overflow flag stays sticky)."""
-        idx, over = self._build(R)
-        return DenseNeighborList(idx, R, nbrs.did_buffer_overflow | over, nbrs.n_builds + 1, nbrs.fn)
+        """Unconditional on-device rebuild at R (overflow flag stays sticky).
+
+        Two-level list: the outer list is rebuilt first when the moves since its build could have
+        brought a pair from outside r_c,ab + outer_skin to inside r_c,ab + skin."""
+        if self.outer is None:
+            idx, over = self._build(R)
+            return DenseNeighborList(idx, R, nbrs.did_buffer_overflow | over, nbrs.n_builds + 1, nbrs.fn)
+        stale = self._two_largest_moves(R, nbrs.outer_reference) >= self.outer.skin - self.skin
+
+        def new_outer(_):
+            oidx, oover = self.outer._build(R)
+            return oidx, R, oover, nbrs.n_outer_builds + 1
+
+        def keep(_):
+            return nbrs.outer_idx, nbrs.outer_reference, jnp.bool_(False), nbrs.n_outer_builds
+
+        oidx, oref, oover, n_outer = jax.lax.cond(stale, new_outer, keep, None)
+        idx, over = self._build(R, oidx)
+        sticky = nbrs.did_buffer_overflow | over | oover
+        return DenseNeighborList(idx, R, sticky, nbrs.n_builds + 1, nbrs.fn, oidx, oref, n_outer)
 
     def update(self, R, nbrs):
         return jax.lax.cond(
@@ -341,8 +393,8 @@ class DenseNeighborFn:
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _jit_build(spec, R):
-    return spec._build(R)
+def _jit_build(spec, R, outer_idx=None):
+    return spec._build(R, outer_idx)
 
 
 def _row_ranks(ok):
@@ -374,6 +426,7 @@ def make_dense_neighbor_fn(
     capacity_multiplier: float = 1.25,
     species=None,
     group_rows: bool = False,
+    outer_skin: float | None = None,
 ):
     """pelsim's own dense neighbor list (:class:`DenseNeighborFn`) for cutoff r_c,max + skin (sigma_AA).
 
@@ -402,4 +455,5 @@ def make_dense_neighbor_fn(
         pair_cutoff=pair_cutoff,
         species=species,
         row_groups=row_groups,
+        outer_skin=outer_skin,
     )

@@ -80,8 +80,12 @@ def _fd2_coefficients(p: int) -> np.ndarray:
     from math import factorial
 
     k = np.arange(1, p + 1)
-    c = np.array([2.0 * (-1.0) ** (kk + 1) * factorial(p) ** 2
-                  / (kk * kk * factorial(p - kk) * factorial(p + kk)) for kk in k])
+    c = np.array(
+        [
+            2.0 * (-1.0) ** (kk + 1) * factorial(p) ** 2 / (kk * kk * factorial(p - kk) * factorial(p + kk))
+            for kk in k
+        ]
+    )
     return np.concatenate([[-2.0 * c.sum()], c])
 
 
@@ -155,8 +159,12 @@ def fd_count_below(V_grid, dx, hbar, E, mass=1.0, order=10):
     from scipy.sparse.linalg import splu
 
     H, _ = _fd_hamiltonian(V_grid, dx, hbar, mass, order)
-    lu = splu((H - E * identity(H.shape[0], format="csc")).tocsc(), permc_spec="NATURAL",
-              diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    lu = splu(
+        (H - E * identity(H.shape[0], format="csc")).tocsc(),
+        permc_spec="NATURAL",
+        diag_pivot_thresh=0.0,
+        options={"SymmetricMode": True},
+    )
     return int(np.sum(lu.U.diagonal() < 0))
 
 
@@ -177,8 +185,9 @@ def fd_states(V_grid, dx, hbar, mass=1.0, n_levels=2, order=10, sigma=None):
     if sigma is None:
         sigma = float(np.min(V_grid)) - 1e-3 * (abs(float(np.min(V_grid))) + abs(pref))
     v0 = np.random.default_rng(12345).standard_normal(n)  # deterministic ARPACK start
-    E, psi = eigsh(H, k=n_levels, sigma=sigma, which="LM", tol=0.0, v0=v0,
-                   ncv=min(n - 1, max(2 * n_levels + 1, 20)))
+    E, psi = eigsh(
+        H, k=n_levels, sigma=sigma, which="LM", tol=0.0, v0=v0, ncv=min(n - 1, max(2 * n_levels + 1, 20))
+    )
     order_ = np.argsort(E)
     return E[order_], psi[:, order_]
 
@@ -273,9 +282,18 @@ def pair_levels(V, a, b, s_top, hbar, mass=1.0, rtol=1e-10, n0=200, n_max=200000
     i_lo = fd_count_below(Vx, dx, hbar, lo - d, mass)
     i_hi = max(fd_count_below(Vx, dx, hbar, hi - d, mass), i_lo + 1)
     iA, iB = (i_lo, i_hi) if EA <= EB else (i_hi, i_lo)
-    return {"E0": float(E[0]), "E1": float(E[1]), "E_A": float(EA), "E_B": float(EB),
-            "i_A": int(iA), "i_B": int(iB), "w_A": float(wA), "w_B": float(1.0 - wB),
-            "grid_points": int(n), "floor": float(floor)}
+    return {
+        "E0": float(E[0]),
+        "E1": float(E[1]),
+        "E_A": float(EA),
+        "E_B": float(EB),
+        "i_A": int(iA),
+        "i_B": int(iB),
+        "w_A": float(wA),
+        "w_B": float(1.0 - wB),
+        "grid_points": int(n),
+        "floor": float(floor),
+    }
 
 
 def delta0_anticrossing(V, a, b, s_a, s_b, s_top, hbar, pair, mass=1.0, n_points=None, max_iter=12):
@@ -364,9 +382,9 @@ class Profile:
         if len(mins) < 2:
             raise InputError("profile has fewer than two wells")
         lo, hi = mins[0], mins[-1]
-        top = lo + int(np.argmax(v[lo:hi + 1]))
-        ia = lo + int(np.argmin(v[lo:top + 1]))
-        ib = top + int(np.argmin(v[top:hi + 1]))
+        top = lo + int(np.argmax(v[lo : hi + 1]))
+        ia = lo + int(np.argmin(v[lo : top + 1]))
+        ib = top + int(np.argmin(v[top : hi + 1]))
         if ia == top or ib == top:
             raise InputError("profile has no barrier between its wells")
         return (*self._refine(x, ia, 1.0), *self._refine(x, ib, 1.0), *self._refine(x, top, -1.0))
@@ -377,8 +395,12 @@ class Profile:
 
         if i == 0 or i == len(x) - 1:
             return float(x[i]), float(self.spline(x[i]))
-        r = minimize_scalar(lambda t: sign * float(self.spline(t)), bounds=(x[i - 1], x[i + 1]),
-                            method="bounded", options={"xatol": 1e-13})
+        r = minimize_scalar(
+            lambda t: sign * float(self.spline(t)),
+            bounds=(x[i - 1], x[i + 1]),
+            method="bounded",
+            options={"xatol": 1e-13},
+        )
         return float(r.x), float(self.spline(r.x))
 
 
@@ -421,8 +443,18 @@ def dwp_parameters(s, V, hbar, dVds=None, d=None, curvature=None, rtol=1e-8) -> 
         # one well holds no localised state (its barrier is below the zero-point energy):
         # a classical double well but not a two-level system; quantum entries are NaN
         nan = float("nan")
-        pair = {"E0": nan, "E1": nan, "E_A": nan, "E_B": nan, "i_A": -1, "i_B": -1, "w_A": nan,
-                "w_B": nan, "grid_points": 0, "floor": nan}
+        pair = {
+            "E0": nan,
+            "E1": nan,
+            "E_A": nan,
+            "E_B": nan,
+            "i_A": -1,
+            "i_B": -1,
+            "w_A": nan,
+            "w_B": nan,
+            "grid_points": 0,
+            "floor": nan,
+        }
     E_pair = abs(pair["E_B"] - pair["E_A"])
     # resolution of Delta0: energy round-off, and the bias resolution of the anticrossing
     # iteration (relative round-off of lam * (s_b - s_a) ~ E_pair)
@@ -445,17 +477,32 @@ def dwp_parameters(s, V, hbar, dVds=None, d=None, curvature=None, rtol=1e-8) -> 
     Delta = float((Vb + 0.5 * hwb) - (Va + 0.5 * hwa))
     hw = 0.5 * (hwa + hwb)
     return {
-        "V0": V0, "asymmetry": float(Vb - Va), "barrier": float(Vt - Va), "d": float(dist),
-        "s_a": float(sa), "s_b": float(sb), "s_top": float(st),
-        "hbar_omega_a": float(hwa), "hbar_omega_b": float(hwb),
-        "E0": pair["E0"], "E1": pair["E1"], "E_A": pair["E_A"], "E_B": pair["E_B"],
-        "level_A": pair["i_A"], "level_B": pair["i_B"],
-        "splitting": float(E_pair), "splitting_lowest": float(pair["E1"] - pair["E0"]),
-        "Delta": Delta, "Delta0": float(D0), "Delta0_method": method, "Delta0_floor": D0_floor,
+        "V0": V0,
+        "asymmetry": float(Vb - Va),
+        "barrier": float(Vt - Va),
+        "d": float(dist),
+        "s_a": float(sa),
+        "s_b": float(sb),
+        "s_top": float(st),
+        "hbar_omega_a": float(hwa),
+        "hbar_omega_b": float(hwb),
+        "E0": pair["E0"],
+        "E1": pair["E1"],
+        "E_A": pair["E_A"],
+        "E_B": pair["E_B"],
+        "level_A": pair["i_A"],
+        "level_B": pair["i_B"],
+        "splitting": float(E_pair),
+        "splitting_lowest": float(pair["E1"] - pair["E0"]),
+        "Delta": Delta,
+        "Delta0": float(D0),
+        "Delta0_method": method,
+        "Delta0_floor": D0_floor,
         "bias_resonance": float(lam),
         "Delta0_wkb": float(delta0_wkb(hw, V0, dist, hbar)),
         "Delta0_parabola": float(delta0_two_parabola(hw, V0)),
-        "walls_extended": prof.ends_at_minima, "grid_points": int(pair["grid_points"]),
+        "walls_extended": prof.ends_at_minima,
+        "grid_points": int(pair["grid_points"]),
         "splitting_floor": float(pair["floor"]),
     }
 

@@ -77,5 +77,7 @@ def get_preset(name_or_preset=DEFAULT_PRESET) -> UnitPreset:
     try:
         return PRESETS[str(name_or_preset).lower()]
     except KeyError:
-        raise InputError(f"unknown unit preset {name_or_preset!r} (expected one of "
-                         f"{', '.join(PRESETS)} or a custom preset)") from None
+        raise InputError(
+            f"unknown unit preset {name_or_preset!r} (expected one of "
+            f"{', '.join(PRESETS)} or a custom preset)"
+        ) from None

@@ -36,8 +36,9 @@ def test_ci_neb_barrier_matches_ase(full):
     a, b, s = adjacent_minima_example("ka2d", 64, seed=1)
     energy, _ = landscape_energy(a)
     n_img, fmax = 16, 1e-4
-    ours = neb(energy, a.positions, b.positions, n_img, NEBParams(k=1.0, fmax=fmax),
-               periodic_displacement(a.box))
+    ours = neb(
+        energy, a.positions, b.positions, n_img, NEBParams(k=1.0, fmax=fmax), periodic_displacement(a.box)
+    )
     assert ours.converged
     barrier_ours = ours.barrier
     # the climbing image sits on the eigenvector-following saddle

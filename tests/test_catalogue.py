@@ -78,8 +78,9 @@ def test_splitting_of_catalogue_matches_direct_1d_solve(three_well_catalogue):
 
     sp = CubicSpline(s, V, bc_type=((1, 0.0), (1, 0.0)))
     k0 = sp(s[0], 2)
-    W = lambda x: np.where(x < 0, 0.5 * k0 * x * x, np.where(x > s[-1], 0.5 * k0 * (x - s[-1]) ** 2,
-                                                              sp(np.clip(x, 0, s[-1]))))
+    W = lambda x: np.where(
+        x < 0, 0.5 * k0 * x * x, np.where(x > s[-1], 0.5 * k0 * (x - s[-1]) ** 2, sp(np.clip(x, 0, s[-1])))
+    )
     E, _ = levels(W, -1.0, s[-1] + 1.0, hbar, rtol=1e-9)
     assert cat.dwps()["splitting"][0] == pytest.approx(E[1] - E[0], rel=2e-2)
 

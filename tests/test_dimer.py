@@ -10,8 +10,9 @@ from pelsim.landscape.dimer import dimer, lowest_curvature
 from pelsim.landscape.saddle import hessian_matrix, refine_saddle, single_ended_search
 
 
-@pytest.mark.parametrize("start,which", [((-0.75, 0.7), 0), ((-0.9, 0.5), 0), ((0.15, 0.35), 1),
-                                         ((0.3, 0.2), 1)])
+@pytest.mark.parametrize(
+    "start,which", [((-0.75, 0.7), 0), ((-0.9, 0.5), 0), ((0.15, 0.35), 1), ((0.3, 0.2), 1)]
+)
 def test_dimer_mueller_brown_saddles(start, which):
     rng = np.random.default_rng(which)
     r = dimer(S.mueller_brown, S.as_position(*start), rng.normal(size=(1, 2)), fmax=1e-9, trust=0.05)
@@ -94,8 +95,14 @@ def test_saddle_energy_matches_ase_dimer(full):
 
     atoms = _to_atoms(IS.copy(R0))
     atoms.calc = PelsimCalculator(model)
-    ctrl = DimerControl(logfile=None, eigenmode_logfile=None, max_num_rot=4, f_rot_min=1e-3,
-                        maximum_translation=0.05, dimer_separation=1e-4)
+    ctrl = DimerControl(
+        logfile=None,
+        eigenmode_logfile=None,
+        max_num_rot=4,
+        f_rot_min=1e-3,
+        maximum_translation=0.05,
+        dimer_separation=1e-4,
+    )
     d_atoms = MinModeAtoms(atoms, ctrl, eigenmodes=[n0 / np.linalg.norm(n0)], random_seed=0)
     opt = MinModeTranslate(d_atoms, logfile=None)
     opt.run(fmax=1e-4, steps=4000 if full else 2000)

@@ -20,9 +20,7 @@ def _is_png(path, min_bytes=5000):
 
 def test_theory_figures_are_written(tmp_path):
     skipped = []
-    paths = plots.write_figures(
-        str(tmp_path), only=["fig04", "fig05", "fig06", "fig26"], skipped=skipped
-    )
+    paths = plots.write_figures(str(tmp_path), only=["fig04", "fig05", "fig06", "fig26"], skipped=skipped)
     assert skipped == []
     assert [os.path.basename(p) for p in paths] == [
         "fig04_spectrum_3ls.png",

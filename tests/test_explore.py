@@ -46,8 +46,9 @@ def _check_three_well_twp(cat):
 
 def test_breadth_first_search_from_one_well_finds_the_twp():
     mins, _ = S.three_well_stationary(C)
-    cat, st = explore_neighbourhood(f3, S.as_position(*mins[0, :2]), max_depth=1, n_modes=1, n_random=0,
-                                    close=False, start_minima=[0])  # the start repeated: expanded once
+    cat, st = explore_neighbourhood(
+        f3, S.as_position(*mins[0, :2]), max_depth=1, n_modes=1, n_random=0, close=False, start_minima=[0]
+    )  # the start repeated: expanded once
     _check_three_well_twp(cat)
     assert st.twps == 1 and st.expanded == 3 and st.minima_new == 2 and st.saddles_new == 3
     assert st.stopped == "exhausted"
@@ -57,8 +58,15 @@ def test_closing_connection_finds_the_twp_without_expanding_neighbours():
     # only the start well is expanded (depth 0): it yields the star 0-1, 0-2; the closing
     # connection 1-2 (CI-NEB + refinement) makes the triangle
     mins, _ = S.three_well_stationary(C)
-    cat, st = explore_neighbourhood(f3, S.as_position(*mins[0, :2]), max_depth=0, n_modes=1, n_random=0,
-                                    close=True, close_max_displacement=3.0)
+    cat, st = explore_neighbourhood(
+        f3,
+        S.as_position(*mins[0, :2]),
+        max_depth=0,
+        n_modes=1,
+        n_random=0,
+        close=True,
+        close_max_displacement=3.0,
+    )
     _check_three_well_twp(cat)
     assert st.expanded == 1 and st.closing_attempts == 1 and st.closing_dwps == 1
     assert set(cat.dwps()["method"]) == {"explore", "explore_closing"}
@@ -66,8 +74,16 @@ def test_closing_connection_finds_the_twp_without_expanding_neighbours():
 
 def test_stop_at_twp_and_random_directions():
     mins, _ = S.three_well_stationary(C)
-    cat, st = explore_neighbourhood(f3, S.as_position(*mins[1, :2]), max_depth=3, n_modes=1, n_random=2,
-                                    close=False, stop_at_twp=True, seed=1)
+    cat, st = explore_neighbourhood(
+        f3,
+        S.as_position(*mins[1, :2]),
+        max_depth=3,
+        n_modes=1,
+        n_random=2,
+        close=False,
+        stop_at_twp=True,
+        seed=1,
+    )
     assert st.stopped == "twp_found" and len(cat.twp_rows) == 1
     _check_three_well_twp(cat)
 
@@ -98,8 +114,16 @@ def test_edge_random_direction_moves_the_same_particles_sideways():
     assert edge_random_direction(Ra, Ra, None, rng) is None
 
 
-@pytest.mark.parametrize("kw", [dict(max_depth=-1), dict(n_modes=0, n_random=0), dict(push=0.0),
-                                dict(max_searches=1.5), dict(close_max_displacement=-1.0)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(max_depth=-1),
+        dict(n_modes=0, n_random=0),
+        dict(push=0.0),
+        dict(max_searches=1.5),
+        dict(close_max_displacement=-1.0),
+    ],
+)
 def test_bad_budget_raises(kw):
     with pytest.raises(InputError):
         explore_neighbourhood(f3, S.as_position(1.0, 0.0), **kw)
@@ -115,8 +139,11 @@ def test_ka_smoke_every_dwp_is_a_verified_saddle(full):
     IS, res = quench(random_configuration("ka2d", 64, seed=3))
     energy, _ = landscape_energy(IS)
     # reduced: the two searches along the softest mode of the IS; full: two generations + closing
-    kw = dict(max_depth=1, max_minima=3, n_modes=2, n_random=1, max_closing=4) if full else dict(
-        max_depth=0, n_modes=1, n_random=0, close=False)
+    kw = (
+        dict(max_depth=1, max_minima=3, n_modes=2, n_random=1, max_closing=4)
+        if full
+        else dict(max_depth=0, n_modes=1, n_random=0, close=False)
+    )
     cat, st = explore_neighbourhood(energy, IS.positions, IS.box, None, **kw)
     assert st.expanded >= 1 and st.searches >= 2
     assert len(cat.dwp_rows) >= 1 and st.saddles_new + st.closing_dwps == len(cat.dwp_rows)
@@ -143,8 +170,9 @@ def test_a_triangle_without_hamiltonian_does_not_stop_the_exploration(monkeypatc
 
     monkeypatch.setattr(Catalogue, "find_twps", nan_twps)
     mins, _ = S.three_well_stationary(C)
-    cat, st = explore_neighbourhood(f3, S.as_position(*mins[0, :2]), max_depth=1, n_modes=1, n_random=0,
-                                    close=False)
+    cat, st = explore_neighbourhood(
+        f3, S.as_position(*mins[0, :2]), max_depth=1, n_modes=1, n_random=0, close=False
+    )
     assert len(cat.dwp_rows) == 3 and st.twp_errors == 3 and st.twps == 0 and st.stopped == "exhausted"
 
 

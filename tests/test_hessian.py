@@ -66,8 +66,9 @@ def test_saddle_is_not_a_minimum():
     assert np.linalg.eigvalsh(H)[0] < 0  # the barrier top of the double well is a saddle
 
 
-@pytest.mark.parametrize("model,n,kind", [("ka2d", 64, "smooth"), ("ka2d", 64, "shifted"),
-                                          ("ka3d", 160, "smooth")])
+@pytest.mark.parametrize(
+    "model,n,kind", [("ka2d", 64, "smooth"), ("ka2d", 64, "shifted"), ("ka3d", 160, "smooth")]
+)
 def test_analytic_pair_hessian_matches_autodiff(model, n, kind):
     """Analytic pair Hessian and HVP (pelsim.pair_hessian) = jax.hessian to 1e-10, on the
     all-pairs energy and on the fixed pair list, at an IS and at a strained configuration."""

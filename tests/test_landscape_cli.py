@@ -62,8 +62,17 @@ def ka_pair(tmp_path_factory):
 @pytest.mark.slow
 def test_neb_cli_and_export(ka_pair, capsys):
     d, a, b, s = ka_pair
-    code, out, err = run(capsys, "neb", str(d / "A.extxyz"), str(d / "B.extxyz"), "--images", "16", "--json",
-                         "--out", str(d / "path.h5"))
+    code, out, err = run(
+        capsys,
+        "neb",
+        str(d / "A.extxyz"),
+        str(d / "B.extxyz"),
+        "--images",
+        "16",
+        "--json",
+        "--out",
+        str(d / "path.h5"),
+    )
     assert code == 0, err
     r = json.loads(out)
     # the NEB saddle is the single-ended (eigenvector-following) saddle of the pair
@@ -103,6 +112,7 @@ def test_neb_cli_bad_input(tmp_path, capsys):
 
 
 def test_console_script_runs():
-    r = subprocess.run([sys.executable, "-m", "pelsim", "splitting", "--help"], capture_output=True,
-                       text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "pelsim", "splitting", "--help"], capture_output=True, text=True
+    )
     assert r.returncode == 0 and "--hbar" in r.stdout

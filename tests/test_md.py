@@ -128,3 +128,32 @@ def test_mean_is_energy_falls_with_parent_temperature(full):
         print(f"T={T}: <e_IS> = {means[-1]:.4f} +- {sems[-1]:.4f}")
     for k in range(len(temps) - 1):
         assert means[k + 1] < means[k] - 2 * np.hypot(sems[k], sems[k + 1])
+
+
+def test_two_level_list_gives_the_one_level_trajectory(start):
+    """The MD default (inner skin 0.3 rebuilt from an outer list with skin 1.2) = one list, float64.
+
+    A hot run (T = 1.5) so that the outer list is rebuilt several times; after it, the inner list
+    still holds exactly the pairs within r_c,ab + skin at its build positions."""
+    from pelsim import potentials as P
+
+    kw = dict(integrator="nose_hoover", kT=1.5, chunk=100)
+    two = MDRunner("ka3d", start.box, start.species, **kw)
+    one = MDRunner("ka3d", start.box, start.species, outer_skin=None, **kw)
+    assert two.neighbor_fn.outer is not None and one.neighbor_fn.outer is None
+    for md in (two, one):
+        md.init(start.positions)
+        md.run(400)
+    nb = two.nbrs
+    assert int(nb.n_outer_builds) >= 3 and int(nb.n_builds) > int(nb.n_outer_builds)
+    np.testing.assert_allclose(two.positions, one.positions, atol=1e-9)
+    R_ref = np.asarray(nb.reference_position)
+    i, j = P.pair_list("ka3d", start.box, start.species, R_ref, two.neighbor_fn.skin)
+    listed = {
+        (min(a, b), max(a, b))
+        for blk, rows in zip(nb.idx, two.neighbor_fn.row_groups, strict=True)
+        for a, row in zip(rows.tolist(), np.asarray(blk).tolist(), strict=True)
+        for b in row
+        if b < start.n
+    }
+    assert listed == set(zip(i.tolist(), j.tolist(), strict=True))

@@ -21,9 +21,21 @@ def test_search_glass_single_ended_and_is_pairs(tmp_path, full, capsys):
     conf = random_configuration("ka2d", 64, seed=3)
     glass, _ = quench(conf)
     write_extxyz(tmp_path / "g.extxyz", glass)
-    argv = ["search", str(tmp_path / "g.extxyz"), "--out", str(tmp_path / "c.h5"),
-            "--modes", "3" if full else "1",
-            "--samples", "6" if full else "2", "--interval", "100", "--T", "0.3", "--json"]
+    argv = [
+        "search",
+        str(tmp_path / "g.extxyz"),
+        "--out",
+        str(tmp_path / "c.h5"),
+        "--modes",
+        "3" if full else "1",
+        "--samples",
+        "6" if full else "2",
+        "--interval",
+        "100",
+        "--T",
+        "0.3",
+        "--json",
+    ]
     assert main(argv) == 0
     stats = json.loads(capsys.readouterr().out)
     cat = Catalogue.open(tmp_path / "c.h5", "r")

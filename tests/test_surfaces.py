@@ -31,6 +31,7 @@ def test_mueller_brown_literature_points_refine_to_themselves():
     # position (energies to the literature's last digit, 2e-6), and to 1e-9 with an
     # independent root of the closed-form NumPy gradient.
     from scipy.optimize import root
+
     for x, y, e in S.MUELLER_BROWN_MINIMA:
         r = refine_minimum(S.mueller_brown, S.as_position(x, y))
         assert r.converged and r.max_force < 1e-10

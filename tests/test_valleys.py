@@ -116,8 +116,9 @@ def test_is_pair_plan_deduplicates_and_closes_triangles():
     _assert_symmetric_twp(_three_well_catalogue(steps, "is_pair"), "is_pair")
 
 
-@pytest.mark.parametrize("kw", [{"valley_dim": 3}, {"valley_points": 8}, {"valley_q_max": 0.0},
-                                {"close_max_displacement": -0.1}])
+@pytest.mark.parametrize(
+    "kw", [{"valley_dim": 3}, {"valley_points": 8}, {"valley_q_max": 0.0}, {"close_max_displacement": -0.1}]
+)
 def test_search_glass_rejects_bad_route_options(kw):
     from pelsim.errors import InputError
     from pelsim.landscape.search import search_glass

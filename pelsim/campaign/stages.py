@@ -34,8 +34,12 @@ from pelsim.errors import InputError
 SEARCHES = ("is_pairs", "single_ended", "intra_basin", "explore")
 STAGES = [("prepare", "npz", ())] + [(s, "h5", ("prepare",)) for s in SEARCHES]
 #: the catalogue's method tag of each search stage
-METHOD = {"is_pairs": "is_pair", "single_ended": "single_ended", "intra_basin": "intra_basin",
-          "explore": "explore"}
+METHOD = {
+    "is_pairs": "is_pair",
+    "single_ended": "single_ended",
+    "intra_basin": "intra_basin",
+    "explore": "explore",
+}
 
 
 def enabled_stages(cfg: dict) -> list[str]:

@@ -71,21 +71,44 @@ def cmd_neb(args) -> int:
     ma, mb = relax(energy, A.positions), relax(energy, B.positions)
     steps = connect(energy, ma.R, mb.R, args.images, params, box=A.box, minimize_ends=False)
     if not steps:
-        raise InputError("no verified saddle between the two minima (same minimum, or NEB/saddle "
-                         "refinement failed)")
+        raise InputError(
+            "no verified saddle between the two minima (same minimum, or NEB/saddle refinement failed)"
+        )
     top = max(steps, key=lambda s: s.saddle.energy)
-    out = {"barrier": top.saddle.energy - ma.energy, "asymmetry": mb.energy - ma.energy,
-           "saddle_energy": top.saddle.energy, "E_A": ma.energy, "E_B": mb.energy,
-           "saddle_max_force": top.saddle.max_force, "n_negative_modes": top.saddle.n_negative,
-           "n_steps": len(steps),
-           "steps": [{"barrier": s.barrier, "asymmetry": s.asymmetry, "saddle_energy": s.saddle.energy,
-                      "saddle_max_force": s.saddle.max_force, "n_negative_modes": s.saddle.n_negative}
-                     for s in steps],
-           "connected": bool(len(steps) > 0)}
+    out = {
+        "barrier": top.saddle.energy - ma.energy,
+        "asymmetry": mb.energy - ma.energy,
+        "saddle_energy": top.saddle.energy,
+        "E_A": ma.energy,
+        "E_B": mb.energy,
+        "saddle_max_force": top.saddle.max_force,
+        "n_negative_modes": top.saddle.n_negative,
+        "n_steps": len(steps),
+        "steps": [
+            {
+                "barrier": s.barrier,
+                "asymmetry": s.asymmetry,
+                "saddle_energy": s.saddle.energy,
+                "saddle_max_force": s.saddle.max_force,
+                "n_negative_modes": s.saddle.n_negative,
+            }
+            for s in steps
+        ],
+        "connected": bool(len(steps) > 0),
+    }
     if args.out:
         model = load_model(A.model)
-        cat = Catalogue.open(args.out, "w", model=model.name, potential=args.potential, N=A.n, dim=A.dim,
-                             box=A.box, species=A.species, masses=np.asarray(model.masses)[A.species])
+        cat = Catalogue.open(
+            args.out,
+            "w",
+            model=model.name,
+            potential=args.potential,
+            N=A.n,
+            dim=A.dim,
+            box=A.box,
+            species=A.species,
+            masses=np.asarray(model.masses)[A.species],
+        )
         for s in steps:
             cat.add_step(s, "neb", provenance={"a": str(args.a), "b": str(args.b), "images": args.images})
         out["dwp_ids"] = [int(r["id"]) for r in cat.dwp_rows]
@@ -103,9 +126,20 @@ def cmd_search(args) -> int:
 
     conf = read_extxyz(args.glass, args.model)
     conf.info["source"] = str(args.glass)
-    cat, stats = search_glass(conf, args.out, kind=args.potential, glass=args.glass_index, seed=args.seed,
-                              T=args.T, n_samples=args.samples, interval=args.interval, n_modes=args.modes,
-                              valley_modes=args.valley_modes, n_images=args.images, unit_preset=args.units)
+    cat, stats = search_glass(
+        conf,
+        args.out,
+        kind=args.potential,
+        glass=args.glass_index,
+        seed=args.seed,
+        T=args.T,
+        n_samples=args.samples,
+        interval=args.interval,
+        n_modes=args.modes,
+        valley_modes=args.valley_modes,
+        n_images=args.images,
+        unit_preset=args.units,
+    )
     _print(dict(cat.summary(), **stats), args.json)
     return 0
 
@@ -129,8 +163,24 @@ def cmd_catalogue(args) -> int:
 
 
 def _rows(cat):
-    keep = ("id", "method", "barrier", "asymmetry", "V0", "d", "m_eff", "splitting", "Delta", "Delta0",
-            "Delta0_wkb", "Delta0_parabola", "is_tls", "min_a", "min_b", "saddle")
+    keep = (
+        "id",
+        "method",
+        "barrier",
+        "asymmetry",
+        "V0",
+        "d",
+        "m_eff",
+        "splitting",
+        "Delta",
+        "Delta0",
+        "Delta0_wkb",
+        "Delta0_parabola",
+        "is_tls",
+        "min_a",
+        "min_b",
+        "saddle",
+    )
     return [{k: r[k] for k in keep} | {"methods": r.get("methods", r["method"])} for r in cat.dwp_rows]
 
 
@@ -148,26 +198,40 @@ def export(cat, outdir: Path) -> None:
     for r in cat.dwp_rows:
         d = outdir / str(int(r["id"]))
         M, S = cat.minima, cat.saddles
-        for name, pos, e in (("min_a", M["positions"][r["min_a"]], M["energy"][r["min_a"]]),
-                             ("saddle", S["positions"][r["saddle"]], S["energy"][r["saddle"]]),
-                             ("min_b", M["positions"][r["min_b"]], M["energy"][r["min_b"]])):
+        for name, pos, e in (
+            ("min_a", M["positions"][r["min_a"]], M["energy"][r["min_a"]]),
+            ("saddle", S["positions"][r["saddle"]], S["energy"][r["saddle"]]),
+            ("min_b", M["positions"][r["min_b"]], M["energy"][r["min_b"]]),
+        ):
             conf = Configuration(np.mod(pos, a["box"]), a["species"], a["box"], model)
             write_extxyz(d / f"{name}.extxyz", conf, energy=float(e))
-        index.append({"id": int(r["id"]), "potential": str(a["potential"]), "model": model,
-                      "barrier": float(r["barrier"]), "asymmetry": float(r["asymmetry"]),
-                      "V0": float(r["V0"]),
-                      "splitting": float(r["splitting"]), "Delta": float(r["Delta"]),
-                      "Delta0": float(r["Delta0"]), "method": str(r["method"]), "is_tls": bool(r["is_tls"]),
-                      "methods": str(r.get("methods", r["method"])),
-                      "splitting_lowest": float(r.get("splitting_lowest", float("nan"))),
-                      "unit_preset": str(a["unit_preset"]), "dir": str(int(r["id"]))})
+        index.append(
+            {
+                "id": int(r["id"]),
+                "potential": str(a["potential"]),
+                "model": model,
+                "barrier": float(r["barrier"]),
+                "asymmetry": float(r["asymmetry"]),
+                "V0": float(r["V0"]),
+                "splitting": float(r["splitting"]),
+                "Delta": float(r["Delta"]),
+                "Delta0": float(r["Delta0"]),
+                "method": str(r["method"]),
+                "is_tls": bool(r["is_tls"]),
+                "methods": str(r.get("methods", r["method"])),
+                "splitting_lowest": float(r.get("splitting_lowest", float("nan"))),
+                "unit_preset": str(a["unit_preset"]),
+                "dir": str(int(r["id"])),
+            }
+        )
     with atomic_path(outdir / "index.json", ".json") as tmp:
         Path(tmp).write_text(json.dumps(index, indent=1))
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("splitting",
-                              help="1D tunneling splitting and Delta0 of a path profile CSV (x,V)")
+    p = subparsers.add_parser(
+        "splitting", help="1D tunneling splitting and Delta0 of a path profile CSV (x,V)"
+    )
     p.add_argument("profile", help="CSV with header x,V (mass-weighted coordinate, reduced energy)")
     p.add_argument("--hbar", type=float, required=True, help="reduced Planck constant (argon: 0.0296)")
     p.add_argument("--rtol", type=float, default=1e-10, help="grid-convergence tolerance of the levels")
@@ -196,8 +260,13 @@ def register(subparsers) -> None:
     p.add_argument("--samples", type=int, default=0, help="MD quenches for IS-pair discovery (0: off)")
     p.add_argument("--interval", type=int, default=200, help="MD steps between quenches")
     p.add_argument("--T", type=float, default=0.2, help="MD temperature for IS-pair discovery")
-    p.add_argument("--valley-modes", dest="valley_modes", type=int, default=0,
-                   help="soft modes for intra-basin valley exploration (0: off)")
+    p.add_argument(
+        "--valley-modes",
+        dest="valley_modes",
+        type=int,
+        default=0,
+        help="soft modes for intra-basin valley exploration (0: off)",
+    )
     p.add_argument("--images", type=int, default=12)
     p.add_argument("--glass-index", dest="glass_index", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)

@@ -25,9 +25,26 @@ from pelsim.tunneling import dwp_parameters
 from pelsim.units import DEFAULT_PRESET, get_preset
 
 SCHEMA_VERSION = 1
-DWP_FLOAT_FIELDS = ("barrier", "asymmetry", "V0", "d", "m_eff", "hbar_omega_a", "hbar_omega_b",
-                    "splitting", "Delta", "Delta0", "Delta0_wkb", "Delta0_parabola", "splitting_K",
-                    "Delta_K", "Delta0_K", "participation_ratio", "splitting_lowest", "Delta0_floor")
+DWP_FLOAT_FIELDS = (
+    "barrier",
+    "asymmetry",
+    "V0",
+    "d",
+    "m_eff",
+    "hbar_omega_a",
+    "hbar_omega_b",
+    "splitting",
+    "Delta",
+    "Delta0",
+    "Delta0_wkb",
+    "Delta0_parabola",
+    "splitting_K",
+    "Delta_K",
+    "Delta0_K",
+    "participation_ratio",
+    "splitting_lowest",
+    "Delta0_floor",
+)
 DWP_INT_FIELDS = ("id", "glass", "seed", "min_a", "min_b", "saddle", "n_moving", "n_found")
 _DWP_DEFAULTS = {"splitting_lowest": np.nan, "Delta0_floor": np.nan, "n_found": 1}
 TWP_FLOAT_FIELDS = ("E1", "E2", "E3", "loop_area", "loop_area_particle_max", "loop_area_config")
@@ -47,20 +64,49 @@ def _code_version():
 class Catalogue:
     """In-memory catalogue backed by one HDF5 file (see docs/catalogue.md)."""
 
-    def __init__(self, path=None, model="ka3d", potential="smooth", N=0, dim=3, box=None, species=None,
-                 masses=None, unit_preset=DEFAULT_PRESET, tls_threshold_K=1.0):
+    def __init__(
+        self,
+        path=None,
+        model="ka3d",
+        potential="smooth",
+        N=0,
+        dim=3,
+        box=None,
+        species=None,
+        masses=None,
+        unit_preset=DEFAULT_PRESET,
+        tls_threshold_K=1.0,
+    ):
         self.path = None if path is None else Path(path)
         preset = get_preset(unit_preset)
-        self.attrs = {"schema_version": SCHEMA_VERSION, "model": model, "potential": potential, "N": int(N),
-                      "dim": int(dim), "box": np.zeros(dim) if box is None else np.asarray(box, float),
-                      "species": np.zeros(N, np.int64) if species is None else np.asarray(species, np.int64),
-                      "masses": np.ones(N) if masses is None else np.asarray(masses, float),
-                      "unit_preset": preset.name, "hbar": preset.hbar, "epsilon_K": preset.epsilon_K,
-                      "tls_threshold_K": float(tls_threshold_K), "code_version": _code_version(),
-                      "created": _now()}
+        self.attrs = {
+            "schema_version": SCHEMA_VERSION,
+            "model": model,
+            "potential": potential,
+            "N": int(N),
+            "dim": int(dim),
+            "box": np.zeros(dim) if box is None else np.asarray(box, float),
+            "species": np.zeros(N, np.int64) if species is None else np.asarray(species, np.int64),
+            "masses": np.ones(N) if masses is None else np.asarray(masses, float),
+            "unit_preset": preset.name,
+            "hbar": preset.hbar,
+            "epsilon_K": preset.epsilon_K,
+            "tls_threshold_K": float(tls_threshold_K),
+            "code_version": _code_version(),
+            "created": _now(),
+        }
         self.minima = {"energy": [], "positions": [], "max_force": [], "glass": [], "provenance": []}
-        self.saddles = {"energy": [], "positions": [], "max_force": [], "glass": [], "provenance": [],
-                        "n_negative_modes": [], "min_a": [], "min_b": [], "method": []}
+        self.saddles = {
+            "energy": [],
+            "positions": [],
+            "max_force": [],
+            "glass": [],
+            "provenance": [],
+            "n_negative_modes": [],
+            "min_a": [],
+            "min_b": [],
+            "method": [],
+        }
         self.dwp_rows: list[dict] = []
         self.profiles: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.twp_rows: list[dict] = []
@@ -91,11 +137,21 @@ class Catalogue:
             with h5py.File(p, "r") as f:
                 a = dict(f.attrs)
                 if int(a.get("schema_version", -1)) != SCHEMA_VERSION:
-                    raise InputError(f"{p}: not a pelsim catalogue "
-                                     f"(schema_version {a.get('schema_version')})")
-                cat = cls(p, model=str(a["model"]), potential=str(a["potential"]), N=int(a["N"]),
-                          dim=int(a["dim"]), box=a["box"], species=a["species"], masses=a["masses"],
-                          unit_preset=str(a["unit_preset"]), tls_threshold_K=float(a["tls_threshold_K"]))
+                    raise InputError(
+                        f"{p}: not a pelsim catalogue (schema_version {a.get('schema_version')})"
+                    )
+                cat = cls(
+                    p,
+                    model=str(a["model"]),
+                    potential=str(a["potential"]),
+                    N=int(a["N"]),
+                    dim=int(a["dim"]),
+                    box=a["box"],
+                    species=a["species"],
+                    masses=a["masses"],
+                    unit_preset=str(a["unit_preset"]),
+                    tls_threshold_K=float(a["tls_threshold_K"]),
+                )
                 cat.attrs.update({k: (v.decode() if isinstance(v, bytes) else v) for k, v in a.items()})
                 for gname, store in (("minima", cat.minima), ("saddles", cat.saddles)):
                     g = f[gname]
@@ -111,8 +167,9 @@ class Catalogue:
                     row = {}
                     for k, v in cols.items():
                         x = v[i]
-                        row[k] = (x.decode() if isinstance(x, bytes)
-                                  else (x.item() if hasattr(x, "item") else x))
+                        row[k] = (
+                            x.decode() if isinstance(x, bytes) else (x.item() if hasattr(x, "item") else x)
+                        )
                     cat.dwp_rows.append(row)
                     pg = g["profiles"][str(int(row["id"]))]
                     cat.profiles[int(row["id"])] = (pg["s"][()], pg["V"][()])
@@ -206,16 +263,27 @@ class Catalogue:
     def _check_positions(self, R):
         R = np.asarray(R, float)
         if R.shape != (self.attrs["N"], self.attrs["dim"]):
-            raise InputError(f"positions of shape {R.shape} do not match the catalogue "
-                             f"(N={self.attrs['N']}, dim={self.attrs['dim']})")
+            raise InputError(
+                f"positions of shape {R.shape} do not match the catalogue "
+                f"(N={self.attrs['N']}, dim={self.attrs['dim']})"
+            )
         return R
 
-    def add_minimum(self, R, energy, max_force=0.0, glass=0, provenance=None,
-                    energy_tol=ENERGY_TOL, distance_tol=DISTANCE_TOL) -> int:
+    def add_minimum(
+        self,
+        R,
+        energy,
+        max_force=0.0,
+        glass=0,
+        provenance=None,
+        energy_tol=ENERGY_TOL,
+        distance_tol=DISTANCE_TOL,
+    ) -> int:
         """Index of the minimum (an existing identical one is reused)."""
         R = self._check_positions(R)
-        k = find_minimum(energy, R, self.minima["energy"], self.minima["positions"], self.box,
-                         energy_tol, distance_tol)
+        k = find_minimum(
+            energy, R, self.minima["energy"], self.minima["positions"], self.box, energy_tol, distance_tol
+        )
         if k >= 0:
             return k
         self.minima["energy"].append(float(energy))
@@ -225,8 +293,9 @@ class Catalogue:
         self.minima["provenance"].append(json.dumps(provenance or {}))
         return len(self.minima["energy"]) - 1
 
-    def add_saddle(self, R, energy, max_force, n_negative_modes, min_a, min_b, method, glass=0,
-                   provenance=None) -> int:
+    def add_saddle(
+        self, R, energy, max_force, n_negative_modes, min_a, min_b, method, glass=0, provenance=None
+    ) -> int:
         R = self._check_positions(R)
         self.saddles["energy"].append(float(energy))
         self.saddles["positions"].append(R)
@@ -239,27 +308,47 @@ class Catalogue:
         self.saddles["method"].append(str(method))
         return len(self.saddles["energy"]) - 1
 
-    def add_dwp(self, min_a, min_b, saddle, profile, method, glass=0, seed=0, dVds=None,
-                curvature=None) -> int:
+    def add_dwp(
+        self, min_a, min_b, saddle, profile, method, glass=0, seed=0, dVds=None, curvature=None
+    ) -> int:
         """Add a DWP between stored minima through a stored saddle; tunneling parameters from
         the profile (s, V) (mass-weighted arc length, energy relative to min_a)."""
         s, V = np.asarray(profile[0], float), np.asarray(profile[1], float)
         Ea, Eb = self.minima["energy"][min_a], self.minima["energy"][min_b]
         Es = self.saddles["energy"][saddle]
-        geo = dwp_geometry(self.minima["positions"][min_a], self.minima["positions"][min_b], self.box,
-                           self.attrs["masses"])
+        geo = dwp_geometry(
+            self.minima["positions"][min_a], self.minima["positions"][min_b], self.box, self.attrs["masses"]
+        )
         hbar = float(self.attrs["hbar"])
         tp = dwp_parameters(s, V, hbar, dVds=dVds, d=geo["d"], curvature=curvature)
         epsK = float(self.attrs["epsilon_K"])
-        row = {"id": len(self.dwp_rows), "glass": int(glass), "seed": int(seed), "method": str(method),
-               "min_a": int(min_a), "min_b": int(min_b), "saddle": int(saddle),
-               "barrier": Es - Ea, "asymmetry": Eb - Ea, "V0": Es - min(Ea, Eb), "d": geo["d"],
-               "m_eff": geo["m_eff"], "hbar_omega_a": tp["hbar_omega_a"], "hbar_omega_b": tp["hbar_omega_b"],
-               "splitting": tp["splitting"], "splitting_lowest": tp["splitting_lowest"],
-               "Delta": tp["Delta"], "Delta0": tp["Delta0"], "Delta0_floor": tp["Delta0_floor"],
-               "methods": str(method), "n_found": 1,
-               "Delta0_wkb": tp["Delta0_wkb"], "Delta0_parabola": tp["Delta0_parabola"],
-               "participation_ratio": geo["participation_ratio"], "n_moving": geo["n_moving"]}
+        row = {
+            "id": len(self.dwp_rows),
+            "glass": int(glass),
+            "seed": int(seed),
+            "method": str(method),
+            "min_a": int(min_a),
+            "min_b": int(min_b),
+            "saddle": int(saddle),
+            "barrier": Es - Ea,
+            "asymmetry": Eb - Ea,
+            "V0": Es - min(Ea, Eb),
+            "d": geo["d"],
+            "m_eff": geo["m_eff"],
+            "hbar_omega_a": tp["hbar_omega_a"],
+            "hbar_omega_b": tp["hbar_omega_b"],
+            "splitting": tp["splitting"],
+            "splitting_lowest": tp["splitting_lowest"],
+            "Delta": tp["Delta"],
+            "Delta0": tp["Delta0"],
+            "Delta0_floor": tp["Delta0_floor"],
+            "methods": str(method),
+            "n_found": 1,
+            "Delta0_wkb": tp["Delta0_wkb"],
+            "Delta0_parabola": tp["Delta0_parabola"],
+            "participation_ratio": geo["participation_ratio"],
+            "n_moving": geo["n_moving"],
+        }
         row["splitting_K"] = row["splitting"] * epsK
         row["Delta_K"] = row["Delta"] * epsK
         row["Delta0_K"] = row["Delta0"] * epsK
@@ -279,11 +368,21 @@ class Catalogue:
         if dup >= 0:
             self._count_duplicate(dup, method)
             return dup
-        sd = self.add_saddle(step.saddle.R, step.saddle.energy, step.saddle.max_force, step.saddle.n_negative,
-                             a, b, method, glass, prov)
+        sd = self.add_saddle(
+            step.saddle.R,
+            step.saddle.energy,
+            step.saddle.max_force,
+            step.saddle.n_negative,
+            a,
+            b,
+            method,
+            glass,
+            prov,
+        )
         prof = step.profile
-        return self.add_dwp(a, b, sd, (prof["s"], prof["V"]), method, glass, seed, prof.get("dVds"),
-                            prof.get("curvature"))
+        return self.add_dwp(
+            a, b, sd, (prof["s"], prof["V"]), method, glass, seed, prof.get("dVds"), prof.get("curvature")
+        )
 
     def find_dwp(self, a, b, R_saddle, E_saddle, energy_tol=ENERGY_TOL, distance_tol=DISTANCE_TOL) -> int:
         """Id of a stored DWP between minima {a, b} through the same saddle (identity as for
@@ -292,10 +391,15 @@ class Catalogue:
         rows = [r for r in self.dwp_rows if {r["min_a"], r["min_b"]} == key]
         if not rows:
             return -1
-        k = find_minimum(E_saddle, np.asarray(R_saddle, float),
-                         [self.saddles["energy"][r["saddle"]] for r in rows],
-                         [self.saddles["positions"][r["saddle"]] for r in rows], self.box, energy_tol,
-                         distance_tol)
+        k = find_minimum(
+            E_saddle,
+            np.asarray(R_saddle, float),
+            [self.saddles["energy"][r["saddle"]] for r in rows],
+            [self.saddles["positions"][r["saddle"]] for r in rows],
+            self.box,
+            energy_tol,
+            distance_tol,
+        )
         return -1 if k < 0 else int(rows[k]["id"])
 
     def _count_duplicate(self, dwp_id, methods):
@@ -319,9 +423,11 @@ class Catalogue:
         return out
 
     def twps(self) -> dict:
-        out = {"id": np.array([r["id"] for r in self.twp_rows], np.int64),
-               "glass": np.array([r["glass"] for r in self.twp_rows], np.int64),
-               "method": np.array([r["method"] for r in self.twp_rows], dtype=object)}
+        out = {
+            "id": np.array([r["id"] for r in self.twp_rows], np.int64),
+            "glass": np.array([r["glass"] for r in self.twp_rows], np.int64),
+            "method": np.array([r["method"] for r in self.twp_rows], dtype=object),
+        }
         for k in ("minima", "saddles", "dwps"):
             out[k] = np.array([r[k] for r in self.twp_rows], np.int64).reshape(-1, 3)
         for k in ("D0", "spectrum"):
@@ -346,8 +452,15 @@ class Catalogue:
             es = self.saddles["energy"][r["saddle"]]
             if G.has_edge(a, b) and G.edges[a, b]["saddle_energy"] <= es:
                 continue
-            G.add_edge(a, b, dwp=r["id"], saddle=r["saddle"], saddle_energy=float(es), method=r["method"],
-                       Delta0=r["Delta0"])
+            G.add_edge(
+                a,
+                b,
+                dwp=r["id"],
+                saddle=r["saddle"],
+                saddle_energy=float(es),
+                method=r["method"],
+                Delta0=r["Delta0"],
+            )
         return G
 
     def find_twps(self) -> int:
@@ -383,18 +496,33 @@ class Catalogue:
                 r = rows[i]
                 hw[r["min_a"]].append(r["hbar_omega_a"])
                 hw[r["min_b"]].append(r["hbar_omega_b"])
-            p = twp_parameters([self.minima["energy"][m] for m in key], [np.mean(hw[m]) for m in key],
-                               [rows[i]["Delta0"] for i in ids],
-                               [self.minima["positions"][m] for m in key], self.box, self.attrs["masses"])
+            p = twp_parameters(
+                [self.minima["energy"][m] for m in key],
+                [np.mean(hw[m]) for m in key],
+                [rows[i]["Delta0"] for i in ids],
+                [self.minima["positions"][m] for m in key],
+                self.box,
+                self.attrs["masses"],
+            )
             methods = {rows[i]["method"] for i in ids}
-            self.twp_rows.append({
-                "id": len(self.twp_rows), "glass": int(self.minima["glass"][m1]),
-                "method": methods.pop() if len(methods) == 1 else "mixed",
-                "minima": list(key), "saddles": [rows[i]["saddle"] for i in ids], "dwps": ids,
-                "E1": p["E"][0], "E2": p["E"][1], "E3": p["E"][2], "D0": list(p["D0"]),
-                "spectrum": list(p["spectrum"]), "loop_area": p["loop_area"],
-                "loop_area_particle_max": p["loop_area_particle_max"],
-                "loop_area_config": p["loop_area_config"]})
+            self.twp_rows.append(
+                {
+                    "id": len(self.twp_rows),
+                    "glass": int(self.minima["glass"][m1]),
+                    "method": methods.pop() if len(methods) == 1 else "mixed",
+                    "minima": list(key),
+                    "saddles": [rows[i]["saddle"] for i in ids],
+                    "dwps": ids,
+                    "E1": p["E"][0],
+                    "E2": p["E"][1],
+                    "E3": p["E"][2],
+                    "D0": list(p["D0"]),
+                    "spectrum": list(p["spectrum"]),
+                    "loop_area": p["loop_area"],
+                    "loop_area_particle_max": p["loop_area_particle_max"],
+                    "loop_area_config": p["loop_area_config"],
+                }
+            )
             have.add(key)
             added += 1
         self.attrs["triangles_without_tls"] = len(skipped)
@@ -406,17 +534,35 @@ class Catalogue:
         gains the other method and ``n_found`` counts the finds (docs/catalogue.md)."""
         if (other.attrs["N"], other.attrs["dim"]) != (self.attrs["N"], self.attrs["dim"]):
             raise InputError("cannot merge catalogues of different systems")
-        mmap = [self.add_minimum(R, e, f, g, json.loads(p)) for R, e, f, g, p in zip(
-            other.minima["positions"], other.minima["energy"], other.minima["max_force"],
-            other.minima["glass"], other.minima["provenance"], strict=True)]
+        mmap = [
+            self.add_minimum(R, e, f, g, json.loads(p))
+            for R, e, f, g, p in zip(
+                other.minima["positions"],
+                other.minima["energy"],
+                other.minima["max_force"],
+                other.minima["glass"],
+                other.minima["provenance"],
+                strict=True,
+            )
+        ]
         smap = []
         S = other.saddles
         for i in range(len(S["energy"])):
             a = mmap[S["min_a"][i]] if S["min_a"][i] >= 0 else -1
             b = mmap[S["min_b"][i]] if S["min_b"][i] >= 0 else -1
-            smap.append(self.add_saddle(S["positions"][i], S["energy"][i], S["max_force"][i],
-                                        S["n_negative_modes"][i], a, b, S["method"][i], S["glass"][i],
-                                        json.loads(S["provenance"][i])))
+            smap.append(
+                self.add_saddle(
+                    S["positions"][i],
+                    S["energy"][i],
+                    S["max_force"][i],
+                    S["n_negative_modes"][i],
+                    a,
+                    b,
+                    S["method"][i],
+                    S["glass"][i],
+                    json.loads(S["provenance"][i]),
+                )
+            )
         for r in other.dwp_rows:
             a, b = mmap[r["min_a"]], mmap[r["min_b"]]
             sd = r["saddle"]
@@ -431,11 +577,18 @@ class Catalogue:
 
     def summary(self) -> dict:
         d = self.dwps()
-        out = {"file": str(self.path), "model": self.attrs["model"], "potential": self.attrs["potential"],
-               "N": int(self.attrs["N"]), "minima": len(self.minima["energy"]),
-               "saddles": len(self.saddles["energy"]), "dwps": len(self.dwp_rows), "twps": len(self.twp_rows),
-               "tls": int(d["is_tls"].sum()) if len(self.dwp_rows) else 0,
-               "unit_preset": self.attrs["unit_preset"]}
+        out = {
+            "file": str(self.path),
+            "model": self.attrs["model"],
+            "potential": self.attrs["potential"],
+            "N": int(self.attrs["N"]),
+            "minima": len(self.minima["energy"]),
+            "saddles": len(self.saddles["energy"]),
+            "dwps": len(self.dwp_rows),
+            "twps": len(self.twp_rows),
+            "tls": int(d["is_tls"].sum()) if len(self.dwp_rows) else 0,
+            "unit_preset": self.attrs["unit_preset"],
+        }
         for m in sorted(set(d["method"])) if len(self.dwp_rows) else []:
             out[f"dwps_{m}"] = int(np.sum(d["method"] == m))
         return out

@@ -165,8 +165,17 @@ def verify_saddle(energy, saddle: StationaryResult, push: float = 0.01, fmax: fl
     return m_minus, m_plus
 
 
-def step_from_saddle(energy, saddle: StationaryResult, m1: Minimum, m2: Minimum, n_images: int = 12,
-                     params: NEBParams | None = None, box=None, masses=None, info=None) -> ElementaryStep:
+def step_from_saddle(
+    energy,
+    saddle: StationaryResult,
+    m1: Minimum,
+    m2: Minimum,
+    n_images: int = 12,
+    params: NEBParams | None = None,
+    box=None,
+    masses=None,
+    info=None,
+) -> ElementaryStep:
     """Elementary step from a known saddle and its two minima: the path profile comes from
     two half-bands (m1 -> saddle, saddle -> m2, saddle fixed, no climbing) relaxed together
     with ``neb_batch``."""
@@ -187,8 +196,9 @@ def step_from_saddle(energy, saddle: StationaryResult, m1: Minimum, m2: Minimum,
     images = np.concatenate([left.images, right.images[1:]])
     images[half + 1] = Rs
     prof = path_profile(energy, images, masses, disp)
-    return ElementaryStep(m1, saddle, m2, prof, images, True,
-                          dict(info or {}, profile_steps=int(left.steps + right.steps)))
+    return ElementaryStep(
+        m1, saddle, m2, prof, images, True, dict(info or {}, profile_steps=int(left.steps + right.steps))
+    )
 
 
 def _tangent_at(images, i, displacement):
@@ -196,11 +206,25 @@ def _tangent_at(images, i, displacement):
     return a / np.linalg.norm(a)
 
 
-def connect(energy, Ra, Rb, n_images: int = 16, params: NEBParams | None = None, box=None,
-            masses=None, fmax_min: float = 1e-10, fmax_saddle: float = 1e-10, push: float = 0.01,
-            energy_tol: float = ENERGY_TOL, distance_tol: float = DISTANCE_TOL, max_depth: int = 4,
-            minimize_ends: bool = True, max_nebs: int = 0, _depth: int = 0,
-            _nebs=None) -> list[ElementaryStep]:
+def connect(
+    energy,
+    Ra,
+    Rb,
+    n_images: int = 16,
+    params: NEBParams | None = None,
+    box=None,
+    masses=None,
+    fmax_min: float = 1e-10,
+    fmax_saddle: float = 1e-10,
+    push: float = 0.01,
+    energy_tol: float = ENERGY_TOL,
+    distance_tol: float = DISTANCE_TOL,
+    max_depth: int = 4,
+    minimize_ends: bool = True,
+    max_nebs: int = 0,
+    _depth: int = 0,
+    _nebs=None,
+) -> list[ElementaryStep]:
     """Connect minima Ra and Rb through verified elementary steps (see module docstring).
 
     Returns the verified steps found (possibly fewer than needed to join Ra and Rb
@@ -217,9 +241,22 @@ def connect(energy, Ra, Rb, n_images: int = 16, params: NEBParams | None = None,
     nebs = [0] if _nebs is None else _nebs  # shared by the whole recursion
     if same(A, B) or _depth > max_depth or (max_nebs > 0 and nebs[0] >= max_nebs):
         return []
-    kw = dict(n_images=n_images, params=params, box=box, masses=masses, fmax_min=fmax_min,
-              fmax_saddle=fmax_saddle, push=push, energy_tol=energy_tol, distance_tol=distance_tol,
-              max_depth=max_depth, minimize_ends=False, max_nebs=max_nebs, _depth=_depth + 1, _nebs=nebs)
+    kw = dict(
+        n_images=n_images,
+        params=params,
+        box=box,
+        masses=masses,
+        fmax_min=fmax_min,
+        fmax_saddle=fmax_saddle,
+        push=push,
+        energy_tol=energy_tol,
+        distance_tol=distance_tol,
+        max_depth=max_depth,
+        minimize_ends=False,
+        max_nebs=max_nebs,
+        _depth=_depth + 1,
+        _nebs=nebs,
+    )
     nebs[0] += 1
     band = neb(energy, A.R, B.R, n_images, params, disp)
     inner = band.interior_minima()
@@ -234,8 +271,9 @@ def _steps_from_band(energy, A, B, band: NEBResult, disp, same, kw) -> list[Elem
     ic = band.i_climb
     if ic <= 0 or ic >= len(band.energies) - 1:
         return []
-    sad = refine_saddle(energy, band.images[ic], direction=_tangent_at(band.images, ic, disp),
-                        fmax=kw["fmax_saddle"])
+    sad = refine_saddle(
+        energy, band.images[ic], direction=_tangent_at(band.images, ic, disp), fmax=kw["fmax_saddle"]
+    )
     if not sad.converged or sad.n_negative != 1:
         return []
     m1, m2 = verify_saddle(energy, sad, kw["push"], kw["fmax_min"])
@@ -253,8 +291,19 @@ def _steps_from_band(energy, A, B, band: NEBResult, disp, same, kw) -> list[Elem
         steps.append(ElementaryStep(m1, sad, m2, prof, images, True, {"neb_steps": band.steps}))
         return steps
     # the saddle connects other minima: record it (profile from its two half-bands), fill the gaps
-    steps.append(step_from_saddle(energy, sad, m1, m2, kw["n_images"], kw["params"], kw["box"], kw["masses"],
-                                  {"neb_steps": band.steps}))
+    steps.append(
+        step_from_saddle(
+            energy,
+            sad,
+            m1,
+            m2,
+            kw["n_images"],
+            kw["params"],
+            kw["box"],
+            kw["masses"],
+            {"neb_steps": band.steps},
+        )
+    )
     if kw["_depth"] <= kw["max_depth"]:
         if not same(A, m1):
             steps = connect(energy, A.R, m1.R, **kw) + steps

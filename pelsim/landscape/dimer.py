@@ -89,12 +89,15 @@ def dimer_ops(energy, shape) -> DimerOps:
     flat_e = lambda x: energy(x.reshape(shape))
     grad = jax.grad(flat_e)
     if ph is not None and ph.n * ph.dim == int(np.prod(shape)):
+
         def linear_hvp(x):  # pair blocks computed once per rotation, reused by every product
             K = ph.blocks(x)
             return lambda v: ph.apply(K, v)
     else:
+
         def linear_hvp(x):
             return jax.linearize(grad, x)[1]
+
     T = jnp.asarray(_translation_basis(shape))
 
     def project(v):
@@ -144,8 +147,13 @@ def dimer_ops(energy, shape) -> DimerOps:
         E, g = vg(x)
         return n, C, it, E, -project(g)
 
-    ops = DimerOps(shape, jax.jit(vg), jax.jit(rotate, static_argnums=(2,)), jax.jit(project),
-                   jax.jit(evaluate, static_argnums=(2,)))
+    ops = DimerOps(
+        shape,
+        jax.jit(vg),
+        jax.jit(rotate, static_argnums=(2,)),
+        jax.jit(project),
+        jax.jit(evaluate, static_argnums=(2,)),
+    )
     _OPS[(energy, shape)] = ops
     return ops
 
@@ -196,9 +204,19 @@ def _lbfgs_direction(F, S, Y):
     return z
 
 
-def dimer(energy, R0, direction=None, fmax: float = 1e-5, trust: float = 0.1, max_steps: int = 2000,
-          memory: int = 20, rot_tol: float = 1e-3, max_rot: int = 6, reset_overlap: float = 0.5,
-          trace: list | None = None):
+def dimer(
+    energy,
+    R0,
+    direction=None,
+    fmax: float = 1e-5,
+    trust: float = 0.1,
+    max_steps: int = 2000,
+    memory: int = 20,
+    rot_tol: float = 1e-3,
+    max_rot: int = 6,
+    reset_overlap: float = 0.5,
+    trace: list | None = None,
+):
     """Dimer search from R0 (axis ``direction``, default random) to a first-order saddle.
 
     Converged when max per-particle |F| <= fmax (eps_AA/sigma_AA) with negative curvature along
@@ -272,8 +290,18 @@ def dimer(energy, R0, direction=None, fmax: float = 1e-5, trust: float = 0.1, ma
     return DimerResult(x.reshape(shape), E, fm, C, n.reshape(shape), step, ok, hv)
 
 
-def activate(energy, R_min, mode, push: float = 0.05, trust: float = 0.05, activation_eig: float = 1e-2,
-             max_pushes: int = 200, n_perp: int = 4, rot_tol: float = 1e-3, max_rot: int = 50):
+def activate(
+    energy,
+    R_min,
+    mode,
+    push: float = 0.05,
+    trust: float = 0.05,
+    activation_eig: float = 1e-2,
+    max_pushes: int = 200,
+    n_perp: int = 4,
+    rot_tol: float = 1e-3,
+    max_rot: int = 50,
+):
     """ART-like activation: (R, n, C, pushes) where the lowest curvature C < -activation_eig
     first appears, or ``None`` if it never does within ``max_pushes``.
 

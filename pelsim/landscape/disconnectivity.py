@@ -44,8 +44,11 @@ def draw(catalogue, ax=None, n_levels: int = 20, glass=None):
     E = np.asarray(catalogue.minima["energy"], float)
     glasses = np.asarray(catalogue.minima["glass"])
     keep = np.arange(E.size) if glass is None else np.flatnonzero(glasses == glass)
-    edges = [(r["min_a"], r["min_b"], catalogue.saddles["energy"][r["saddle"]]) for r in catalogue.dwp_rows
-             if r["min_a"] in keep and r["min_b"] in keep]
+    edges = [
+        (r["min_a"], r["min_b"], catalogue.saddles["energy"][r["saddle"]])
+        for r in catalogue.dwp_rows
+        if r["min_a"] in keep and r["min_b"] in keep
+    ]
     if keep.size == 0:
         return ax
     top = max([e for _, _, e in edges], default=E[keep].max()) + 1e-9

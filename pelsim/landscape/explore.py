@@ -129,15 +129,36 @@ def _moving(Ra, Rb, box) -> set:
     return set(np.flatnonzero(np.linalg.norm(dr, axis=1) > MOVING_THRESHOLD).tolist())
 
 
-def explore_neighbourhood(energy, R_is, box=None, catalogue: Catalogue | None = None, *,
-                          glass: int = 0, seed: int = 0, max_depth: int = 2, max_minima: int = 12,
-                          max_searches: int = 120, max_seconds: float = float("inf"), n_modes: int = 4,
-                          n_random: int = 2, random_particles: int = 10, n_edge_random: int = 0,
-                          push: float = 0.05, max_barrier: float = float("inf"), search_max_steps: int = 500,
-                          close: bool = True, close_max_displacement: float = 0.6,
-                          max_closing: int = 30, n_images: int = 12, params=None, is_valid=None,
-                          start_minima=(), stop_at_twp: bool = False, provenance: dict | None = None,
-                          progress=None):
+def explore_neighbourhood(
+    energy,
+    R_is,
+    box=None,
+    catalogue: Catalogue | None = None,
+    *,
+    glass: int = 0,
+    seed: int = 0,
+    max_depth: int = 2,
+    max_minima: int = 12,
+    max_searches: int = 120,
+    max_seconds: float = float("inf"),
+    n_modes: int = 4,
+    n_random: int = 2,
+    random_particles: int = 10,
+    n_edge_random: int = 0,
+    push: float = 0.05,
+    max_barrier: float = float("inf"),
+    search_max_steps: int = 500,
+    close: bool = True,
+    close_max_displacement: float = 0.6,
+    max_closing: int = 30,
+    n_images: int = 12,
+    params=None,
+    is_valid=None,
+    start_minima=(),
+    stop_at_twp: bool = False,
+    provenance: dict | None = None,
+    progress=None,
+):
     """Breadth-first neighbourhood exploration from the minimum ``R_is`` (module docstring).
 
     Budget: ``max_depth`` generations of minima from ``R_is`` (0 = only R_is is expanded),
@@ -159,9 +180,16 @@ def explore_neighbourhood(energy, R_is, box=None, catalogue: Catalogue | None = 
     """
     from pelsim.landscape.search import SEARCH_NEB, _valid_step
 
-    for name, v in (("max_depth", max_depth), ("max_minima", max_minima), ("max_searches", max_searches),
-                    ("n_modes", n_modes), ("n_random", n_random), ("n_edge_random", n_edge_random),
-                    ("max_closing", max_closing), ("search_max_steps", search_max_steps)):
+    for name, v in (
+        ("max_depth", max_depth),
+        ("max_minima", max_minima),
+        ("max_searches", max_searches),
+        ("n_modes", n_modes),
+        ("n_random", n_random),
+        ("n_edge_random", n_edge_random),
+        ("max_closing", max_closing),
+        ("search_max_steps", search_max_steps),
+    ):
         if int(v) != v or v < 0:
             raise InputError(f"{name} must be an integer >= 0, got {v}")
     if n_modes + n_random + n_edge_random == 0:
@@ -194,8 +222,11 @@ def explore_neighbourhood(energy, R_is, box=None, catalogue: Catalogue | None = 
         return bool(stats.stopped)
 
     def neighbours(m):
-        return {r["min_b"] if r["min_a"] == m else r["min_a"] for r in catalogue.dwp_rows
-                if m in (r["min_a"], r["min_b"])}
+        return {
+            r["min_b"] if r["min_a"] == m else r["min_a"]
+            for r in catalogue.dwp_rows
+            if m in (r["min_a"], r["min_b"])
+        }
 
     def add(step, method) -> tuple[int, int, bool]:
         """Add a verified step; (a, b, new DWP?)"""
@@ -248,8 +279,10 @@ def explore_neighbourhood(energy, R_is, box=None, catalogue: Catalogue | None = 
                 steps = connect(energy, Rz, Ry, n_images, params, box=box, minimize_ends=False, max_depth=2)
                 got = [add(s, "explore_closing") for s in steps]
                 stats.closing_dwps += sum(new for *_, new in got)
-                say(f"closing {z}-{y} (around {x}): {len(steps)} steps, "
-                    f"edges {[(p, q) for p, q, _ in got]}, TWPs {len(catalogue.twp_rows) - twps0}")
+                say(
+                    f"closing {z}-{y} (around {x}): {len(steps)} steps, "
+                    f"edges {[(p, q) for p, q, _ in got]}, TWPs {len(catalogue.twp_rows) - twps0}"
+                )
 
     i0 = catalogue.add_minimum(R_is, float(energy(R_is)), 0.0, glass, dict(prov, protocol="explore start"))
     first = list(dict.fromkeys([i0] + [int(k) for k in start_minima]))  # each minimum expanded once
@@ -301,8 +334,10 @@ def explore_neighbourhood(energy, R_is, box=None, catalogue: Catalogue | None = 
             if a < 0:
                 continue
             stats.saddles_new += int(new)
-            say(f"  {kind} search: saddle {s.energy - Em:+.4f} -> DWP {a}-{b} ({'new' if new else 'dup'}),"
-                f" minima {len(M['energy'])}, TWPs {len(catalogue.twp_rows) - twps0}")
+            say(
+                f"  {kind} search: saddle {s.energy - Em:+.4f} -> DWP {a}-{b} ({'new' if new else 'dup'}),"
+                f" minima {len(M['energy'])}, TWPs {len(catalogue.twp_rows) - twps0}"
+            )
             for k in (a, b):
                 if k not in queued and depth + 1 <= max_depth:
                     queued.add(k)
@@ -335,18 +370,30 @@ def triangle_statistics(catalogue: Catalogue, glass: int | None = None) -> dict:
     for b in G.nodes:
         nb = sorted(G.neighbors(b))
         for i, a in enumerate(nb):
-            for c in nb[i + 1:]:
+            for c in nb[i + 1 :]:
                 if G.has_edge(a, c):
                     continue
                 dists.append(max_displacement(P[a], P[c], box))
                 shared.append(bool(_moving(P[a], P[b], box) & _moving(P[b], P[c], box)))
     dists = np.asarray(dists)
-    return {"minima": G.number_of_nodes(), "edges": G.number_of_edges(), "triangles": int(tri),
-            "open_paths": len(dists), "open_paths_shared_particles": int(np.sum(shared)),
-            "open_AC_max_displacement": {"min": float(dists.min()) if dists.size else None,
-                                         "median": float(np.median(dists)) if dists.size else None,
-                                         "below_0.6": int(np.sum(dists <= 0.6))}}
+    return {
+        "minima": G.number_of_nodes(),
+        "edges": G.number_of_edges(),
+        "triangles": int(tri),
+        "open_paths": len(dists),
+        "open_paths_shared_particles": int(np.sum(shared)),
+        "open_AC_max_displacement": {
+            "min": float(dists.min()) if dists.size else None,
+            "median": float(np.median(dists)) if dists.size else None,
+            "below_0.6": int(np.sum(dists <= 0.6)),
+        },
+    }
 
 
-__all__ = ["explore_neighbourhood", "triangle_statistics", "localized_random_direction",
-           "edge_random_direction", "ExploreStats"]
+__all__ = [
+    "explore_neighbourhood",
+    "triangle_statistics",
+    "localized_random_direction",
+    "edge_random_direction",
+    "ExploreStats",
+]

@@ -41,16 +41,18 @@ def max_displacement(Ra, Rb, box=None) -> float:
     return float(np.max(np.linalg.norm(d.reshape(-1, d.shape[-1]), axis=-1)))
 
 
-def same_minimum(Ea, Ra, Eb, Rb, box=None, energy_tol: float = ENERGY_TOL,
-                 distance_tol: float = DISTANCE_TOL) -> bool:
+def same_minimum(
+    Ea, Ra, Eb, Rb, box=None, energy_tol: float = ENERGY_TOL, distance_tol: float = DISTANCE_TOL
+) -> bool:
     """True when (Ea, Ra) and (Eb, Rb) are the same minimum within the tolerances."""
     if abs(float(Ea) - float(Eb)) > energy_tol:
         return False
     return max_displacement(Ra, Rb, box) <= distance_tol
 
 
-def find_minimum(E, R, energies, positions, box=None, energy_tol: float = ENERGY_TOL,
-                 distance_tol: float = DISTANCE_TOL) -> int:
+def find_minimum(
+    E, R, energies, positions, box=None, energy_tol: float = ENERGY_TOL, distance_tol: float = DISTANCE_TOL
+) -> int:
     """Index of the stored minimum identical to (E, R), or -1 (energies screened first)."""
     energies = np.asarray(energies, dtype=float)
     for k in np.flatnonzero(np.abs(energies - float(E)) <= energy_tol):

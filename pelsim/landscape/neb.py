@@ -130,7 +130,7 @@ def neb_force(energy, band, params: NEBParams, climb_on, displacement=free_displ
         Fi = -Gi
         E = jnp.concatenate([E_ends[0][None], Ei, E_ends[1][None]])
     P = band.shape[0]
-    dplus = jax.vmap(displacement)(band[1:-1], band[2:])   # R_{i+1} - R_i
+    dplus = jax.vmap(displacement)(band[1:-1], band[2:])  # R_{i+1} - R_i
     dminus = jax.vmap(displacement)(band[:-2], band[1:-1])  # R_i - R_{i-1}
     Ep, Em = E[2:], E[:-2]
     bshape = (-1,) + (1,) * (band.ndim - 1)
@@ -222,15 +222,25 @@ def _relax_band(energy, band, params: NEBParams, displacement):
         return neb_force(energy, x, params, climb_on, displacement, E_ends)
 
     F0, E0, ic0 = forces(band, climb_start)
-    state0 = dict(x=band, F=F0, E=E0, ic=ic0, step=jnp.int32(0), climb=jnp.bool_(climb_start),
-                  fm=_band_max_force(F0))
+    state0 = dict(
+        x=band, F=F0, E=E0, ic=ic0, step=jnp.int32(0), climb=jnp.bool_(climb_start), fm=_band_max_force(F0)
+    )
     if params.optimizer == "fire":
-        state0.update(v=jnp.zeros_like(band), dt=jnp.float64(params.dt), alpha=jnp.float64(params.alpha0),
-                      npos=jnp.int32(0))
+        state0.update(
+            v=jnp.zeros_like(band),
+            dt=jnp.float64(params.dt),
+            alpha=jnp.float64(params.alpha0),
+            npos=jnp.int32(0),
+        )
     elif params.optimizer == "lbfgs":
         m = params.memory
-        state0.update(S=jnp.zeros((m,) + band.shape, band.dtype), Y=jnp.zeros((m,) + band.shape, band.dtype),
-                      rho=jnp.zeros(m, band.dtype), n_mem=jnp.int32(0), head=jnp.int32(0))
+        state0.update(
+            S=jnp.zeros((m,) + band.shape, band.dtype),
+            Y=jnp.zeros((m,) + band.shape, band.dtype),
+            rho=jnp.zeros(m, band.dtype),
+            n_mem=jnp.int32(0),
+            head=jnp.int32(0),
+        )
     else:
         raise InputError(f"unknown NEB optimizer {params.optimizer!r} (expected 'fire' or 'lbfgs')")
 
@@ -249,16 +259,30 @@ def _relax_band(energy, band, params: NEBParams, displacement):
         pos = power > 0.0
         npos = jnp.where(pos, s["npos"] + 1, 0)
         grow = pos & (npos > params.n_min)
-        dt = jnp.where(grow, jnp.minimum(s["dt"] * params.f_inc, params.dt_max),
-                       jnp.where(pos, s["dt"], s["dt"] * params.f_dec))
+        dt = jnp.where(
+            grow,
+            jnp.minimum(s["dt"] * params.f_inc, params.dt_max),
+            jnp.where(pos, s["dt"], s["dt"] * params.f_dec),
+        )
         alpha = jnp.where(grow, s["alpha"] * params.f_alpha, jnp.where(pos, s["alpha"], params.alpha0))
         v = jnp.where(pos, v, jnp.zeros_like(v))
         v = v + dt * F
         x = x + _cap_step(dt * v, params.max_step)
         climb = s["climb"] | (params.climb & (s["fm"] < params.climb_after))
         Fn, En, ic = forces(x, climb)
-        return dict(x=x, v=v, F=Fn, E=En, ic=ic, dt=dt, alpha=alpha, npos=npos, step=s["step"] + 1,
-                    climb=climb, fm=_band_max_force(Fn))
+        return dict(
+            x=x,
+            v=v,
+            F=Fn,
+            E=En,
+            ic=ic,
+            dt=dt,
+            alpha=alpha,
+            npos=npos,
+            step=s["step"] + 1,
+            climb=climb,
+            fm=_band_max_force(Fn),
+        )
 
     def lbfgs_body(s):
         # Global L-BFGS on the band without line search (Sheppard, Terrell & Henkelman,
@@ -290,8 +314,20 @@ def _relax_band(energy, band, params: NEBParams, displacement):
         m = params.memory
         n_mem = jnp.where(~same_field, 0, jnp.where(keep, jnp.minimum(n_mem + 1, m), n_mem))
         head = jnp.where(keep, (head + 1) % m, head)
-        return dict(x=x, F=Fn, E=En, ic=ic, step=s["step"] + 1, climb=climb, fm=_band_max_force(Fn),
-                    S=S, Y=Y, rho=rho, n_mem=n_mem, head=head)
+        return dict(
+            x=x,
+            F=Fn,
+            E=En,
+            ic=ic,
+            step=s["step"] + 1,
+            climb=climb,
+            fm=_band_max_force(Fn),
+            S=S,
+            Y=Y,
+            rho=rho,
+            n_mem=n_mem,
+            head=head,
+        )
 
     body = fire_body if params.optimizer == "fire" else lbfgs_body
     s = jax.lax.while_loop(cond, body, state0)
@@ -356,8 +392,16 @@ def _band_validity(is_valid, bands):
     return ok.all(axis=-1)
 
 
-def neb(energy, Ra, Rb, n_images: int = 16, params: NEBParams | None = None,
-        displacement=free_displacement, band=None, is_valid=None) -> NEBResult:
+def neb(
+    energy,
+    Ra,
+    Rb,
+    n_images: int = 16,
+    params: NEBParams | None = None,
+    displacement=free_displacement,
+    band=None,
+    is_valid=None,
+) -> NEBResult:
     """CI-NEB between fixed endpoints Ra and Rb (minimise them first: see connect.py).
 
     ``energy`` and ``displacement`` must be hashable callables (they are static
@@ -375,12 +419,20 @@ def neb(energy, Ra, Rb, n_images: int = 16, params: NEBParams | None = None,
     _check_band(band, params)
     x, E, ic, steps, fm, ok = _relax_one(energy, band, params, displacement)
     x = np.asarray(x)
-    return NEBResult(x, np.asarray(E), int(ic), int(steps), float(fm), bool(ok),
-                     bool(_band_validity(is_valid, x)))
+    return NEBResult(
+        x, np.asarray(E), int(ic), int(steps), float(fm), bool(ok), bool(_band_validity(is_valid, x))
+    )
 
 
-def neb_batch(energy, Ras, Rbs, n_images: int = 16, params: NEBParams | None = None,
-              displacement=free_displacement, is_valid=None) -> list[NEBResult]:
+def neb_batch(
+    energy,
+    Ras,
+    Rbs,
+    n_images: int = 16,
+    params: NEBParams | None = None,
+    displacement=free_displacement,
+    is_valid=None,
+) -> list[NEBResult]:
     """CI-NEB on B independent pairs at once (``vmap`` over bands of the same system).
 
     Ras, Rbs: (B, N, d). Each band stops moving when it has converged; the batch
@@ -398,5 +450,7 @@ def neb_batch(energy, Ras, Rbs, n_images: int = 16, params: NEBParams | None = N
     x, E, ic, steps, fm, ok = _relax_many(energy, bands, params, displacement)
     x, E = np.asarray(x), np.asarray(E)
     valid = _band_validity(is_valid, x)
-    return [NEBResult(x[i], E[i], int(ic[i]), int(steps[i]), float(fm[i]), bool(ok[i]), bool(valid[i]))
-            for i in range(x.shape[0])]
+    return [
+        NEBResult(x[i], E[i], int(ic[i]), int(steps[i]), float(fm[i]), bool(ok[i]), bool(valid[i]))
+        for i in range(x.shape[0])
+    ]

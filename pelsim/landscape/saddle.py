@@ -143,9 +143,17 @@ def _max_atom(v, shape):
     return float(np.max(np.linalg.norm(v.reshape(-1, shape[-1]), axis=-1)))
 
 
-def eigenvector_following(energy, R0, follow: bool = True, direction=None, fmax: float = 1e-10,
-                          max_steps: int = 500, trust: float = 0.1, lambda_floor: float = 1e-3,
-                          zero_tol: float = 1e-6) -> StationaryResult:
+def eigenvector_following(
+    energy,
+    R0,
+    follow: bool = True,
+    direction=None,
+    fmax: float = 1e-10,
+    max_steps: int = 500,
+    trust: float = 0.1,
+    lambda_floor: float = 1e-3,
+    zero_tol: float = 1e-6,
+) -> StationaryResult:
     """Walk to a first-order saddle (``follow=True``) or a minimum (``follow=False``).
 
     direction: initial mode to follow (shape of R); default the lowest mode at R0.
@@ -270,8 +278,9 @@ def _dimer_then_newton(energy, R0, n0, fmax, switch_fmax, trust, max_steps, zero
     return StationaryResult(Rn, E, fm, n_neg, mode, lam0, steps + nsteps, ok, "dimer")
 
 
-def refine_saddle(energy, R0, direction=None, fmax: float = 1e-10, method: str = "dimer",
-                  switch_fmax: float = 1e-3, **kw) -> StationaryResult:
+def refine_saddle(
+    energy, R0, direction=None, fmax: float = 1e-10, method: str = "dimer", switch_fmax: float = 1e-3, **kw
+) -> StationaryResult:
     """Refine an approximate saddle (e.g. an NEB climbing image) to max|F| <= fmax.
 
     direction: the NEB tangent at the climbing image is a good initial mode (default: the
@@ -284,8 +293,16 @@ def refine_saddle(energy, R0, direction=None, fmax: float = 1e-10, method: str =
         raise InputError(f"unknown saddle method {method!r} (expected 'dimer' or 'ef')")
     if method == "dimer":
         trust = kw.get("trust", 0.1)
-        r = _dimer_then_newton(energy, R0, direction, fmax, switch_fmax, trust,
-                               max(kw.get("max_steps", 500), 2000), kw.get("zero_tol", 1e-6))
+        r = _dimer_then_newton(
+            energy,
+            R0,
+            direction,
+            fmax,
+            switch_fmax,
+            trust,
+            max(kw.get("max_steps", 500), 2000),
+            kw.get("zero_tol", 1e-6),
+        )
         if r.converged:
             return r
     return eigenvector_following(energy, R0, follow=True, direction=direction, fmax=fmax, **kw)
@@ -296,9 +313,18 @@ def refine_minimum(energy, R0, fmax: float = 1e-10, **kw) -> StationaryResult:
     return eigenvector_following(energy, R0, follow=False, fmax=fmax, **kw)
 
 
-def single_ended_search(energy, R_min, mode, push: float = 0.05, fmax: float = 1e-10,
-                        trust: float = 0.05, max_steps: int = 500, method: str = "dimer",
-                        activation_eig: float = 1e-2, switch_fmax: float = 1e-3) -> StationaryResult:
+def single_ended_search(
+    energy,
+    R_min,
+    mode,
+    push: float = 0.05,
+    fmax: float = 1e-10,
+    trust: float = 0.05,
+    max_steps: int = 500,
+    method: str = "dimer",
+    activation_eig: float = 1e-2,
+    switch_fmax: float = 1e-3,
+) -> StationaryResult:
     """ART-like search: from a minimum, push along ``mode`` by ``push`` (max particle
     displacement, sigma) and climb to a first-order saddle.
 
@@ -313,14 +339,23 @@ def single_ended_search(energy, R_min, mode, push: float = 0.05, fmax: float = 1
         raise InputError("single-ended search mode must be a finite nonzero array of the shape of R")
     mode = mode / _max_atom(mode, mode.shape)
     if method == "dimer":
-        a = _dimer.activate(energy, R_min, mode.reshape(np.shape(R_min)), push=push, trust=trust,
-                            activation_eig=activation_eig, max_pushes=max_steps)
+        a = _dimer.activate(
+            energy,
+            R_min,
+            mode.reshape(np.shape(R_min)),
+            push=push,
+            trust=trust,
+            activation_eig=activation_eig,
+            max_pushes=max_steps,
+        )
         if a is None:
             R = np.asarray(R_min, dtype=float) + push * mode.reshape(np.shape(R_min))
-            return StationaryResult(R, float(energy(jnp.asarray(R))), np.inf, 0, None, None, max_steps, False,
-                                    "dimer")
+            return StationaryResult(
+                R, float(energy(jnp.asarray(R))), np.inf, 0, None, None, max_steps, False, "dimer"
+            )
         R_act, n_act, _, pushes = a
         return _dimer_then_newton(energy, R_act, n_act, fmax, switch_fmax, trust, 2000, 1e-6, pushes)
     R0 = np.asarray(R_min, dtype=float) + push * mode.reshape(np.shape(R_min))
-    return eigenvector_following(energy, R0, follow=True, direction=mode, fmax=fmax, trust=trust,
-                                 max_steps=max_steps)
+    return eigenvector_following(
+        energy, R0, follow=True, direction=mode, fmax=fmax, trust=trust, max_steps=max_steps
+    )

@@ -92,8 +92,15 @@ def _soft_modes(energy, R, k):
     return lam[keep], vec[keep].reshape(int(keep.sum()), -1).T
 
 
-def single_ended_steps(energy, R_is, n_modes: int = 4, push: float = 0.05, box=None,
-                       params: NEBParams | None = None, n_images: int = 12) -> list[ElementaryStep]:
+def single_ended_steps(
+    energy,
+    R_is,
+    n_modes: int = 4,
+    push: float = 0.05,
+    box=None,
+    params: NEBParams | None = None,
+    n_images: int = 12,
+) -> list[ElementaryStep]:
     """Saddles up the ``n_modes`` softest modes of the IS (both signs), verified and connected."""
     R_is = np.asarray(R_is, float)
     E_is = float(energy(R_is))
@@ -117,8 +124,9 @@ def single_ended_steps(energy, R_is, n_modes: int = 4, push: float = 0.05, box=N
     return steps
 
 
-def is_pair_candidates(conf, T: float, n_samples: int, interval: int, kind: str = "smooth", seed: int = 0,
-                       fmax: float = 1e-10):
+def is_pair_candidates(
+    conf, T: float, n_samples: int, interval: int, kind: str = "smooth", seed: int = 0, fmax: float = 1e-10
+):
     """Quenched MD trajectory at T: list of (R, E) of consecutive *distinct* inherent structures."""
     from pelsim.prepare import quench, sample
 
@@ -170,12 +178,28 @@ def is_pair_plan(minima, box=None, close_max_displacement: float = 0.0):
     return uniq, pairs
 
 
-def search_glass(conf, out=None, kind: str = "smooth", glass: int = 0, seed: int = 0, T: float = 0.2,
-                 n_samples: int = 0, interval: int = 200, n_modes: int = 4, valley_modes: int = 0,
-                 n_images: int = 12, catalogue: Catalogue | None = None, unit_preset: str = "argon",
-                 tls_threshold_K: float = 1.0, progress: bool = False, close_max_displacement: float = 0.0,
-                 valley_dim: int = 1, valley_q_max: float = 1.0, valley_points: int = 11,
-                 explore: dict | None = None):
+def search_glass(
+    conf,
+    out=None,
+    kind: str = "smooth",
+    glass: int = 0,
+    seed: int = 0,
+    T: float = 0.2,
+    n_samples: int = 0,
+    interval: int = 200,
+    n_modes: int = 4,
+    valley_modes: int = 0,
+    n_images: int = 12,
+    catalogue: Catalogue | None = None,
+    unit_preset: str = "argon",
+    tls_threshold_K: float = 1.0,
+    progress: bool = False,
+    close_max_displacement: float = 0.0,
+    valley_dim: int = 1,
+    valley_q_max: float = 1.0,
+    valley_points: int = 11,
+    explore: dict | None = None,
+):
     """Run the searches on one glass configuration and add the results to a catalogue.
 
     n_samples > 0 enables IS-pair discovery (MD at T, quench every ``interval`` steps):
@@ -207,9 +231,17 @@ def search_glass(conf, out=None, kind: str = "smooth", glass: int = 0, seed: int
     t0 = time.perf_counter()
     model = load_model(conf.model)
     if catalogue is None:
-        attrs = dict(model=model.name, potential=kind, N=conf.n, dim=conf.dim, box=conf.box,
-                     species=conf.species, masses=np.asarray(model.masses)[conf.species],
-                     unit_preset=unit_preset, tls_threshold_K=tls_threshold_K)
+        attrs = dict(
+            model=model.name,
+            potential=kind,
+            N=conf.n,
+            dim=conf.dim,
+            box=conf.box,
+            species=conf.species,
+            masses=np.asarray(model.masses)[conf.species],
+            unit_preset=unit_preset,
+            tls_threshold_K=tls_threshold_K,
+        )
         catalogue = Catalogue.open(out, "a", **attrs) if out else Catalogue(None, **attrs)
     if catalogue.attrs["N"] != conf.n:
         raise InputError(f"catalogue holds N={catalogue.attrs['N']} particles, glass has {conf.n}")
@@ -217,8 +249,16 @@ def search_glass(conf, out=None, kind: str = "smooth", glass: int = 0, seed: int
     energy, is_valid = landscape_energy(IS, kind)
     box = conf.box
     params = SEARCH_NEB
-    prov = {"sample": str(conf.info.get("source", "")), "glass": glass, "seed": seed, "T": T,
-            "n_samples": n_samples, "interval": interval, "n_modes": n_modes, "kind": kind}
+    prov = {
+        "sample": str(conf.info.get("source", "")),
+        "glass": glass,
+        "seed": seed,
+        "T": T,
+        "n_samples": n_samples,
+        "interval": interval,
+        "n_modes": n_modes,
+        "kind": kind,
+    }
     stats = {"is_energy": res.energy, "dwps_before": len(catalogue.dwp_rows), "dropped_invalid": 0}
     catalogue.add_minimum(IS.positions, res.energy, res.max_force, glass, dict(prov, protocol="glass IS"))
 
@@ -234,8 +274,10 @@ def search_glass(conf, out=None, kind: str = "smooth", glass: int = 0, seed: int
                 stats["last_failure"] = str(exc)
 
     if n_modes > 0:
-        add(single_ended_steps(energy, IS.positions, n_modes, box=box, params=params, n_images=n_images),
-            "single_ended")
+        add(
+            single_ended_steps(energy, IS.positions, n_modes, box=box, params=params, n_images=n_images),
+            "single_ended",
+        )
     if n_samples > 0:
         cands = is_pair_candidates(IS, T, n_samples, interval, kind, seed)
         uniq, pairs = is_pair_plan([(IS.positions, res.energy)] + cands, box, close_max_displacement)
@@ -243,19 +285,49 @@ def search_glass(conf, out=None, kind: str = "smooth", glass: int = 0, seed: int
         stats["is_pairs_closing"] = sum(r == "closing" for *_, r in pairs)
         stats["is_distinct"] = len(uniq)
         for i, j, _route in pairs:
-            add(connect(energy, uniq[i][0], uniq[j][0], n_images, params, box=box, minimize_ends=False,
-                        max_depth=2, max_nebs=MAX_NEBS_PER_PAIR), "is_pair")
+            add(
+                connect(
+                    energy,
+                    uniq[i][0],
+                    uniq[j][0],
+                    n_images,
+                    params,
+                    box=box,
+                    minimize_ends=False,
+                    max_depth=2,
+                    max_nebs=MAX_NEBS_PER_PAIR,
+                ),
+                "is_pair",
+            )
     if valley_modes > 0:
-        found, steps = valley_steps(energy, IS.positions, n_modes=valley_modes, dim=valley_dim,
-                                    q_max=valley_q_max, n=valley_points, box=box, n_images=n_images,
-                                    params=params)
+        found, steps = valley_steps(
+            energy,
+            IS.positions,
+            n_modes=valley_modes,
+            dim=valley_dim,
+            q_max=valley_q_max,
+            n=valley_points,
+            box=box,
+            n_images=n_images,
+            params=params,
+        )
         stats["valley_minima"] = len(found)
         add(steps, "intra_basin")
     if explore is not None:
         from pelsim.landscape.explore import explore_neighbourhood
 
-        _, est = explore_neighbourhood(energy, IS.positions, box, catalogue, glass=glass, seed=seed,
-                                       params=params, is_valid=is_valid, provenance=prov, **explore)
+        _, est = explore_neighbourhood(
+            energy,
+            IS.positions,
+            box,
+            catalogue,
+            glass=glass,
+            seed=seed,
+            params=params,
+            is_valid=is_valid,
+            provenance=prov,
+            **explore,
+        )
         stats.update({f"explore_{k}": v for k, v in est.as_dict().items()})
     stats["twps_added"] = catalogue.find_twps()
     stats["dwps_added"] = len(catalogue.dwp_rows) - stats["dwps_before"]
@@ -276,8 +348,9 @@ __all__ = [
 ]
 
 
-def adjacent_minima_example(model: str = "ka2d", n: int = 64, seed: int = 1, n_modes: int = 4,
-                            kind: str = "smooth"):
+def adjacent_minima_example(
+    model: str = "ka2d", n: int = 64, seed: int = 1, n_modes: int = 4, kind: str = "smooth"
+):
     """Two adjacent KA minima joined by one saddle (for tests, benchmarks and demos).
 
     A random configuration is quenched to its IS; single-ended searches up its
@@ -294,8 +367,12 @@ def adjacent_minima_example(model: str = "ka2d", n: int = 64, seed: int = 1, n_m
     for k in range(min(n_modes, vec.shape[1])):
         for sign in (1.0, -1.0):
             s = single_ended_search(energy, IS.positions, sign * vec[:, k].reshape(IS.positions.shape))
-            if s.converged and s.n_negative == 1 and s.energy > res.energy and (
-                    best is None or s.energy < best.energy):
+            if (
+                s.converged
+                and s.n_negative == 1
+                and s.energy > res.energy
+                and (best is None or s.energy < best.energy)
+            ):
                 best = s
     if best is None:
         raise InputError("no saddle found from the example IS")

@@ -146,15 +146,25 @@ def grid_valleys(W: np.ndarray, exclude=None, depth_tol: float = 1e-6) -> list[t
     n1, n2 = W.shape
     for i in range(1, n1 - 1):
         for j in range(1, n2 - 1):
-            nb = W[i - 1:i + 2, j - 1:j + 2].copy()
+            nb = W[i - 1 : i + 2, j - 1 : j + 2].copy()
             nb[1, 1] = np.inf
             if W[i, j] < nb.min() - depth_tol and (i, j) != exclude:
                 out.append((i, j))
     return out
 
 
-def explore_basin(energy, R0, n_modes: int = 2, dim: int = 1, q_max: float = 1.0, n: int = 21, box=None,
-                  fmax: float = 1e-8, energy_tol: float = ENERGY_TOL, distance_tol: float = DISTANCE_TOL):
+def explore_basin(
+    energy,
+    R0,
+    n_modes: int = 2,
+    dim: int = 1,
+    q_max: float = 1.0,
+    n: int = 21,
+    box=None,
+    fmax: float = 1e-8,
+    energy_tol: float = ENERGY_TOL,
+    distance_tol: float = DISTANCE_TOL,
+):
     """Explore the relaxed landscape of the IS R0 along its softest modes.
 
     dim = 1: each of the ``n_modes`` softest modes separately; dim = 2: the plane of
@@ -185,8 +195,9 @@ def explore_basin(energy, R0, n_modes: int = 2, dim: int = 1, q_max: float = 1.0
                     lo, hi = (centre[0], i) if i > centre[0] else (i, centre[0])
                     seg = slice(lo, hi + 1)
                     s = vm.q[seg] - vm.q[lo]
-                    effective.append({"s": s, "V": vm.W[seg] - vm.W[lo], "mode": vm.modes[0],
-                                      "valley_q": float(vm.q[i])})
+                    effective.append(
+                        {"s": s, "V": vm.W[seg] - vm.W[lo], "mode": vm.modes[0], "valley_q": float(vm.q[i])}
+                    )
                 continue
             if all(not same_minimum(m.energy, m.R, e, r, box, energy_tol, distance_tol) for r, e in found):
                 found.append((m.R, m.energy))
@@ -194,8 +205,19 @@ def explore_basin(energy, R0, n_modes: int = 2, dim: int = 1, q_max: float = 1.0
     return maps, found, effective
 
 
-def valley_steps(energy, R0, n_modes: int = 2, dim: int = 1, q_max: float = 1.0, n: int = 11, box=None,
-                 n_images: int = 12, params=None, max_depth: int = 1, fmax: float = 1e-8):
+def valley_steps(
+    energy,
+    R0,
+    n_modes: int = 2,
+    dim: int = 1,
+    q_max: float = 1.0,
+    n: int = 11,
+    box=None,
+    n_images: int = 12,
+    params=None,
+    max_depth: int = 1,
+    fmax: float = 1e-8,
+):
     """Verified elementary steps around the IS R0: R0 - valley minimum and valley - valley.
 
     Runs :func:`explore_basin` and connects (connect.py, CI-NEB + saddle refinement) every
@@ -210,6 +232,7 @@ def valley_steps(energy, R0, n_modes: int = 2, dim: int = 1, q_max: float = 1.0,
     steps = []
     for i in range(len(ends)):
         for j in range(i + 1, len(ends)):
-            steps += connect(energy, ends[i], ends[j], n_images, params, box=box, minimize_ends=False,
-                             max_depth=max_depth)
+            steps += connect(
+                energy, ends[i], ends[j], n_images, params, box=box, minimize_ends=False, max_depth=max_depth
+            )
     return found, steps
