@@ -124,6 +124,19 @@ class DenseNeighborList:
     def update(self, R):
         return self.fn.update(R, self)
 
+    def pairs(self) -> set[tuple[int, int]]:
+        """The listed pairs (i, j), i < j, on the host (for checks; both directions are stored)."""
+        n = self.fn.n
+        if isinstance(self.idx, tuple):
+            blocks = zip(self.idx, self.fn.row_groups, strict=True)
+        else:
+            blocks = [(self.idx, np.arange(n))]
+        out = set()
+        for blk, rows in blocks:
+            for i, row in zip(np.asarray(rows).tolist(), np.asarray(blk).tolist(), strict=True):
+                out.update((min(i, j), max(i, j)) for j in row if j < n)
+        return out
+
 
 class DenseNeighborFn:
     """Builder of :class:`DenseNeighborList` (cutoff r_list = r_c,max + skin, sigma_AA).

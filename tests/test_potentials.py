@@ -241,15 +241,9 @@ def test_dense_per_species_cutoffs_equal_kdtree_pairs():
     assert idx.shape[1] < np.asarray(make_dense_neighbor_fn("ka3d", box, n, 0.5).allocate(pos).idx).shape[1]
     # one matrix per species: the same pairs, B rows narrower than A rows
     fg = make_dense_neighbor_fn("ka3d", box, n, 0.5, species=species, group_rows=True)
-    blocks = fg.allocate(jnp.asarray(pos)).idx
-    got_g = {
-        (min(i, j), max(i, j))
-        for blk, rows in zip(blocks, fg.row_groups, strict=True)
-        for i, row in zip(rows.tolist(), np.asarray(blk).tolist(), strict=True)
-        for j in row
-        if j < n
-    }
-    assert got_g == got
+    nbg = fg.allocate(jnp.asarray(pos))
+    blocks = nbg.idx
+    assert nbg.pairs() == got
     assert blocks[1].shape[1] < blocks[0].shape[1]
 
 
@@ -277,13 +271,7 @@ def test_dense_list_rebuild_rule_is_exact(conf):
         R2 = R + dR
         assert not bool(fn.needs_rebuild(R2, nb))
         i, j = P.pair_list("ka3d", conf.box, conf.species, np.asarray(R2), 0.0)
-        listed = {
-            (min(a, b), max(a, b))
-            for blk, rows in zip(nb.idx, fn.row_groups, strict=True)
-            for a, row in zip(rows.tolist(), np.asarray(blk).tolist(), strict=True)
-            for b in row
-            if b < conf.n
-        }
+        listed = nb.pairs()
         assert set(zip(i.tolist(), j.tolist(), strict=True)) <= listed
     # tight case: the closest unlisted pair moves straight together by just under the skin
     m = load_model("ka3d")
