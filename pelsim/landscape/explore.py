@@ -178,7 +178,7 @@ def explore_neighbourhood(
     ``catalogue`` (created if None) must match the system; R_is must be a minimum.
     Returns (catalogue, ExploreStats).
     """
-    from pelsim.landscape.search import SEARCH_NEB, _valid_step
+    from pelsim.landscape.search import SEARCH_NEB, add_checked_step
 
     for name, v in (
         ("max_depth", max_depth),
@@ -230,16 +230,15 @@ def explore_neighbourhood(
 
     def add(step, method) -> tuple[int, int, bool]:
         """Add a verified step; (a, b, new DWP?)"""
-        if not _valid_step(step, is_valid):
-            stats.dropped_invalid += 1
-            return -1, -1, False
         n_before = len(catalogue.dwp_rows)
         n_min = len(M["energy"])
-        try:
-            i = catalogue.add_step(step, method, glass, seed, dict(prov, method=method))
-        except InputError as exc:  # e.g. a barrier below the zero-point energy: keep exploring
+        i, why = add_checked_step(catalogue, step, method, glass, seed, dict(prov, method=method), is_valid)
+        if why == "invalid":
+            stats.dropped_invalid += 1
+            return -1, -1, False
+        if i is None:  # e.g. a barrier below the zero-point energy: keep exploring
             stats.dropped_failed += 1
-            say(f"step dropped: {exc}")
+            say(f"step dropped: {why}")
             return -1, -1, False
         stats.minima_new += len(M["energy"]) - n_min
         r = catalogue.dwp_rows[i]

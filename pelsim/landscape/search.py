@@ -79,6 +79,18 @@ def _valid_step(step: ElementaryStep, is_valid) -> bool:
     return all(bool(is_valid(jnp.asarray(R))) for R in (step.min_a.R, step.saddle.R, step.min_b.R))
 
 
+def add_checked_step(catalogue, step: ElementaryStep, method, glass, seed, prov, is_valid):
+    """Add a verified step to ``catalogue`` unless the pair list cannot vouch for it or the
+    catalogue refuses it (e.g. a barrier below the zero-point energy: one bad step must not lose a
+    glass). Returns (DWP row index or None, "" | "invalid" | the refusal message)."""
+    if not _valid_step(step, is_valid):
+        return None, "invalid"
+    try:
+        return catalogue.add_step(step, method, glass, seed, prov), ""
+    except InputError as exc:
+        return None, str(exc)
+
+
 def _soft_modes(energy, R, k):
     """(eigenvalues, modes as columns) of the k softest positive modes: dense eigh for small
     systems, Lanczos on Hessian-vector products above 600 degrees of freedom."""
@@ -264,14 +276,13 @@ def search_glass(
 
     def add(steps, method):
         for st in steps:
-            if not _valid_step(st, is_valid):
+            prov_m = dict(prov, protocol=method)
+            i, why = add_checked_step(catalogue, st, method, glass, seed, prov_m, is_valid)
+            if why == "invalid":
                 stats["dropped_invalid"] += 1
-                continue
-            try:
-                catalogue.add_step(st, method, glass, seed, dict(prov, protocol=method))
-            except InputError as exc:  # one bad step (e.g. barrier below the zero-point energy)
-                stats["dropped_failed"] = stats.get("dropped_failed", 0) + 1  # must not lose the glass
-                stats["last_failure"] = str(exc)
+            elif i is None:
+                stats["dropped_failed"] = stats.get("dropped_failed", 0) + 1
+                stats["last_failure"] = why
 
     if n_modes > 0:
         add(
