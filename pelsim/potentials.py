@@ -201,11 +201,17 @@ def pair_list_energy(model, box, species, kind: str = "smooth", skin: float = 0.
         return _pairs_energy(R, i, j, eps, inv_sig2, jnp.asarray(box, R.dtype), sc2, coeffs, mask)
 
     def is_valid(R, pairs):
-        d = R - pairs[3].astype(R.dtype)
-        d = d - box * jnp.round(d / box)
-        return jnp.max(jnp.sum(d * d, axis=-1)) < half_skin2
+        return _moved_less_than(R, pairs[3], box, half_skin2)
 
     return energy, is_valid
+
+
+def _moved_less_than(R, R_ref, box, limit2):
+    """JAX bool: every particle's minimum-image displacement from R_ref is below sqrt(limit2)
+    (the validity of a pair list built at R_ref with skin 2 sqrt(limit2))."""
+    d = R - jnp.asarray(R_ref).astype(R.dtype)
+    d = d - box * jnp.round(d / box)
+    return jnp.max(jnp.sum(d * d, axis=-1)) < limit2
 
 
 def fixed_pair_energy(model, box, species, R_ref, skin: float = 0.5, kind: str = "smooth"):
@@ -225,9 +231,7 @@ def fixed_pair_energy(model, box, species, R_ref, skin: float = 0.5, kind: str =
     energy = _fast_energy(_dense_rows_kernel(model, box, species, _dense_rows(i, j, species.size), kind))
 
     def is_valid(R):
-        d = R - R_ref_j.astype(R.dtype)
-        d = d - box * jnp.round(d / box)
-        return jnp.max(jnp.sum(d * d, axis=-1)) < half_skin2
+        return _moved_less_than(R, R_ref_j, box, half_skin2)
 
     energy.n_pairs = int(i.size)
     return energy, is_valid
@@ -447,9 +451,7 @@ def dense_pair_energy(model, box, species, kind: str = "smooth", skin: float = 0
     energy.defvjp(fwd, bwd)
 
     def is_valid(R, nb):
-        d = R - nb[1].astype(R.dtype)
-        d = d - box_ * jnp.round(d / box_)
-        return jnp.max(jnp.sum(d * d, axis=-1)) < half_skin2
+        return _moved_less_than(R, nb[1], box_, half_skin2)
 
     return energy, is_valid
 
