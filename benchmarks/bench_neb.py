@@ -25,8 +25,13 @@ then the median time per step times its step count to convergence, taken from a 
 uncapped run (``--ase-count``, which prints ``ase_steps_to_converge``; pass it back with
 ``--ase-steps-to-converge``), else extrapolated with our step count (``ase_extrapolated``).
 Compile times are reported separately; timings are medians over ``--repeats`` runs.
-Our FIRE: ``--dt-max`` (0.03 default; 0.06, 0.12 and 0.25 took 1116 steps on the benchmark band
-against 1139 at 0.03: the 0.1 sigma step cap binds); ``--optimizer lbfgs`` for the global L-BFGS.
+Our optimizer: ``--optimizer lbfgs`` (default, NEBParams: safeguarded L-BFGS with FIRE fallback,
+246 steps on the benchmark band) or ``fire`` (1139 steps; ``--dt-max`` 0.03 default; 0.06, 0.12 and
+0.25 took 1116: the 0.1 sigma step cap binds).
+ASE's optimizer: ``--ase-optimizer fire`` (default, the anchor) or ``lbfgs`` (ase.optimize.LBFGS,
+default settings; ``--ase-maxstep`` overrides ASE's 0.2), for the timed and the ``--ase-count``
+runs; ``--ase-count-cap`` stops the count after ``--ase-steps`` (a limited trial). ASE's BFGS is
+not offered: its dense Hessian of the band (48000^2 doubles at 16 images x N=1000) needs 18 GB.
 Usage: flock /tmp/bench.lock python benchmarks/bench_neb.py [--images 16] [--fmax 1e-3]
 The last line is one JSON object.
 """
@@ -61,7 +66,7 @@ def make_data(seed: int = 7, T: float = 0.2, interval: int = 20, n_samples: int 
         if not same_minimum(chain[-1][1], chain[-1][0].positions, r.energy, q.positions, IS0.box):
             chain.append((q, r.energy))
     DATA.mkdir(exist_ok=True)
-    for k, (q, e) in enumerate(chain[8:8 + N_IS]):
+    for k, (q, e) in enumerate(chain[8 : 8 + N_IS]):
         write_extxyz(DATA / f"ka3d_n1000_is{k}.extxyz", q, energy=e)
 
 
@@ -104,13 +109,20 @@ def _ase_band(A, B, n_images, make_calc):
     return band, imgs
 
 
-def _ase_run(A, B, n_images, make_calc, fmax, steps, logfile=None):
-    """ASE FIRE (default settings) on ase.mep.NEB; (converged, steps, per-step times, barrier)."""
-    from ase.optimize import FIRE
+ASE_OPTIMIZERS = {
+    "fire": "ase.optimize.FIRE defaults (dt=0.1, maxstep=0.2, dtmax=1.0)",
+    "lbfgs": "ase.optimize.LBFGS defaults (maxstep=0.2, memory=100, damping=1, alpha=70)",
+}
+
+
+def _ase_run(A, B, n_images, make_calc, fmax, steps, logfile=None, optimizer="fire", maxstep=None):
+    """ASE FIRE or LBFGS (default settings) on ase.mep.NEB; (converged, steps, per-step times, barrier)."""
+    from ase.optimize import FIRE, LBFGS
 
     band, imgs = _ase_band(A, B, n_images, make_calc)
     band.get_forces()  # compile the calculator outside the timing
-    opt = FIRE(band, logfile=logfile)
+    kw = {} if maxstep is None else {"maxstep": maxstep}
+    opt = {"fire": FIRE, "lbfgs": LBFGS}[optimizer](band, logfile=logfile, **kw)
     times = []
     t = time.perf_counter()
     converged = False
@@ -136,18 +148,39 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=16)
     ap.add_argument("--fmax", type=float, default=1e-3)
-    ap.add_argument("--optimizer", default="fire", help="our band optimizer: fire or lbfgs")
+    ap.add_argument("--optimizer", default="lbfgs", help="our band optimizer: lbfgs (default) or fire")
+    ap.add_argument(
+        "--ase-optimizer",
+        dest="ase_optimizer",
+        default="fire",
+        choices=sorted(ASE_OPTIMIZERS),
+        help="ASE's NEB optimizer (fire: the anchor)",
+    )
+    ap.add_argument(
+        "--ase-maxstep",
+        dest="ase_maxstep",
+        type=float,
+        default=None,
+        help="maxstep of ASE's optimizer (default: ASE's own, 0.2; with lbfgs the band diverges on KA)",
+    )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--dt-max", dest="dt_max", type=float, default=0.03, help="our FIRE dt_max")
     ap.add_argument("--ase-steps", dest="ase_steps", type=int, default=60)
     ap.add_argument("--ase-steps-to-converge", dest="ase_total", type=int, default=0)
-    ap.add_argument("--ase-count", action="store_true",
-                    help="only run ASE uncapped (same energy) and count its steps")
+    ap.add_argument(
+        "--ase-count", action="store_true", help="only run ASE uncapped (same energy) and count its steps"
+    )
+    ap.add_argument(
+        "--ase-count-cap",
+        dest="ase_steps_cap",
+        action="store_true",
+        help="with --ase-count: stop after --ase-steps steps (a limited trial)",
+    )
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--batch-steps", dest="batch_steps", type=int, default=100)
     ap.add_argument("--batch-repeats", dest="batch_repeats", type=int, default=1)
     ap.add_argument("--pipeline-pairs", dest="pipeline_pairs", type=int, default=4)
-    ap.add_argument("--pipeline-optimizer", dest="pipeline_optimizer", default="fire")
+    ap.add_argument("--pipeline-optimizer", dest="pipeline_optimizer", default="lbfgs")
     ap.add_argument("--skip", default="", help="comma list of sections to skip: ours,ase,batch,pipeline")
     ap.add_argument("--make-data", action="store_true")
     a = ap.parse_args()
@@ -165,24 +198,54 @@ def main():
     chain = load_chain()
     A, B = chain[-2], chain[-1]
     energy, is_valid = landscape_energy(chain[0])
-    energy_desc = (f"search.landscape_energy: fixed pair list at is0, skin 1.5, {energy.n_pairs} pairs, "
-                   "dense neighbour rows with analytic forces (potentials._fast_energy)")
+    energy_desc = (
+        f"search.landscape_energy: fixed pair list at is0, skin 1.5, {energy.n_pairs} pairs, "
+        "dense neighbour rows with analytic forces (potentials._fast_energy)"
+    )
     assert all(bool(is_valid(jnp.asarray(c.positions))) for c in chain), "endpoint outside the skin"
     disp = periodic_displacement(A.box)
-    # L-BFGS steps are capped at 0.05 sigma per particle (0.1 for FIRE, its default)
-    p = NEBParams(fmax=a.fmax, climb_after=0.0, optimizer=a.optimizer, max_steps=20000,
-                  max_step=0.05 if a.optimizer == "lbfgs" else 0.1, dt_max=a.dt_max)
-    out = {"model": "ka3d", "N": A.n, "images": a.images, "fmax": a.fmax, "spring_k": p.k,
-           "climb": "from the start (both)", "ours_optimizer": a.optimizer, "ours_dt_max": a.dt_max,
-           "devices": str(jax.devices()),
-           "energy": energy_desc, "repeats": a.repeats,
-           "machine": "2 cores, shared with other jobs (timed under flock)"}
+    # step caps: NEBParams defaults (L-BFGS 0.02 sigma per particle, FIRE 0.1)
+    p = NEBParams(fmax=a.fmax, climb_after=0.0, optimizer=a.optimizer, max_steps=20000, dt_max=a.dt_max)
+    out = {
+        "model": "ka3d",
+        "N": A.n,
+        "images": a.images,
+        "fmax": a.fmax,
+        "spring_k": p.k,
+        "climb": "from the start (both)",
+        "ours_optimizer": a.optimizer,
+        "ours_dt_max": a.dt_max,
+        "ours_lbfgs_max_step": p.lbfgs_max_step,
+        "devices": str(jax.devices()),
+        "energy": energy_desc,
+        "repeats": a.repeats,
+        "machine": "2 cores, shared with other jobs (timed under flock)",
+    }
 
     if a.ase_count:
-        conv, steps, times, bar = _ase_run(A, B, a.images, lambda: _EnergyCalculator(energy), a.fmax, 100000,
-                                           logfile="-")
-        print(json.dumps(dict(out, ase_converged=conv, ase_steps_to_converge=steps, ase_barrier=bar,
-                              ase_s_per_step_same_energy=float(np.median(times)))))
+        conv, steps, times, bar = _ase_run(
+            A,
+            B,
+            a.images,
+            lambda: _EnergyCalculator(energy),
+            a.fmax,
+            a.ase_steps if a.ase_steps_cap else 100000,
+            logfile="-",
+            optimizer=a.ase_optimizer,
+            maxstep=a.ase_maxstep,
+        )
+        print(
+            json.dumps(
+                dict(
+                    out,
+                    ase_optimizer=ASE_OPTIMIZERS[a.ase_optimizer],
+                    ase_converged=conv,
+                    ase_steps_to_converge=steps,
+                    ase_barrier=bar,
+                    ase_s_per_step_same_energy=float(np.median(times)),
+                )
+            )
+        )
         return
 
     t_ours, r = None, None
@@ -192,19 +255,42 @@ def main():
         t_first = time.perf_counter() - t
         t_ours, r = _median_time(lambda: neb(energy, A.positions, B.positions, a.images, p, disp), a.repeats)
         assert r.converged and all(bool(is_valid(jnp.asarray(x))) for x in r.images)
-        out.update(ours_s=t_ours, ours_compile_s=t_first - t_ours, ours_steps=r.steps, ours_barrier=r.barrier,
-                   ours_s_per_step=t_ours / max(r.steps, 1), ours_interior_minima=len(r.interior_minima()),
-                   ours_i_climb=r.i_climb)
+        out.update(
+            ours_s=t_ours,
+            ours_compile_s=t_first - t_ours,
+            ours_steps=r.steps,
+            ours_barrier=r.barrier,
+            ours_s_per_step=t_ours / max(r.steps, 1),
+            ours_interior_minima=len(r.interior_minima()),
+            ours_i_climb=r.i_climb,
+        )
 
     print(json.dumps(out), file=sys.stderr, flush=True)  # partial results, in case a later part is killed
 
     if "ase" not in skip and r is not None:
         from pelsim.ase_calc import PelsimCalculator
 
-        conv, steps, times, bar = _ase_run(A, B, a.images, lambda: PelsimCalculator("ka3d"), a.fmax,
-                                           a.ase_steps)
+        conv, steps, times, bar = _ase_run(
+            A,
+            B,
+            a.images,
+            lambda: PelsimCalculator("ka3d"),
+            a.fmax,
+            a.ase_steps,
+            optimizer=a.ase_optimizer,
+            maxstep=a.ase_maxstep,
+        )
         per_step = float(np.median(times))
-        _, _, times2, _ = _ase_run(A, B, a.images, lambda: _EnergyCalculator(energy), a.fmax, a.ase_steps)
+        _, _, times2, _ = _ase_run(
+            A,
+            B,
+            a.images,
+            lambda: _EnergyCalculator(energy),
+            a.fmax,
+            a.ase_steps,
+            optimizer=a.ase_optimizer,
+            maxstep=a.ase_maxstep,
+        )
         per_step_same = float(np.median(times2))
         if conv:
             total, how = steps, "measured"
@@ -212,12 +298,18 @@ def main():
             total, how = a.ase_total, "steps from an uncapped ASE run (--ase-count), time per step measured"
         else:
             total, how = r.steps, "EXTRAPOLATED with our step count"
-        out.update(ase_optimizer="ase.optimize.FIRE defaults (dt=0.1, maxstep=0.2, dtmax=1.0)",
-                   ase_s_per_step=per_step, ase_s_per_step_same_energy=per_step_same,
-                   ase_steps_to_converge=total, ase_steps_source=how, ase_extrapolated=not conv,
-                   ase_s=per_step * total, ase_same_energy_s=per_step_same * total,
-                   speedup_vs_ase=per_step * total / t_ours,
-                   speedup_vs_ase_same_energy=per_step_same * total / t_ours)
+        out.update(
+            ase_optimizer=ASE_OPTIMIZERS[a.ase_optimizer],
+            ase_s_per_step=per_step,
+            ase_s_per_step_same_energy=per_step_same,
+            ase_steps_to_converge=total,
+            ase_steps_source=how,
+            ase_extrapolated=not conv,
+            ase_s=per_step * total,
+            ase_same_energy_s=per_step_same * total,
+            speedup_vs_ase=per_step * total / t_ours,
+            speedup_vs_ase_same_energy=per_step_same * total / t_ours,
+        )
         if conv:
             out["ase_barrier"] = bar
 
@@ -227,8 +319,12 @@ def main():
         pairs = [(chain[k], chain[k + 1]) for k in range(N_IS - 1)]
         pairs = (pairs * a.batch)[: a.batch]
         Ras = np.stack([x.positions for x, _ in pairs])
-        Rbs = np.stack([x.positions + np.asarray(disp(jnp.asarray(x.positions), jnp.asarray(y.positions)))
-                        for x, y in pairs])
+        Rbs = np.stack(
+            [
+                x.positions + np.asarray(disp(jnp.asarray(x.positions), jnp.asarray(y.positions)))
+                for x, y in pairs
+            ]
+        )
         pb = replace(p, fmax=0.0, max_steps=a.batch_steps)
         t = time.perf_counter()
         neb_batch(energy, Ras, Rbs, a.images, pb, disp)
@@ -238,10 +334,16 @@ def main():
         seq = lambda: [neb(energy, x, y, a.images, pb, disp) for x, y in zip(Ras, Rbs, strict=True)]
         t_seq, rs = _median_time(seq, a.batch_repeats)
         bdiff = max(float(np.max(np.abs(u.energies - v.energies))) for u, v in zip(rb, rs, strict=True))
-        out.update(batch=a.batch, batch_steps_per_band=a.batch_steps, batch_s=t_batch,
-                   batch_compile_s=t_bfirst - t_batch, sequential_s=t_seq,
-                   batch_vs_sequential_max_energy_diff=bdiff, batch_throughput_gain=t_seq / t_batch,
-                   batch_note="per-step throughput; to convergence a batch also waits for its slowest band")
+        out.update(
+            batch=a.batch,
+            batch_steps_per_band=a.batch_steps,
+            batch_s=t_batch,
+            batch_compile_s=t_bfirst - t_batch,
+            sequential_s=t_seq,
+            batch_vs_sequential_max_energy_diff=bdiff,
+            batch_throughput_gain=t_seq / t_batch,
+            batch_note="per-step throughput; to convergence a batch also waits for its slowest band",
+        )
 
     print(json.dumps(out), file=sys.stderr, flush=True)
 
@@ -251,32 +353,57 @@ def main():
         from pelsim.models import load_model
 
         model = load_model("ka3d")
-        cat = Catalogue(None, model="ka3d", potential="smooth", N=A.n, dim=3, box=A.box, species=A.species,
-                        masses=np.asarray(model.masses)[A.species], unit_preset="argon", tls_threshold_K=1.0)
+        cat = Catalogue(
+            None,
+            model="ka3d",
+            potential="smooth",
+            N=A.n,
+            dim=3,
+            box=A.box,
+            species=A.species,
+            masses=np.asarray(model.masses)[A.species],
+            unit_preset="argon",
+            tls_threshold_K=1.0,
+        )
         from pelsim.landscape.search import MAX_NEBS_PER_PAIR, SEARCH_NEB
 
         # the searches' own NEB settings (fmax 1e-2, then dimer + Newton to 1e-10): the pipeline
         # is timed as search_glass runs it, not at the benchmark band's fmax
         po = a.pipeline_optimizer
-        pp = replace(SEARCH_NEB, optimizer=po, max_step=0.1 if po == "fire" else 0.05)
+        pp = replace(SEARCH_NEB, optimizer=po)
         per_pair = []
         n_steps = 0
         for k in range(N_IS - 2, N_IS - 2 - min(a.pipeline_pairs, N_IS - 1), -1):  # from the elementary pair
             t = time.perf_counter()
-            steps = connect(energy, chain[k].positions, chain[k + 1].positions, a.images, pp, box=A.box,
-                            minimize_ends=False, max_depth=2, max_nebs=MAX_NEBS_PER_PAIR)
+            steps = connect(
+                energy,
+                chain[k].positions,
+                chain[k + 1].positions,
+                a.images,
+                pp,
+                box=A.box,
+                minimize_ends=False,
+                max_depth=2,
+                max_nebs=MAX_NEBS_PER_PAIR,
+            )
             for st in steps:
                 cat.add_step(st, "is_pair")
             per_pair.append(time.perf_counter() - t)
             n_steps += len(steps)
             print(f"pipeline pair {k}: {per_pair[-1]:.1f} s, {len(steps)} steps", file=sys.stderr, flush=True)
         wall = float(np.sum(per_pair))
-        out.update(pipeline_pairs=len(per_pair), pipeline_s_per_pair=per_pair,
-                   pipeline_median_s_per_pair=float(np.median(per_pair)), pipeline_elementary_steps=n_steps,
-                   pipeline_dwps=len(cat.dwp_rows), cpu_hours_convention="wall-clock x 2 cores",
-                   pipeline_energy="search.landscape_energy", pipeline_neb_optimizer=pp.optimizer,
-                   pipeline_neb_fmax=pp.fmax,
-                   pairs_per_cpu_hour=len(per_pair) * 3600.0 / (2.0 * wall))
+        out.update(
+            pipeline_pairs=len(per_pair),
+            pipeline_s_per_pair=per_pair,
+            pipeline_median_s_per_pair=float(np.median(per_pair)),
+            pipeline_elementary_steps=n_steps,
+            pipeline_dwps=len(cat.dwp_rows),
+            cpu_hours_convention="wall-clock x 2 cores",
+            pipeline_energy="search.landscape_energy",
+            pipeline_neb_optimizer=pp.optimizer,
+            pipeline_neb_fmax=pp.fmax,
+            pairs_per_cpu_hour=len(per_pair) * 3600.0 / (2.0 * wall),
+        )
     print(json.dumps(out))
 
 
