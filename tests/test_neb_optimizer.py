@@ -14,7 +14,7 @@ import pytest
 import pelsim  # noqa: F401
 from pelsim.landscape import surfaces as S
 from pelsim.landscape.connect import relax
-from pelsim.landscape.neb import NEBParams, neb, neb_batch
+from pelsim.landscape.neb import NEBParams, neb
 from pelsim.landscape.saddle import refine_saddle
 
 DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data"
@@ -50,21 +50,6 @@ def test_mueller_brown_split_path_band():
     assert r.converged and rf.converged
     assert r.interior_minima() and abs(r.energies.max() - S.MUELLER_BROWN_SADDLES[0, 2]) < 1e-3
     assert r.steps < rf.steps  # measured 234 vs 603
-
-
-def test_three_well_all_pairs_batched():
-    f = lambda R: S.three_well(R, 0.5)
-    mins, sads = S.three_well_stationary(0.5)
-    A = np.stack([S.as_position(*mins[i, :2]) for i in (0, 1, 2)])
-    B = np.stack([S.as_position(*mins[i, :2]) for i in (1, 2, 0)])
-    p = NEBParams(fmax=1e-8, max_steps=50000)
-    batch = neb_batch(f, A, B, 10, p)
-    for a, b, r in zip(A, B, batch, strict=True):
-        assert r.converged and abs(r.energies[r.i_climb] - sads[0, 2]) < 1e-12
-        assert np.min(np.linalg.norm(sads[:, :2] - r.images[r.i_climb].ravel(), axis=1)) < 1e-8
-        assert r.steps < 100  # measured 70; FIRE: 621
-        rs = neb(f, a, b, 10, p)
-        assert rs.steps == r.steps and np.allclose(rs.images, r.images, atol=1e-12)
 
 
 def test_ka_band_fewer_steps_than_fire_same_barrier(full):
