@@ -105,3 +105,23 @@ def test_quartic_barrier_and_bad_input():
         neb(f, S.as_position(-1.0, np.nan), S.as_position(1.0, 0.0), 5)
     with pytest.raises(InputError):
         neb(f, S.as_position(-1.0, 0.0), S.as_position(1.0, 0.0), 0)
+
+
+def _left_of_x(R):  # a stand-in for a pair list's validity radius: x > -0.65
+    return R.ravel()[0] > -0.65
+
+
+def test_band_stops_as_soon_as_it_leaves_the_valid_region():
+    """Mueller-Brown minimum 0 -> 2: the straight band stays at x >= -0.56, the MEP bends out to the
+    saddle at x = -0.82. With is_valid (x > -0.65) the relaxation stops at the first step that
+    leaves, the result is reported invalid, and connect ends that branch without steps."""
+    A, B = _mb(0), _mb(2)
+    p = NEBParams(fmax=1e-4, max_steps=20000)
+    free = neb(S.mueller_brown, A, B, 12, p)
+    x_free = np.asarray(free.images).reshape(len(free.images), -1)[:, 0]
+    assert free.converged and x_free.min() < -0.8
+    r = neb(S.mueller_brown, A, B, 12, p, is_valid=_left_of_x)
+    x = np.asarray(r.images).reshape(len(r.images), -1)[:, 0]
+    assert not r.valid and not r.converged and 0 < r.steps < free.steps
+    assert -0.65 - p.lbfgs_max_step - 1e-12 < x.min() < -0.65  # stopped right after crossing
+    assert connect(S.mueller_brown, A, B, 12, p, is_valid=_left_of_x) == []

@@ -222,6 +222,7 @@ def connect(
     max_depth: int = 4,
     minimize_ends: bool = True,
     max_nebs: int = 0,
+    is_valid=None,
     _depth: int = 0,
     _nebs=None,
 ) -> list[ElementaryStep]:
@@ -231,7 +232,8 @@ def connect(
     when ``max_depth`` or ``max_nebs`` is exhausted; each step is a valid DWP on its own).
     ``max_nebs`` (0 = no limit) bounds the NEBs of the whole recursion: unconverged bands split
     at spurious interior minima can otherwise multiply (KA N=1000, 16 images: > 17 min for one
-    IS pair at depth 2, 2026-11-24).
+    IS pair at depth 2, 2026-11-24). ``is_valid`` (optional, as in :func:`neb`): a band that
+    leaves the region where the energy is exact stops there and its branch ends without steps.
     """
     params = params or NEBParams(fmax=1e-3)
     disp = free_displacement if box is None else periodic_displacement(box)
@@ -254,11 +256,14 @@ def connect(
         max_depth=max_depth,
         minimize_ends=False,
         max_nebs=max_nebs,
+        is_valid=is_valid,
         _depth=_depth + 1,
         _nebs=nebs,
     )
     nebs[0] += 1
-    band = neb(energy, A.R, B.R, n_images, params, disp)
+    band = neb(energy, A.R, B.R, n_images, params, disp, is_valid=is_valid)
+    if not band.valid:
+        return []
     inner = band.interior_minima()
     if inner:
         M = relax(energy, band.images[inner[0]], fmax_min)

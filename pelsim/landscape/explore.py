@@ -275,7 +275,17 @@ def explore_neighbourhood(
                     continue
                 tried_pairs.add(key)
                 stats.closing_attempts += 1
-                steps = connect(energy, Rz, Ry, n_images, params, box=box, minimize_ends=False, max_depth=2)
+                steps = connect(
+                    energy,
+                    Rz,
+                    Ry,
+                    n_images,
+                    params,
+                    box=box,
+                    minimize_ends=False,
+                    max_depth=2,
+                    is_valid=is_valid,
+                )
                 got = [add(s, "explore_closing") for s in steps]
                 stats.closing_dwps += sum(new for *_, new in got)
                 say(

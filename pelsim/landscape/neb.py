@@ -236,7 +236,7 @@ def _lbfgs_direction(F, S, Y, rho, n_mem, head):
     return jax.lax.fori_loop(0, m, fwd, r)
 
 
-def _relax_band(energy, band, params: NEBParams, displacement):
+def _relax_band(energy, band, params: NEBParams, displacement, is_valid=None):
     """Relax one band (L-BFGS with FIRE fallback, or FIRE only).
 
     Returns (band, E, i_climb, steps, fmax_reached, done).
@@ -303,7 +303,13 @@ def _relax_band(energy, band, params: NEBParams, displacement):
         return (s["fm"] < params.fmax) & (s["climb"] | (not params.climb))
 
     def cond(s):
-        return (~done(s)) & (s["step"] < params.max_steps)
+        go = (~done(s)) & (s["step"] < params.max_steps)
+        if is_valid is None:
+            return go
+        # a band that has left the region where the energy is exact (e.g. a fixed pair list's
+        # radius) stops at once: its later steps would follow a wrong energy (measured on a KA
+        # N=1000 pair: 1000 steps, 20 s, after the band had left the list; docs/landscape.md)
+        return go & jnp.all(jax.vmap(is_valid)(s["x"]))
 
     def fire_step(s):
         v, F = s["v"], s["F"]
@@ -387,14 +393,14 @@ def _relax_band(energy, band, params: NEBParams, displacement):
     return s["x"], s["E"], jnp.argmax(s["E"][1:-1]) + 1, s["step"], s["fm"], done(s)
 
 
-@partial(jax.jit, static_argnums=(0, 2, 3))
-def _relax_one(energy, band, params, displacement):
-    return _relax_band(energy, band, params, displacement)
+@partial(jax.jit, static_argnums=(0, 2, 3, 4))
+def _relax_one(energy, band, params, displacement, is_valid=None):
+    return _relax_band(energy, band, params, displacement, is_valid)
 
 
-@partial(jax.jit, static_argnums=(0, 2, 3))
-def _relax_many(energy, bands, params, displacement):
-    return jax.vmap(lambda b: _relax_band(energy, b, params, displacement))(bands)
+@partial(jax.jit, static_argnums=(0, 2, 3, 4))
+def _relax_many(energy, bands, params, displacement, is_valid=None):
+    return jax.vmap(lambda b: _relax_band(energy, b, params, displacement, is_valid))(bands)
 
 
 @dataclass
@@ -465,8 +471,9 @@ def neb(
     ``energy`` and ``displacement`` must be hashable callables (they are static
     arguments of the jitted relaxation, so reuse the same objects to hit the
     compilation cache). ``is_valid(R) -> bool`` (optional, e.g. from
-    :func:`pelsim.potentials.fixed_pair_energy`) is checked on every image of the final
-    band and reported as ``NEBResult.valid``.
+    :func:`pelsim.potentials.fixed_pair_energy`; hashable, jittable) is checked on every image
+    after every step: the relaxation stops as soon as an image fails it, and the final band's
+    check is reported as ``NEBResult.valid``.
     """
     params = params or NEBParams()
     if band is None:
@@ -475,7 +482,7 @@ def neb(
         band = interpolate(Ra, Rb, n_images, displacement)
     band = jnp.asarray(band, dtype=jnp.float64)
     _check_band(band, params)
-    x, E, ic, steps, fm, ok = _relax_one(energy, band, params, displacement)
+    x, E, ic, steps, fm, ok = _relax_one(energy, band, params, displacement, is_valid)
     x = np.asarray(x)
     return NEBResult(
         x, np.asarray(E), int(ic), int(steps), float(fm), bool(ok), bool(_band_validity(is_valid, x))
@@ -505,7 +512,7 @@ def neb_batch(
         raise InputError(f"NEB batch endpoints have different shapes {Ras.shape} and {Rbs.shape}")
     bands = jax.vmap(lambda a, b: interpolate(a, b, n_images, displacement))(Ras, Rbs)
     _check_band(bands, params, "bands")
-    x, E, ic, steps, fm, ok = _relax_many(energy, bands, params, displacement)
+    x, E, ic, steps, fm, ok = _relax_many(energy, bands, params, displacement, is_valid)
     x, E = np.asarray(x), np.asarray(E)
     valid = _band_validity(is_valid, x)
     return [

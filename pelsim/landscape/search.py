@@ -307,6 +307,7 @@ def search_glass(
                     minimize_ends=False,
                     max_depth=2,
                     max_nebs=MAX_NEBS_PER_PAIR,
+                    is_valid=is_valid,
                 ),
                 "is_pair",
             )
