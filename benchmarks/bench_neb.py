@@ -385,6 +385,7 @@ def main():
                 minimize_ends=False,
                 max_depth=2,
                 max_nebs=MAX_NEBS_PER_PAIR,
+                is_valid=is_valid,  # as search_glass: a band leaving the pair list stops there
             )
             for st in steps:
                 cat.add_step(st, "is_pair")
