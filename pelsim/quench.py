@@ -38,6 +38,7 @@ import numpy as np
 
 from pelsim.errors import InputError
 from pelsim.minimize import MinResult, empty_memory, lbfgs_active, lbfgs_steps, max_force
+from pelsim.neighbors import two_largest_sum
 
 __all__ = ["device_quench", "list_capacity", "DEVICE_MAX_N"]
 
@@ -183,9 +184,7 @@ def _program(spec: _Spec):
         # most d_i + d_j (its two displacements), so the list is complete while the two largest
         # displacements sum below the skin (the usual 2 max_i d_i < skin test is stricter).
         # Positions are never wrapped inside the program: plain differences.
-        d2 = jnp.sum((x - ref) ** 2, axis=-1)
-        top2 = jax.lax.top_k(d2, 2)[0] if spec.n > 1 else jnp.concatenate([d2, d2])
-        return jnp.sqrt(top2[0]) + jnp.sqrt(top2[1]) < spec.skin
+        return two_largest_sum(jnp.sum((x - ref) ** 2, axis=-1)) < spec.skin
 
     def run(x0, sp, memory, fmax, max_steps, max_builds):
         lst, cmax = _build(spec, x0, sp)
