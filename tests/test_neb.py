@@ -1,5 +1,7 @@
 """CI-NEB on analytic surfaces: climbing image = known saddle, batching, splitting."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -7,7 +9,7 @@ import pelsim  # noqa: F401
 from pelsim.errors import InputError
 from pelsim.landscape import surfaces as S
 from pelsim.landscape.connect import connect, relax
-from pelsim.landscape.neb import NEBParams, neb, neb_batch
+from pelsim.landscape.neb import NEBParams, neb, neb_batch, neb_many
 from pelsim.landscape.saddle import refine_saddle
 
 MB_PARAMS = NEBParams(k=1.0, fmax=1e-6, dt_max=0.01, max_step=0.01, max_steps=50000)
@@ -54,6 +56,79 @@ def test_batched_bands_equal_sequential():
         assert abs(rb.energies[rb.i_climb] - sads[0, 2]) < 1e-12
         d = np.min(np.linalg.norm(sads[:, :2] - rb.images[rb.i_climb].ravel(), axis=1))
         assert d < 1e-8
+
+
+@pytest.mark.parametrize("batch,chunk", [(1, 1000), (2, 37), (4, 50)])
+def test_scheduled_bands_follow_the_sequential_trajectories(batch, chunk):
+    """neb_many: bands of very different lengths through queue slots, chunks, refills and the
+    compaction of the batch = neb() on each band, step for step (the optimizer state is carried
+    whole across chunks). Mueller-Brown pairs: 2->1 crosses one saddle, 0->1 runs through the
+    intermediate minimum (2893 steps to converge: retired at the cap of 2000)."""
+    p = replace(MB_PARAMS, max_steps=2000)
+    pairs = [(2, 1), (0, 1), (1, 2), (2, 0), (0, 2)]
+    A = np.stack([_mb(i) for i, _ in pairs])
+    B = np.stack([_mb(j) for _, j in pairs])
+    many = neb_many(S.mueller_brown, A, B, 12, p, batch=batch, chunk=chunk)
+    steps = []
+    for a, b, rm in zip(A, B, many, strict=True):
+        rs = neb(S.mueller_brown, a, b, 12, p)
+        assert rm.steps == rs.steps and rm.converged == rs.converged and rm.valid
+        assert np.allclose(rm.images, rs.images, rtol=0, atol=1e-10)
+        assert abs(rm.barrier - rs.barrier) < 1e-10
+        steps.append(rs.steps)
+    assert max(steps) == 2000 and min(steps) < 1100  # heterogeneous, so slots were refilled
+    r21 = many[0]
+    assert r21.converged and abs(r21.energies[r21.i_climb] - S.MUELLER_BROWN_SADDLES[1, 2]) < 2e-6
+
+
+def test_scheduled_bands_stop_when_they_leave_the_valid_region():
+    """is_valid in neb_many: the band whose path leaves |y - 0.47| < 0.3 (2->1 goes down to
+    y = 0.03) is retired invalid at once; the band that stays inside converges as with neb()."""
+    import jax.numpy as jnp
+
+    p = replace(MB_PARAMS, max_steps=3000)
+    inside = lambda R: jnp.all(jnp.abs(R[:, 1] - 0.47) < 0.3)
+    A = np.stack([_mb(2), _mb(2)])
+    B = np.stack([_mb(1), S.as_position(-0.3, 0.6)])  # second: a short band inside the region
+    many = neb_many(S.mueller_brown, A, B, 8, p, is_valid=inside, batch=2, chunk=100)
+    seq = [neb(S.mueller_brown, a, b, 8, p, is_valid=inside) for a, b in zip(A, B, strict=True)]
+    assert not many[0].valid and not many[0].converged and many[0].steps == seq[0].steps < 3000
+    assert many[1].valid and many[1].steps == seq[1].steps
+    assert np.allclose(many[1].images, seq[1].images, rtol=0, atol=1e-10)
+    with pytest.raises(InputError, match="devices"):
+        neb_many(S.mueller_brown, A, B, 8, p, devices=64)
+    with pytest.raises(InputError, match="batch"):
+        neb_many(S.mueller_brown, A, B, 8, p, batch=0)
+
+
+def test_scheduled_bands_over_two_devices_equal_one_device():
+    """neb_many(devices=2): the queue served by two host devices (one thread each) gives the
+    same bands as one device. Run in a subprocess: host devices are configured before JAX's
+    first computation."""
+    import subprocess
+    import sys
+
+    code = """
+import jax
+jax.config.update("jax_num_cpu_devices", 2)
+import numpy as np
+from dataclasses import replace
+from pelsim.landscape import surfaces as S
+from pelsim.landscape.connect import relax
+from pelsim.landscape.neb import NEBParams, neb_many
+m = [relax(S.mueller_brown, S.as_position(*S.MUELLER_BROWN_MINIMA[i, :2])).R for i in range(3)]
+p = NEBParams(k=1.0, fmax=1e-6, dt_max=0.01, max_step=0.01, max_steps=1500)
+A = np.stack([m[2], m[1], m[0], m[2]])
+B = np.stack([m[1], m[2], m[2], m[0]])
+one = neb_many(S.mueller_brown, A, B, 10, p, batch=1, devices=1)
+two = neb_many(S.mueller_brown, A, B, 10, p, batch=1, devices=2, chunk=200)
+print(max(float(np.abs(u.images - v.images).max()) for u, v in zip(one, two)),
+      sum(u.steps == v.steps for u, v in zip(one, two)), min(u.steps for u in one))
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    diff, same_steps, min_steps = res.stdout.split()
+    assert float(diff) < 1e-10 and int(same_steps) == 4 and int(min_steps) > 100
 
 
 def test_lbfgs_band_optimizer_finds_the_same_saddle_in_fewer_steps():

@@ -240,6 +240,66 @@ def _relax_band(energy, band, params: NEBParams, displacement, is_valid=None):
     """Relax one band (L-BFGS with FIRE fallback, or FIRE only).
 
     Returns (band, E, i_climb, steps, fmax_reached, done).
+    """
+    s = _advance(energy, _init_state(energy, band, params, displacement), params, displacement, is_valid)
+    return _summary(s, params)
+
+
+def _summary(s, params: NEBParams):
+    return s["x"], s["E"], jnp.argmax(s["E"][1:-1]) + 1, s["step"], s["fm"], _done(s, params)
+
+
+def _done(s, params: NEBParams):
+    return (s["fm"] < params.fmax) & (s["climb"] | (not params.climb))
+
+
+def _field(energy, x, climb_on, E_ends):
+    E, Fi = _image_forces(energy, x, E_ends)
+    return E, Fi, _climbing_mask(E, climb_on)
+
+
+def _init_state(energy, band, params: NEBParams, displacement):
+    """The optimizer state of a band before its first step (see :func:`_advance`)."""
+    climb_start = params.climb and params.climb_after <= 0.0
+    # the endpoints are fixed: evaluate them once, then only the movable images each step
+    E_ends = (energy(band[0]), energy(band[-1]))
+    E0, Fi0, c0 = _field(energy, band, climb_start, E_ends)
+    F0 = _project(band, E0, Fi0, c0, params, displacement)
+    m = params.memory if params.optimizer == "lbfgs" else 1
+    return dict(
+        x=band,
+        F=F0,
+        E=E0,
+        E_ends=jnp.stack(E_ends),
+        climbs=c0,
+        step=jnp.int32(0),
+        stop_at=jnp.int32(params.max_steps),
+        climb=jnp.bool_(climb_start),
+        fm=_band_max_force(F0),
+        # FIRE
+        v=jnp.zeros_like(band),
+        dt=jnp.float64(params.dt),
+        alpha=jnp.float64(params.alpha0),
+        npos=jnp.int32(0),
+        # L-BFGS: circular memory, restart scale h, failed steps, still active
+        S=jnp.zeros((m,) + band.shape, band.dtype),
+        Y=jnp.zeros((m,) + band.shape, band.dtype),
+        rho=jnp.zeros(m, band.dtype),
+        n_mem=jnp.int32(0),
+        head=jnp.int32(0),
+        h=jnp.float64(params.h0),
+        fails=jnp.int32(0),
+        lbfgs=jnp.bool_(params.optimizer == "lbfgs"),
+        # the L-BFGS band with the lowest max force (FIRE restarts from it)
+        best=dict(x=band, F=F0, E=E0, climbs=c0, fm=_band_max_force(F0), climb=jnp.bool_(climb_start)),
+    )
+
+
+def _advance(energy, state, params: NEBParams, displacement, is_valid=None):
+    """Relax a band from ``state`` until it has converged, has taken ``state["stop_at"]`` steps
+    (at most ``params.max_steps``) or, with ``is_valid``, an image has left the valid region.
+    The state carries everything the optimizers need, so a relaxation cut into pieces
+    (:func:`neb_many` runs bands in chunks of steps) follows the same trajectory as one piece.
 
     L-BFGS (``optimizer="lbfgs"``): global L-BFGS on the whole band without line search, after
     Sheppard, Terrell & Henkelman, J. Chem. Phys. 128, 134106 (2008) (fewer force calls than FIRE
@@ -261,49 +321,15 @@ def _relax_band(energy, band, params: NEBParams, displacement, is_valid=None):
     Everything stays inside one ``lax.while_loop`` (both proposals are computed every step; the
     force evaluation, the expensive part, is shared), so the loop jits and vmaps over bands.
     """
-    climb_start = params.climb and params.climb_after <= 0.0
-    # the endpoints are fixed: evaluate them once, then only the movable images each step
-    E_ends = (energy(band[0]), energy(band[-1]))
-
-    def field(x, climb_on):
-        E, Fi = _image_forces(energy, x, E_ends)
-        return E, Fi, _climbing_mask(E, climb_on)
-
-    E0, Fi0, c0 = field(band, climb_start)
-    F0 = _project(band, E0, Fi0, c0, params, displacement)
     use_lbfgs = params.optimizer == "lbfgs"
     m = params.memory if use_lbfgs else 1
-    state0 = dict(
-        x=band,
-        F=F0,
-        E=E0,
-        climbs=c0,
-        step=jnp.int32(0),
-        climb=jnp.bool_(climb_start),
-        fm=_band_max_force(F0),
-        # FIRE
-        v=jnp.zeros_like(band),
-        dt=jnp.float64(params.dt),
-        alpha=jnp.float64(params.alpha0),
-        npos=jnp.int32(0),
-        # L-BFGS: circular memory, restart scale h, failed steps, still active
-        S=jnp.zeros((m,) + band.shape, band.dtype),
-        Y=jnp.zeros((m,) + band.shape, band.dtype),
-        rho=jnp.zeros(m, band.dtype),
-        n_mem=jnp.int32(0),
-        head=jnp.int32(0),
-        h=jnp.float64(params.h0),
-        fails=jnp.int32(0),
-        lbfgs=jnp.bool_(use_lbfgs),
-        # the L-BFGS band with the lowest max force (FIRE restarts from it)
-        best=dict(x=band, F=F0, E=E0, climbs=c0, fm=_band_max_force(F0), climb=jnp.bool_(climb_start)),
-    )
+    E_ends = (state["E_ends"][0], state["E_ends"][1])
 
-    def done(s):
-        return (s["fm"] < params.fmax) & (s["climb"] | (not params.climb))
+    def field(x, climb_on):
+        return _field(energy, x, climb_on, E_ends)
 
     def cond(s):
-        go = (~done(s)) & (s["step"] < params.max_steps)
+        go = (~_done(s, params)) & (s["step"] < jnp.minimum(s["stop_at"], params.max_steps))
         if is_valid is None:
             return go
         # a band that has left the region where the energy is exact (e.g. a fixed pair list's
@@ -349,7 +375,17 @@ def _relax_band(energy, band, params: NEBParams, displacement, is_valid=None):
         climb = s["climb"] | (params.climb & (s["fm"] < params.climb_after))
         En, Fi, climbs = field(x, climb)
         Fn = _project(x, En, Fi, climbs, params, displacement)
-        new = dict(x=x, F=Fn, E=En, climbs=climbs, step=s["step"] + 1, climb=climb, fm=_band_max_force(Fn))
+        new = dict(
+            x=x,
+            F=Fn,
+            E=En,
+            E_ends=s["E_ends"],
+            climbs=climbs,
+            step=s["step"] + 1,
+            stop_at=s["stop_at"],
+            climb=climb,
+            fm=_band_max_force(Fn),
+        )
         if use_lbfgs:
             # FIRE stays at rest while L-BFGS is active
             rest = dict(
@@ -389,8 +425,7 @@ def _relax_band(energy, band, params: NEBParams, displacement, is_valid=None):
             new.update({k: s[k] for k in ("S", "Y", "rho", "n_mem", "head", "h", "fails", "lbfgs", "best")})
         return new
 
-    s = jax.lax.while_loop(cond, body, state0)
-    return s["x"], s["E"], jnp.argmax(s["E"][1:-1]) + 1, s["step"], s["fm"], done(s)
+    return jax.lax.while_loop(cond, body, state)
 
 
 @partial(jax.jit, static_argnums=(0, 2, 3, 4))
@@ -519,3 +554,192 @@ def neb_batch(
         NEBResult(x[i], E[i], int(ic[i]), int(steps[i]), float(fm[i]), bool(ok[i]), bool(valid[i]))
         for i in range(x.shape[0])
     ]
+
+
+@partial(jax.jit, static_argnums=(0, 2, 3))
+def _init_many(energy, bands, params, displacement):
+    return jax.vmap(lambda b: _init_state(energy, b, params, displacement))(bands)
+
+
+@partial(jax.jit, static_argnums=(0, 2, 3, 4))
+def _advance_many(energy, states, params, displacement, is_valid=None):
+    """Advance B band states; returns (states, summaries, valid): every field the scheduler
+    reads is computed here, so one chunk costs one dispatch and one small device->host copy."""
+    adv = lambda st: _advance(energy, st, params, displacement, is_valid)
+    if states["step"].shape[0] == 1:
+        # one slot: no vmap. A vmapped while_loop selects the whole state (L-BFGS memory
+        # included, ~10 MB at N = 1000) after every step, and the batch axis of 1 reaches the energy
+        s = jax.tree_util.tree_map(lambda a: a[None], adv(jax.tree_util.tree_map(lambda a: a[0], states)))
+    else:
+        s = jax.vmap(adv)(states)
+    valid = (
+        jnp.ones(s["step"].shape, bool)
+        if is_valid is None
+        else jax.vmap(lambda x: jnp.all(jax.vmap(is_valid)(x)))(s["x"])
+    )
+    return s, jax.vmap(lambda st: _summary(st, params))(s), valid
+
+
+@jax.jit
+def _merge(mask, new, old):
+    """Slot-wise select of two stacked band states (mask: (B,) bool, True takes ``new``)."""
+    return jax.tree_util.tree_map(
+        lambda n, o: jnp.where(mask.reshape((-1,) + (1,) * (o.ndim - 1)), n, o), new, old
+    )
+
+
+@jax.jit
+def _take(states, idx):
+    return jax.tree_util.tree_map(lambda a: a[idx], states)
+
+
+def _device_list(devices):
+    avail = jax.devices()
+    if devices is None:
+        return avail[:1]
+    if isinstance(devices, int):
+        if not 1 <= devices <= len(avail):
+            raise InputError(
+                f"neb_many: {devices} devices asked for, {len(avail)} available ({avail}); on a CPU set "
+                'jax.config.update("jax_num_cpu_devices", n) before JAX\'s first computation'
+            )
+        return avail[:devices]
+    return list(devices)
+
+
+def neb_many(
+    energy,
+    Ras,
+    Rbs,
+    n_images: int = 16,
+    params: NEBParams | None = None,
+    displacement=free_displacement,
+    is_valid=None,
+    batch: int = 1,
+    chunk: int = 100,
+    devices=None,
+    progress: bool = False,
+) -> list[NEBResult]:
+    """CI-NEB on many independent pairs of one system: a queue of bands served by
+    ``batch`` slots on each of ``devices``, in chunks of ``chunk`` steps.
+
+    Ras, Rbs: (P, N, d) endpoints of P pairs (any P; the same energy, e.g. one glass's pair
+    list). Each device (``devices``: a count or a list of JAX devices, default the first one)
+    relaxes ``batch`` bands at once (``vmap`` of the band relaxation). After every chunk the bands
+    that have converged, reached ``max_steps`` or left the valid region (``is_valid``, as in
+    :func:`neb`) are retired and their slots are refilled from the queue; when the queue is
+    empty the batch is compacted to the next power of two that holds the bands still running.
+    Unlike :func:`neb_batch`, a batch therefore never waits for its slowest band, and a long
+    band does not hold up the others.
+
+    Each band follows the same trajectory as :func:`neb` on it (the optimizer state is carried
+    whole across chunks; tested to round-off). Returns the results in input order.
+
+    Devices are served by one host thread each (JAX releases the GIL while a computation runs).
+    On a GPU ``batch`` is the throughput knob (the images of all slots are evaluated by one
+    kernel); on a CPU each step is compute-bound, so ``batch=1`` and one device per core is the
+    best layout (measured in benchmarks/bench_neb.py; CPU devices need
+    ``jax.config.update("jax_num_cpu_devices", n)`` before JAX's first computation).
+    """
+    import queue
+    import threading
+
+    params = params or NEBParams()
+    if batch < 1 or chunk < 1:
+        raise InputError(f"neb_many needs batch >= 1 and chunk >= 1, got batch={batch}, chunk={chunk}")
+    Ras = np.asarray(Ras, dtype=np.float64)
+    Rbs = np.asarray(Rbs, dtype=np.float64)
+    if Ras.shape != Rbs.shape or Ras.ndim != 3:
+        raise InputError(f"neb_many endpoints must both be (P, N, d), got {Ras.shape} and {Rbs.shape}")
+    devs = _device_list(devices)
+    P = Ras.shape[0]
+    bands = np.asarray(jax.vmap(lambda a, b: interpolate(a, b, n_images, displacement))(Ras, Rbs))
+    _check_band(bands, params, "bands")
+    todo: queue.Queue = queue.Queue()
+    for k in range(P):
+        todo.put(k)
+    results: list = [None] * P
+    errors: list = []
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=P, disable=not progress, desc="NEB bands", unit="band")
+    lock = threading.Lock()
+
+    def take():
+        try:
+            return todo.get_nowait()
+        except queue.Empty:
+            return None
+
+    def serve(dev):
+        size = batch
+        slots = [take() for _ in range(size)]
+        if all(k is None for k in slots):
+            return
+        filler = bands[next(k for k in slots if k is not None)]
+        put = lambda a: jax.device_put(a, dev)
+        states = _init_many(
+            energy,
+            put(np.stack([bands[k] if k is not None else filler for k in slots])),
+            params,
+            displacement,
+        )
+        while True:
+            # the queue is empty once a slot is: compact the batch to the smallest power of two
+            # that holds the running bands (a vmapped loop steps every slot while one runs)
+            active = [i for i, k in enumerate(slots) if k is not None]
+            new_size = size
+            while new_size > 1 and len(active) <= new_size // 2:
+                new_size //= 2
+            if new_size < size:  # one compile per power of two
+                keep = active + [i for i, k in enumerate(slots) if k is None][: new_size - len(active)]
+                states = _take(states, put(np.asarray(keep)))
+                slots = [slots[i] for i in keep]
+                size = new_size
+            step = np.asarray(states["step"])
+            # empty slots do not step (their while loop is over at once)
+            stop = np.where([k is None for k in slots], step, np.minimum(step + chunk, params.max_steps))
+            states = dict(states, stop_at=put(stop.astype(np.int32)))
+            states, summ, valid = _advance_many(energy, states, params, displacement, is_valid)
+            x, E, ic, st, fm, ok = (np.asarray(a) for a in summ)
+            valid = np.asarray(valid)
+            fresh = []
+            for i, k in enumerate(slots):
+                if k is None:
+                    continue
+                if ok[i] or st[i] >= params.max_steps or not valid[i]:
+                    results[k] = NEBResult(
+                        x[i], E[i], int(ic[i]), int(st[i]), float(fm[i]), bool(ok[i]), bool(valid[i])
+                    )
+                    with lock:
+                        bar.update(1)
+                    slots[i] = take()
+                    if slots[i] is not None:
+                        fresh.append(i)
+            if all(k is None for k in slots):
+                return
+            if fresh:
+                new = _init_many(
+                    energy,
+                    put(np.stack([bands[slots[i]] if i in fresh else filler for i in range(size)])),
+                    params,
+                    displacement,
+                )
+                mask = put(np.isin(np.arange(size), fresh))
+                states = _merge(mask, new, states)
+
+    def run(dev):
+        try:
+            serve(dev)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(d,), daemon=True) for d in devs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    bar.close()
+    if errors:
+        raise errors[0]
+    return results
