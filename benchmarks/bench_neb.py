@@ -10,7 +10,10 @@
    (``potentials._fast_energy``: analytic forces on neighbour rows), jitted per image for ASE.
 2. B candidate pairs relaxed in one ``neb_batch`` against the same B NEBs one after another,
    over a fixed number of steps per band (per-step throughput, ``--batch-steps``).
-3. Candidate pairs per CPU-hour from an IS pair to Delta0: ``connect`` (NEB, split at
+3. Many candidate pairs to convergence (the chain's pairs both ways, the searches' NEB settings):
+   ``neb_many`` (a queue of bands over batch slots and devices, ``--many BATCHxDEVICES,...``)
+   against the same NEBs one after another (``many_*`` figures).
+4. Candidate pairs per CPU-hour from an IS pair to Delta0: ``connect`` (NEB, split at
    intermediate minima, saddle refinement, verification) and the catalogue row (tunneling
    parameters, pelsim/tunneling.py). CPU-hours = wall-clock hours x 2 (the machine's 2 cores).
 
@@ -144,6 +147,76 @@ def _median_time(fn, repeats):
     return float(np.median(ts)), out
 
 
+def _many_section(a, chain, energy, is_valid, disp) -> dict:
+    """Many candidate pairs to convergence: ``neb_many`` (queue, batch slots, devices) against
+    the same NEBs one after another with ``neb``. Bands: the chain's pairs in both directions,
+    the searches' NEB settings (SEARCH_NEB) and the pair list's validity check, as search_glass
+    runs them. Throughput = bands per second; the gain is sequential time / scheduled time."""
+    import jax.numpy as jnp
+
+    from pelsim.landscape.neb import neb, neb_many
+    from pelsim.landscape.search import SEARCH_NEB
+
+    pairs = [(chain[k], chain[k + 1]) for k in range(N_IS - 1)]
+    pairs += [(y, x) for x, y in pairs]
+    Ras = np.stack([x.positions for x, _ in pairs])
+    Rbs = np.stack(
+        [x.positions + np.asarray(disp(jnp.asarray(x.positions), jnp.asarray(y.positions))) for x, y in pairs]
+    )
+    p = SEARCH_NEB
+    neb(energy, Ras[0], Rbs[0], a.images, replace(p, max_steps=2), disp, is_valid=is_valid)  # compile
+    t = time.perf_counter()
+    seq = [neb(energy, x, y, a.images, p, disp, is_valid=is_valid) for x, y in zip(Ras, Rbs, strict=True)]
+    t_seq = time.perf_counter() - t
+    res = dict(
+        many_bands=len(pairs),
+        many_neb_fmax=p.fmax,
+        many_max_steps=p.max_steps,
+        many_steps_per_band=[r.steps for r in seq],
+        many_converged=[r.converged for r in seq],
+        many_valid=[r.valid for r in seq],
+        many_sequential_s=t_seq,
+        many_runs={},
+    )
+    for cfg in a.many.split(","):
+        batch, devices = (int(v) for v in cfg.split("x"))
+        if devices > len(jax_devices()):
+            continue
+        kw = dict(is_valid=is_valid, batch=batch, devices=devices, chunk=a.many_chunk)
+        t = time.perf_counter()
+        neb_many(energy, Ras[:1], Rbs[:1], a.images, replace(p, max_steps=2), disp, **kw)  # compile
+        t_c = time.perf_counter() - t
+        t = time.perf_counter()
+        rm = neb_many(energy, Ras, Rbs, a.images, p, disp, **kw)
+        t_m = time.perf_counter() - t
+        # vmapped slots round differently (1e-12): a band may then take other steps to the same path
+        same_steps = sum(u.steps == v.steps for u, v in zip(rm, seq, strict=True))
+        both = [(u, v) for u, v in zip(rm, seq, strict=True) if u.converged and v.converged]
+        dbar = max((abs(u.barrier - v.barrier) for u, v in both), default=float("nan"))
+        res["many_runs"][cfg] = dict(
+            batch=batch,
+            devices=devices,
+            s=t_m,
+            compile_s=t_c,
+            gain_vs_sequential=t_seq / t_m,
+            bands_with_same_steps=same_steps,
+            max_barrier_diff_converged=dbar,
+        )
+        print(
+            f"neb_many {cfg}: {t_m:.1f} s vs sequential {t_seq:.1f} s ({t_seq / t_m:.2f}x), "
+            f"same steps {same_steps}/{len(rm)}, barrier diff {dbar:.1e}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return res
+
+
+def jax_devices():
+    import jax
+
+    return jax.devices()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=16)
@@ -181,7 +254,20 @@ def main():
     ap.add_argument("--batch-repeats", dest="batch_repeats", type=int, default=1)
     ap.add_argument("--pipeline-pairs", dest="pipeline_pairs", type=int, default=4)
     ap.add_argument("--pipeline-optimizer", dest="pipeline_optimizer", default="lbfgs")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: ours,ase,batch,pipeline")
+    ap.add_argument(
+        "--many",
+        default="1x1,1x2,4x1,2x2",
+        help="neb_many layouts to time, BATCHxDEVICES, comma separated (CPU devices: --cpu-devices)",
+    )
+    ap.add_argument("--many-chunk", dest="many_chunk", type=int, default=100)
+    ap.add_argument(
+        "--cpu-devices",
+        dest="cpu_devices",
+        type=int,
+        default=2,
+        help="JAX CPU devices to configure (jax_num_cpu_devices; the machine has 2 cores)",
+    )
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: ours,ase,batch,many,pipeline")
     ap.add_argument("--make-data", action="store_true")
     a = ap.parse_args()
     skip = set(filter(None, a.skip.split(",")))
@@ -189,6 +275,7 @@ def main():
     import jax
     import jax.numpy as jnp
 
+    jax.config.update("jax_num_cpu_devices", a.cpu_devices)  # before JAX's first computation
     import pelsim  # noqa: F401
     from pelsim.landscape.neb import NEBParams, neb, neb_batch, periodic_displacement
     from pelsim.landscape.search import landscape_energy
@@ -347,6 +434,10 @@ def main():
 
     print(json.dumps(out), file=sys.stderr, flush=True)
 
+    if "many" not in skip:
+        out.update(_many_section(a, chain, energy, is_valid, disp))
+        print(json.dumps(out), file=sys.stderr, flush=True)
+
     if "pipeline" not in skip:
         from pelsim.landscape.catalogue import Catalogue
         from pelsim.landscape.connect import connect
@@ -365,7 +456,13 @@ def main():
             unit_preset="argon",
             tls_threshold_K=1.0,
         )
-        from pelsim.landscape.search import MAX_NEBS_PER_PAIR, SEARCH_NEB
+        from pelsim.landscape.search import (
+            MAX_NEBS_PER_PAIR,
+            MAX_RECENTRES_PER_PAIR,
+            SEARCH_NEB,
+            add_checked_step,
+            recentring,
+        )
 
         # the searches' own NEB settings (fmax 1e-2, then dimer + Newton to 1e-10): the pipeline
         # is timed as search_glass runs it, not at the benchmark band's fmax
@@ -373,6 +470,9 @@ def main():
         pp = replace(SEARCH_NEB, optimizer=po)
         per_pair = []
         n_steps = 0
+        # as search_glass: a band leaving the pair list continues on a list re-centred on it
+        recentre = recentring(chain[0])
+        rstats = {"dropped_invalid": 0, "dropped_failed": 0}
         for k in range(N_IS - 2, N_IS - 2 - min(a.pipeline_pairs, N_IS - 1), -1):  # from the elementary pair
             t = time.perf_counter()
             steps = connect(
@@ -385,13 +485,22 @@ def main():
                 minimize_ends=False,
                 max_depth=2,
                 max_nebs=MAX_NEBS_PER_PAIR,
-                is_valid=is_valid,  # as search_glass: a band leaving the pair list stops there
+                is_valid=is_valid,
+                recentre=recentre,
+                max_recentres=MAX_RECENTRES_PER_PAIR,
+                stats=rstats,
             )
-            for st in steps:
-                cat.add_step(st, "is_pair")
+            for st in steps:  # as search_glass: each step checked with the energy it was found with
+                _, why = add_checked_step(cat, st, "is_pair", 0, 0, {}, is_valid)
+                rstats["dropped_invalid"] += why == "invalid"
+                rstats["dropped_failed"] += why not in ("", "invalid")
             per_pair.append(time.perf_counter() - t)
             n_steps += len(steps)
-            print(f"pipeline pair {k}: {per_pair[-1]:.1f} s, {len(steps)} steps", file=sys.stderr, flush=True)
+            print(
+                f"pipeline pair {k}: {per_pair[-1]:.1f} s, {len(steps)} steps, {rstats}",
+                file=sys.stderr,
+                flush=True,
+            )
         wall = float(np.sum(per_pair))
         out.update(
             pipeline_pairs=len(per_pair),
@@ -404,6 +513,7 @@ def main():
             pipeline_neb_optimizer=pp.optimizer,
             pipeline_neb_fmax=pp.fmax,
             pairs_per_cpu_hour=len(per_pair) * 3600.0 / (2.0 * wall),
+            pipeline_recentre=dict(rstats, skins=[round(x, 3) for x in recentre.skins]),
         )
     print(json.dumps(out))
 

@@ -34,6 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from pelsim.cache import BoundedCache
 from pelsim.errors import InputError
 
 __all__ = ["MinResult", "minimize", "fire", "lbfgs", "max_force"]
@@ -70,13 +71,11 @@ def _always_valid(R, *args):
     return jnp.bool_(True)
 
 
-_CACHE: dict = {}
+_CACHE = BoundedCache(64)
 
 
 def _cached(key, build):
     if key not in _CACHE:
-        if len(_CACHE) > 64:
-            _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = build()
     return _CACHE[key]
 

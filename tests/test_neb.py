@@ -101,6 +101,22 @@ def test_scheduled_bands_stop_when_they_leave_the_valid_region():
         neb_many(S.mueller_brown, A, B, 8, p, batch=0)
 
 
+def test_connect_from_a_band_of_neb_many_equals_connect():
+    """connect(band=...) starts from a band relaxed elsewhere (search_glass: neb_many over all IS
+    pairs) and gives the same verified step as connect's own NEB; a band with minimised ends
+    would not be the band of Ra -> Rb, so that combination is refused."""
+    p = replace(MB_PARAMS, fmax=1e-3)
+    a, b = _mb(2), _mb(1)
+    (first,) = neb_many(S.mueller_brown, a[None], b[None], 12, p)
+    own = connect(S.mueller_brown, a, b, 12, p, minimize_ends=False)
+    given = connect(S.mueller_brown, a, b, 12, p, minimize_ends=False, band=first)
+    assert len(own) == len(given) == 1
+    assert abs(own[0].barrier - given[0].barrier) < 1e-12
+    assert np.allclose(own[0].saddle.R, given[0].saddle.R, atol=1e-10)
+    with pytest.raises(InputError, match="minimize_ends"):
+        connect(S.mueller_brown, a, b, 12, p, band=first)
+
+
 def test_scheduled_bands_over_two_devices_equal_one_device():
     """neb_many(devices=2): the queue served by two host devices (one thread each) gives the
     same bands as one device. Run in a subprocess: host devices are configured before JAX's

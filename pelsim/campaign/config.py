@@ -153,6 +153,18 @@ SCHEMA: dict[str, Any] = {
         "threads_per_worker": Key(int, 1, min=1),
         "processes": Key(bool, True, doc="process workers (True) or threads in the runner (False)"),
         "scheduler": Key(str, "", doc="address of an existing Dask scheduler; empty = LocalCluster"),
+        "neb_batch": Key(
+            int,
+            1,
+            min=1,
+            doc="IS-pair NEB bands relaxed at once per device (neb_many); > 1 pays on GPUs",
+        ),
+        "neb_devices": Key(
+            int,
+            1,
+            min=1,
+            doc="JAX devices per worker for the IS-pair NEBs (GPUs); on a CPU raise workers instead",
+        ),
     },
 }
 

@@ -152,6 +152,8 @@ def _search(ctx, name: str) -> dict:
             interval=c["quench_every"],
             n_images=c["images"],
             close_max_displacement=c["close_max_displacement"],
+            neb_batch=cfg["runner"]["neb_batch"],
+            neb_devices=cfg["runner"]["neb_devices"],
         )
     elif name == "single_ended":
         kw.update(n_modes=c["n_modes"], n_images=c["images"])

@@ -139,6 +139,8 @@ def cmd_search(args) -> int:
         valley_modes=args.valley_modes,
         n_images=args.images,
         unit_preset=args.units,
+        neb_batch=args.neb_batch,
+        neb_devices=args.neb_devices,
     )
     _print(dict(cat.summary(), **stats), args.json)
     return 0
@@ -260,6 +262,19 @@ def register(subparsers) -> None:
     p.add_argument("--samples", type=int, default=0, help="MD quenches for IS-pair discovery (0: off)")
     p.add_argument("--interval", type=int, default=200, help="MD steps between quenches")
     p.add_argument("--T", type=float, default=0.2, help="MD temperature for IS-pair discovery")
+    p.add_argument(
+        "--neb-batch",
+        type=int,
+        default=1,
+        help="IS-pair NEB bands relaxed at once per device (neb_many; > 1 pays on GPUs)",
+    )
+    p.add_argument(
+        "--neb-devices",
+        type=int,
+        default=1,
+        help="JAX devices for the IS-pair NEBs (GPUs; CPU host devices need "
+        "XLA_FLAGS=--xla_force_host_platform_device_count=N)",
+    )
     p.add_argument(
         "--valley-modes",
         dest="valley_modes",

@@ -16,16 +16,27 @@ Each verified step carries the path profile V(s) (mass-weighted arc length)
 from which :mod:`pelsim.tunneling` computes V0, d, hbar*Omega and Delta0
 (seed Eqs. 3-4): the band between the verified minima, with the climbing image
 replaced by the refined saddle.
+
+Energies that are exact only in a region (a fixed pair list, ``is_valid``) are re-centred, not
+dropped: when a band, an interior minimum or a verified saddle leaves the region, the optional hook
+``recentre(points) -> (energy, is_valid) | None`` builds an energy whose region covers those
+points; the band continues from where it stopped (or is split at an interior minimum it already
+shows), and everything downstream of it (split, recursion, saddle refinement, verification,
+profile) uses that energy. Each step carries the check of the energy it was found with
+(``ElementaryStep.is_valid``), so that a catalogue check uses the right one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from pelsim.cache import BoundedCache
+from pelsim.errors import InputError
 from pelsim.landscape.identity import DISTANCE_TOL, ENERGY_TOL, same_minimum
 from pelsim.landscape.neb import NEBParams, NEBResult, free_displacement, neb, periodic_displacement
 from pelsim.landscape.saddle import StationaryResult, refine_saddle
@@ -46,6 +57,8 @@ class ElementaryStep:
 
     profile: dict with ``s`` (mass-weighted arc length from min_a), ``V`` (energy
     relative to min_a) and ``dVds`` at the band images; ``images`` the band (P, N, d).
+    ``is_valid``: the validity check of the energy the step was found with (None: exact
+    everywhere, or not recorded); after a re-centring, the re-centred energy's check.
     """
 
     min_a: Minimum
@@ -55,6 +68,7 @@ class ElementaryStep:
     images: np.ndarray
     verified: bool = True
     info: dict = field(default_factory=dict)
+    is_valid: Callable | None = field(default=None, repr=False, compare=False)
 
     @property
     def barrier(self) -> float:
@@ -73,7 +87,7 @@ def relax(energy, R, fmax: float = 1e-10) -> Minimum:
     return Minimum(np.asarray(res.R), float(res.energy), float(res.max_force))
 
 
-_JIT_CACHE: dict = {}
+_JIT_CACHE = BoundedCache(64)
 
 
 def _jitted(energy, kind):
@@ -206,6 +220,40 @@ def _tangent_at(images, i, displacement):
     return a / np.linalg.norm(a)
 
 
+#: counts of the re-centring of one connect call (all recursion levels), see :func:`connect`
+RECENTRE_STATS = ("recentred", "recentre_gave_up", "recentre_budget_spent", "invalid_branches")
+
+
+def is_inside(is_valid, *Rs) -> bool:
+    """True when every configuration R passes ``is_valid`` (None: exact everywhere)."""
+    if is_valid is None:
+        return True
+    return all(bool(is_valid(jnp.asarray(R))) for R in Rs)
+
+
+@dataclass
+class _Recentring:
+    """The re-centring hook of one connect call, shared by its whole recursion (budget, counts)."""
+
+    fn: Callable | None
+    budget: int
+    stats: dict
+
+    def __call__(self, *points):
+        """(energy, is_valid) whose region covers all ``points`` (arrays (..., N, d)), or None (no
+        hook, budget spent, or the hook gave up): the branch that asked then ends without steps."""
+        new = None
+        if self.fn is not None and self.stats["recentred"] >= self.budget:
+            self.stats["recentre_budget_spent"] += 1
+        elif self.fn is not None:
+            shape = np.shape(points[0])[-2:]
+            new = self.fn(np.concatenate([np.reshape(p, (-1,) + shape) for p in points]))
+            self.stats["recentred" if new is not None else "recentre_gave_up"] += 1
+        if new is None:
+            self.stats["invalid_branches"] += 1
+        return new
+
+
 def connect(
     energy,
     Ra,
@@ -223,8 +271,13 @@ def connect(
     minimize_ends: bool = True,
     max_nebs: int = 0,
     is_valid=None,
+    recentre=None,
+    max_recentres: int = 2,
+    stats: dict | None = None,
+    band: NEBResult | None = None,
     _depth: int = 0,
     _nebs=None,
+    _rc: _Recentring | None = None,
 ) -> list[ElementaryStep]:
     """Connect minima Ra and Rb through verified elementary steps (see module docstring).
 
@@ -232,17 +285,36 @@ def connect(
     when ``max_depth`` or ``max_nebs`` is exhausted; each step is a valid DWP on its own).
     ``max_nebs`` (0 = no limit) bounds the NEBs of the whole recursion: unconverged bands split
     at spurious interior minima can otherwise multiply (KA N=1000, 16 images: > 17 min for one
-    IS pair at depth 2, 2026-11-24). ``is_valid`` (optional, as in :func:`neb`): a band that
-    leaves the region where the energy is exact stops there and its branch ends without steps.
+    IS pair at depth 2, 2026-11-24).
+
+    ``is_valid`` (optional, as in :func:`neb`): the region where ``energy`` is exact. A band that
+    leaves it stops there (neb.py); an interior minimum or a verified saddle (or one of its two
+    minima) found outside it is not used as is. Then ``recentre(points)`` (optional, e.g.
+    :func:`pelsim.landscape.search.recentring`) is asked for an ``(energy, is_valid)`` whose region
+    covers ``points`` (the band and the offending configurations): the band continues from where
+    it stopped (``neb(..., band=)``; a stopped band that already shows an interior minimum is split
+    there instead), the minimum is relaxed again or the saddle refined and
+    verified again, and the branch goes on with that energy. Without a hook, when the hook
+    returns None, or after ``max_recentres`` re-centrings (whole recursion), the branch ends
+    without steps. Each re-centring compiles the jitted relaxations again (the energy is a static
+    jit argument). ``band`` (optional): the relaxed first band Ra -> Rb (e.g. from
+    :func:`pelsim.landscape.neb.neb_many`, which relaxes the first bands of many pairs at once),
+    used instead of the first NEB; it needs ``minimize_ends=False`` (its ends are Ra and Rb).
+    ``stats`` (optional dict): the counts of :data:`RECENTRE_STATS` are added to
+    it. Every returned step's ``is_valid`` is the check of the energy it was found with.
     """
     params = params or NEBParams(fmax=1e-3)
     disp = free_displacement if box is None else periodic_displacement(box)
     same = lambda a, b: same_minimum(a.energy, a.R, b.energy, b.R, box, energy_tol, distance_tol)
+    if band is not None and (minimize_ends or np.shape(band.images)[1:] != np.shape(Ra)):
+        raise InputError("connect(band=...) needs minimize_ends=False and a band of Ra's shape")
+    if _rc is None:
+        if int(max_recentres) != max_recentres or max_recentres < 0:
+            raise InputError(f"max_recentres must be an integer >= 0, got {max_recentres}")
+        _rc = _Recentring(recentre, int(max_recentres), dict.fromkeys(RECENTRE_STATS, 0))
     A = relax(energy, Ra, fmax_min) if minimize_ends else Minimum(np.asarray(Ra), float(energy(Ra)), 0.0)
     B = relax(energy, Rb, fmax_min) if minimize_ends else Minimum(np.asarray(Rb), float(energy(Rb)), 0.0)
     nebs = [0] if _nebs is None else _nebs  # shared by the whole recursion
-    if same(A, B) or _depth > max_depth or (max_nebs > 0 and nebs[0] >= max_nebs):
-        return []
     kw = dict(
         n_images=n_images,
         params=params,
@@ -259,56 +331,97 @@ def connect(
         is_valid=is_valid,
         _depth=_depth + 1,
         _nebs=nebs,
+        _rc=_rc,
     )
-    nebs[0] += 1
-    band = neb(energy, A.R, B.R, n_images, params, disp, is_valid=is_valid)
-    if not band.valid:
-        return []
-    inner = band.interior_minima()
-    if inner:
-        M = relax(energy, band.images[inner[0]], fmax_min)
-        if not same(M, A) and not same(M, B):
-            return connect(energy, A.R, M.R, **kw) + connect(energy, M.R, B.R, **kw)
-    return _steps_from_band(energy, A, B, band, disp, same, kw)
+    try:
+        if same(A, B) or _depth > max_depth or (max_nebs > 0 and nebs[0] >= max_nebs):
+            return []
+        nebs[0] += 1
+        if band is None:
+            band = neb(energy, A.R, B.R, n_images, params, disp, is_valid=is_valid)
+        while True:
+            if not band.valid:  # left the region: re-centre on the band where it stopped
+                new = _rc(band.images)
+                if new is None:
+                    return []
+                energy, is_valid = new
+                kw["is_valid"] = is_valid
+            inner = band.interior_minima()
+            if inner:
+                M = relax(energy, band.images[inner[0]], fmax_min)
+                if not is_inside(is_valid, M.R):
+                    new = _rc(band.images, M.R)
+                    if new is None:
+                        return []
+                    energy, is_valid = new
+                    kw["is_valid"] = is_valid
+                    M = relax(energy, M.R, fmax_min)
+                    if not is_inside(is_valid, M.R):
+                        _rc.stats["invalid_branches"] += 1
+                        return []
+                if not same(M, A) and not same(M, B):
+                    return connect(energy, A.R, M.R, **kw) + connect(energy, M.R, B.R, **kw)
+            if band.valid:
+                break
+            # a stopped band without a new interior minimum: continue it with the re-centred energy.
+            # A stopped band that shows one is split there instead: continued, the images of the
+            # benchmark pair is2 -> is3 kept sliding into ever lower minima (7.8 -> 31 eps below is2
+            # over 6 re-centrings, 74 s, no step); split, it gave 3 steps (docs/landscape.md)
+            band = neb(energy, A.R, B.R, n_images, params, disp, band=band.images, is_valid=is_valid)
+        return _steps_from_band(energy, A, B, band, disp, same, kw)
+    finally:
+        if stats is not None and _depth == 0:
+            for k in RECENTRE_STATS:
+                stats[k] = stats.get(k, 0) + _rc.stats[k]
 
 
 def _steps_from_band(energy, A, B, band: NEBResult, disp, same, kw) -> list[ElementaryStep]:
     ic = band.i_climb
     if ic <= 0 or ic >= len(band.energies) - 1:
         return []
-    sad = refine_saddle(
-        energy, band.images[ic], direction=_tangent_at(band.images, ic, disp), fmax=kw["fmax_saddle"]
-    )
-    if not sad.converged or sad.n_negative != 1:
+    is_valid, rc = kw["is_valid"], kw["_rc"]
+    R0, direction = band.images[ic], _tangent_at(band.images, ic, disp)
+    for _attempt in range(2):  # once more after a re-centring, from the saddle found
+        sad = refine_saddle(energy, R0, direction=direction, fmax=kw["fmax_saddle"])
+        if not sad.converged or sad.n_negative != 1:
+            return []
+        m1, m2 = verify_saddle(energy, sad, kw["push"], kw["fmax_min"])
+        if is_inside(is_valid, sad.R, m1.R, m2.R):
+            break
+        new = rc(band.images, sad.R, m1.R, m2.R)
+        if new is None:
+            return []
+        energy, is_valid = new
+        kw["is_valid"] = is_valid
+        R0, direction = sad.R, sad.mode
+    else:
+        rc.stats["invalid_branches"] += 1
         return []
-    m1, m2 = verify_saddle(energy, sad, kw["push"], kw["fmax_min"])
     if same(m1, m2):
         return []
     # orient the step from the side closer to A
     if same(m2, A) or same(m1, B):
         m1, m2 = m2, m1
-    steps = []
     if same(m1, A) and same(m2, B):
         images = np.array(band.images)
         images[ic] = sad.R
         images[0], images[-1] = m1.R, m2.R
         prof = path_profile(energy, images, kw["masses"], disp)
-        steps.append(ElementaryStep(m1, sad, m2, prof, images, True, {"neb_steps": band.steps}))
-        return steps
+        return [ElementaryStep(m1, sad, m2, prof, images, True, {"neb_steps": band.steps}, is_valid)]
     # the saddle connects other minima: record it (profile from its two half-bands), fill the gaps
-    steps.append(
-        step_from_saddle(
-            energy,
-            sad,
-            m1,
-            m2,
-            kw["n_images"],
-            kw["params"],
-            kw["box"],
-            kw["masses"],
-            {"neb_steps": band.steps},
-        )
+    step = step_from_saddle(
+        energy,
+        sad,
+        m1,
+        m2,
+        kw["n_images"],
+        kw["params"],
+        kw["box"],
+        kw["masses"],
+        {"neb_steps": band.steps},
     )
+    step.is_valid = is_valid
+    steps = [step]
     if kw["_depth"] <= kw["max_depth"]:
         if not same(A, m1):
             steps = connect(energy, A.R, m1.R, **kw) + steps

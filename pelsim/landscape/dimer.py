@@ -36,11 +36,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from pelsim import pair_hessian as _ph
+from pelsim.cache import BoundedCache
 from pelsim.errors import InputError
 
 __all__ = ["DimerResult", "DimerOps", "dimer_ops", "lowest_curvature", "dimer", "activate"]
 
-_OPS: dict = {}  # (energy, shape) -> DimerOps, like the gradient caches of saddle.py
+_OPS = BoundedCache(64)  # (energy, shape) -> DimerOps, like the gradient caches of saddle.py
 
 
 @dataclass

@@ -58,6 +58,7 @@ class ExploreStats:
     closing_dwps: int = 0  # DWPs added by the closing connections
     dropped_invalid: int = 0
     dropped_failed: int = 0
+    recentre: dict = field(default_factory=dict)  # connect's RECENTRE_STATS over the closing connections
     twps: int = 0  # TWPs added to the catalogue by this exploration
     twp_errors: int = 0  # new DWPs after which catalogue.find_twps failed (a triangle with NaN Delta0)
     seconds: float = 0.0
@@ -154,6 +155,8 @@ def explore_neighbourhood(
     n_images: int = 12,
     params=None,
     is_valid=None,
+    recentre=None,
+    max_recentres: int = 2,
     start_minima=(),
     stop_at_twp: bool = False,
     provenance: dict | None = None,
@@ -174,7 +177,9 @@ def explore_neighbourhood(
     minimum are not verified (no profile bands). ``close``/``close_max_displacement``
     (sigma) control the triangle-closing connections. ``start_minima``: catalogue indices expanded first
     (e.g. minima of low-barrier DWPs of an earlier run); their graph neighbours are queued too.
-    ``is_valid``: optional validity test of a fixed pair list (steps violating it are dropped).
+    ``is_valid``: optional validity test of a fixed pair list (steps violating it are dropped);
+    ``recentre``/``max_recentres``: the re-centring hook of the closing connections
+    (``connect.connect``; their counts go to ``ExploreStats.recentre``).
     ``catalogue`` (created if None) must match the system; R_is must be a minimum.
     Returns (catalogue, ExploreStats).
     """
@@ -285,6 +290,9 @@ def explore_neighbourhood(
                     minimize_ends=False,
                     max_depth=2,
                     is_valid=is_valid,
+                    recentre=recentre,
+                    max_recentres=max_recentres,
+                    stats=stats.recentre,
                 )
                 got = [add(s, "explore_closing") for s in steps]
                 stats.closing_dwps += sum(new for *_, new in got)

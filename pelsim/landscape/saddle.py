@@ -40,11 +40,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from pelsim import pair_hessian as _ph
+from pelsim.cache import BoundedCache
 from pelsim.errors import InputError
 from pelsim.landscape import dimer as _dimer
 
-_HESS_CACHE: dict = {}
-_GRAD_CACHE: dict = {}
+_HESS_CACHE = BoundedCache(64)
+_GRAD_CACHE = BoundedCache(64)
 
 
 def _hess_fn(energy):

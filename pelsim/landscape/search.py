@@ -15,8 +15,10 @@ Three routes, each tagged in the catalogue (``method``):
 Every DWP gets the tunneling parameters of seed Eqs. 3-4 through the catalogue.
 Energies: for N <= ``PAIR_LIST_MIN_N`` the all-pairs energy (exact for any
 displacement); above, a fixed pair list built at the glass IS with skin 1.5
-sigma (valid while no particle moves more than 0.75 sigma; steps violating it are
-dropped and counted in ``stats['dropped_invalid']``).
+sigma (valid while no particle moves more than 0.75 sigma). A connection (``connect``) whose band
+leaves that region continues on a list re-centred on the band (:func:`recentring`, at most
+``MAX_RECENTRES_PER_PAIR`` times per IS pair); other steps violating it are dropped and counted in
+``stats['dropped_invalid']``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ import numpy as np
 
 from pelsim.errors import InputError
 from pelsim.landscape.catalogue import Catalogue
-from pelsim.landscape.connect import ElementaryStep, connect, relax, step_from_saddle, verify_saddle
+from pelsim.landscape.connect import (
+    RECENTRE_STATS,
+    ElementaryStep,
+    connect,
+    relax,
+    step_from_saddle,
+    verify_saddle,
+)
 from pelsim.landscape.identity import same_minimum
 from pelsim.landscape.neb import NEBParams
 from pelsim.landscape.saddle import normal_modes, single_ended_search
@@ -46,44 +55,120 @@ PAIR_LIST_SKIN = 1.5
 SEARCH_NEB = NEBParams(fmax=1e-2, max_steps=2000, climb_after=0.1, dt_max=0.06)
 # NEBs per IS-pair connection (all recursion levels): bounds a pair whose bands keep splitting
 MAX_NEBS_PER_PAIR = 6
+# Re-centring of the pair list on a band that leaves it (connect's ``recentre`` hook, see
+# :func:`recentring`): the reference is the centre of each particle's extent over the band and the
+# skin leaves at least RECENTRE_MARGIN sigma of room beyond the band's spread, up to
+# RECENTRE_MAX_SKIN (then the branch is given up). Each re-centring compiles the NEB, minimiser and
+# saddle programs again for the new energy; MAX_RECENTRES_PER_PAIR bounds that cost per IS pair.
+RECENTRE_MARGIN = 0.25
+RECENTRE_MAX_SKIN = 2.0
+MAX_RECENTRES_PER_PAIR = 2
 
 
-def landscape_energy(conf, kind: str = "smooth", R_ref=None):
+def landscape_energy(conf, kind: str = "smooth", R_ref=None, skin: float = PAIR_LIST_SKIN):
     """(energy, is_valid) for landscape work on ``conf`` (see module docstring).
 
+    ``R_ref`` (default: conf's positions) is the pair list's reference and need not be a physical
+    configuration; ``skin`` its skin (sigma): the energy is exact while every particle stays
+    within skin/2 of its reference position (``is_valid``; None for the all-pairs energy).
     The energy carries its analytic pair Hessian and Hessian-vector product
     (:mod:`pelsim.pair_hessian`), used by Hessians, normal modes, the dimer and saddle refinement.
     """
     from pelsim import pair_hessian
     from pelsim.models import load_model
-    from pelsim.potentials import energy_fn, fixed_pair_energy
+    from pelsim.potentials import energy_fn
 
     model = load_model(conf.model)
     # all pairs also when the box is too small for a pair list with this skin (3D KA, N < ~615)
-    too_small = 0.5 * float(np.min(conf.box)) <= model.rc_max + PAIR_LIST_SKIN
+    too_small = 0.5 * float(np.min(conf.box)) <= model.rc_max + skin
     if conf.n <= PAIR_LIST_MIN_N or too_small:
         energy = energy_fn(model, conf.box, conf.species, kind)
         ph = pair_hessian.pair_hessian(model, conf.box, conf.species, kind)
         return pair_hessian.attach(energy, ph), None
-    R_ref = conf.positions if R_ref is None else R_ref
-    energy, is_valid = fixed_pair_energy(model, conf.box, conf.species, R_ref, PAIR_LIST_SKIN, kind)
-    ph = pair_hessian.for_pair_list(model, conf.box, conf.species, R_ref, PAIR_LIST_SKIN, kind)
-    return pair_hessian.attach(energy, ph), is_valid
+    return pair_list_energy(conf, kind, conf.positions if R_ref is None else R_ref, skin)
+
+
+def pair_list_energy(conf, kind: str, R_ref, skin: float):
+    """(energy, is_valid) on a fixed pair list of ``conf``'s system built at ``R_ref`` with ``skin``
+    (whatever N), with its analytic pair Hessian attached (see :func:`landscape_energy`)."""
+    from pelsim import pair_hessian
+    from pelsim.potentials import fixed_pair_energy
+
+    energy, is_valid = fixed_pair_energy(conf.model, conf.box, conf.species, R_ref, skin, kind)
+    ph = pair_hessian.for_pair_list(conf.model, conf.box, conf.species, R_ref, skin, kind)
+    energy = pair_hessian.attach(energy, ph)
+    energy.skin = skin
+    return energy, is_valid
+
+
+def band_reference(images, box) -> tuple[np.ndarray, float]:
+    """(centre (N, d), radius): per particle the centre of its extent (bounding box) over the
+    configurations ``images`` (P, N, d), unwrapped by minimum image (``box``; None: free space)
+    relative to image 0, and the
+    largest distance of any particle of any image from its centre (sigma).
+
+    A pair list built at the centre with skin >= 2 * radius is exact on every image (validity only
+    needs each particle within skin/2 of its reference position, physical or not)."""
+    X = np.asarray(images, dtype=float)
+    d = X - X[0]
+    if box is not None:
+        box = np.asarray(box, dtype=float).reshape(-1)
+        d = d - box * np.round(d / box)
+    U = X[0] + d
+    centre = 0.5 * (U.min(axis=0) + U.max(axis=0))
+    radius = float(np.sqrt(np.max(np.sum((U - centre) ** 2, axis=-1))))
+    return centre, radius
+
+
+def recentring(
+    conf,
+    kind: str = "smooth",
+    margin: float = RECENTRE_MARGIN,
+    max_skin: float = RECENTRE_MAX_SKIN,
+    skin: float = PAIR_LIST_SKIN,
+):
+    """``connect``'s re-centring hook for the pair-list energies of ``conf``'s system.
+
+    ``fn(images)`` returns the (energy, is_valid) of :func:`pair_list_energy` built at the
+    :func:`band_reference` centre of ``images`` with skin max(``skin``, 2 (radius + ``margin``)):
+    exact on every image, with at least ``margin`` sigma of room for each particle to move on; or
+    None (give up) when that skin would exceed ``max_skin`` or the box allows (cutoff + skin must
+    stay below half the box side). ``fn.skins`` records the skins built.
+    """
+    from pelsim.models import load_model
+
+    if not (margin >= 0 and skin > 0 and max_skin >= skin):
+        raise InputError(
+            f"recentring needs margin >= 0 and 0 < skin <= max_skin, got margin={margin}, "
+            f"skin={skin}, max_skin={max_skin}"
+        )
+    cap = min(max_skin, 0.5 * float(np.min(conf.box)) - load_model(conf.model).rc_max - 1e-6)
+
+    def fn(images):
+        centre, radius = band_reference(images, conf.box)
+        need = max(skin, 2.0 * (radius + margin))
+        if need > cap:
+            return None
+        fn.skins.append(need)
+        return pair_list_energy(conf, kind, centre, need)
+
+    fn.skins = []
+    return fn
 
 
 def _valid_step(step: ElementaryStep, is_valid) -> bool:
-    if is_valid is None:
-        return True
-    import jax.numpy as jnp
+    from pelsim.landscape.connect import is_inside
 
-    return all(bool(is_valid(jnp.asarray(R))) for R in (step.min_a.R, step.saddle.R, step.min_b.R))
+    return is_inside(is_valid, step.min_a.R, step.saddle.R, step.min_b.R)
 
 
 def add_checked_step(catalogue, step: ElementaryStep, method, glass, seed, prov, is_valid):
     """Add a verified step to ``catalogue`` unless the pair list cannot vouch for it or the
     catalogue refuses it (e.g. a barrier below the zero-point energy: one bad step must not lose a
-    glass). Returns (DWP row index or None, "" | "invalid" | the refusal message)."""
-    if not _valid_step(step, is_valid):
+    glass). The check is the step's own (``step.is_valid``: the energy it was found with, e.g. a
+    re-centred pair list) when it carries one, else ``is_valid`` (the glass's).
+    Returns (DWP row index or None, "" | "invalid" | the refusal message)."""
+    if not _valid_step(step, step.is_valid if step.is_valid is not None else is_valid):
         return None, "invalid"
     try:
         return catalogue.add_step(step, method, glass, seed, prov), ""
@@ -211,6 +296,8 @@ def search_glass(
     valley_q_max: float = 1.0,
     valley_points: int = 11,
     explore: dict | None = None,
+    neb_batch: int = 1,
+    neb_devices: int = 1,
 ):
     """Run the searches on one glass configuration and add the results to a catalogue.
 
@@ -226,6 +313,10 @@ def search_glass(
     ``explore`` (a dict of keyword arguments of
     :func:`pelsim.landscape.explore.explore_neighbourhood`, e.g. budgets) runs the breadth-first
     neighbourhood exploration from the glass IS (methods ``explore`` and ``explore_closing``).
+    ``neb_batch``/``neb_devices``: the first NEB bands of all IS pairs are relaxed together by
+    :func:`pelsim.landscape.neb.neb_many` with that many slots per device on that many JAX devices
+    (GPUs; on a CPU each step is compute-bound, so 1 and 1, the default, unless host devices were
+    configured; batched slots round differently, which may change a band's step count).
     Returns (catalogue, stats).
     """
     if close_max_displacement < 0:
@@ -259,6 +350,7 @@ def search_glass(
         raise InputError(f"catalogue holds N={catalogue.attrs['N']} particles, glass has {conf.n}")
     IS, res = quench(conf, kind=kind)
     energy, is_valid = landscape_energy(IS, kind)
+    recentre = recentring(IS, kind) if is_valid is not None else None
     box = conf.box
     params = SEARCH_NEB
     prov = {
@@ -272,6 +364,7 @@ def search_glass(
         "kind": kind,
     }
     stats = {"is_energy": res.energy, "dwps_before": len(catalogue.dwp_rows), "dropped_invalid": 0}
+    stats.update(dict.fromkeys(RECENTRE_STATS, 0))
     catalogue.add_minimum(IS.positions, res.energy, res.max_force, glass, dict(prov, protocol="glass IS"))
 
     def add(steps, method):
@@ -295,7 +388,22 @@ def search_glass(
         stats["is_pairs"] = sum(r == "transition" for *_, r in pairs)
         stats["is_pairs_closing"] = sum(r == "closing" for *_, r in pairs)
         stats["is_distinct"] = len(uniq)
-        for i, j, _route in pairs:
+        # the first band of every pair at once (neb_many: a queue over batch slots and devices;
+        # batch 1 on one device follows the same trajectories as connect's own NEB)
+        from pelsim.landscape.neb import neb_many, periodic_displacement
+
+        firsts = neb_many(
+            energy,
+            np.stack([uniq[i][0] for i, _, _ in pairs]) if pairs else np.zeros((0,) + IS.positions.shape),
+            np.stack([uniq[j][0] for _, j, _ in pairs]) if pairs else np.zeros((0,) + IS.positions.shape),
+            n_images,
+            params,
+            periodic_displacement(box),
+            is_valid=is_valid,
+            batch=neb_batch,
+            devices=neb_devices,
+        )
+        for (i, j, _route), first in zip(pairs, firsts, strict=True):
             add(
                 connect(
                     energy,
@@ -308,6 +416,10 @@ def search_glass(
                     max_depth=2,
                     max_nebs=MAX_NEBS_PER_PAIR,
                     is_valid=is_valid,
+                    recentre=recentre,
+                    max_recentres=MAX_RECENTRES_PER_PAIR,
+                    stats=stats,
+                    band=first,
                 ),
                 "is_pair",
             )
@@ -337,6 +449,7 @@ def search_glass(
             seed=seed,
             params=params,
             is_valid=is_valid,
+            recentre=recentre,
             provenance=prov,
             **explore,
         )
@@ -352,6 +465,9 @@ def search_glass(
 
 __all__ = [
     "landscape_energy",
+    "band_reference",
+    "recentring",
+    "add_checked_step",
     "single_ended_steps",
     "is_pair_candidates",
     "is_pair_plan",
