@@ -233,3 +233,17 @@ def test_per_energy_caches_are_bounded():
     assert list(c) == [2, 3, 4] and c[4] == 40
     for cache in (C._JIT_CACHE, dimer._OPS, neb._VALID_CACHE, saddle._HESS_CACHE, saddle._GRAD_CACHE):
         assert isinstance(cache, BoundedCache) and cache.maxsize <= 64
+
+
+def test_step_whose_profile_leaves_the_region_is_refused():
+    """The tunneling parameters come from the path profile, so the catalogue check covers every
+    profile image, not only the minima and the saddle: a region that holds both minima and the
+    saddle but misses one interior image of the path refuses the step (counted "invalid")."""
+    (st,) = connect(S.mueller_brown, _mb(0), _mb(2), 12, P_MB)
+    k = next(i for i in range(1, len(st.images) - 1) if not np.allclose(st.images[i], st.saddle.R))
+    hole = jnp.asarray(st.images[k])
+    valid = lambda R: jnp.linalg.norm(R - hole) > 1e-6  # everywhere but at image k
+    assert all(bool(valid(R)) for R in (st.min_a.R, st.saddle.R, st.min_b.R))
+    cat = Catalogue(None, N=1, dim=2)
+    assert add_checked_step(cat, st, "is_pair", 0, 0, {}, valid) == (None, "invalid")
+    assert add_checked_step(cat, st, "is_pair", 0, 0, {}, lambda R: jnp.bool_(True))[1] == ""

@@ -157,9 +157,14 @@ def recentring(
 
 
 def _valid_step(step: ElementaryStep, is_valid) -> bool:
+    """The minima, the saddle and every image of the path profile (from which the tunneling
+    parameters come) lie where the energy is exact."""
     from pelsim.landscape.connect import is_inside
+    from pelsim.landscape.neb import _band_validity
 
-    return is_inside(is_valid, step.min_a.R, step.saddle.R, step.min_b.R)
+    if not is_inside(is_valid, step.min_a.R, step.saddle.R, step.min_b.R):
+        return False
+    return step.images is None or bool(_band_validity(is_valid, np.asarray(step.images)))
 
 
 def add_checked_step(catalogue, step: ElementaryStep, method, glass, seed, prov, is_valid):
