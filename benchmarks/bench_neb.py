@@ -152,6 +152,7 @@ def _many_section(a, chain, energy, is_valid, disp) -> dict:
     the same NEBs one after another with ``neb``. Bands: the chain's pairs in both directions,
     the searches' NEB settings (SEARCH_NEB) and the pair list's validity check, as search_glass
     runs them. Throughput = bands per second; the gain is sequential time / scheduled time."""
+    import jax
     import jax.numpy as jnp
 
     from pelsim.landscape.neb import neb, neb_many
@@ -180,7 +181,7 @@ def _many_section(a, chain, energy, is_valid, disp) -> dict:
     )
     for cfg in a.many.split(","):
         batch, devices = (int(v) for v in cfg.split("x"))
-        if devices > len(jax_devices()):
+        if devices > len(jax.devices()):
             continue
         kw = dict(is_valid=is_valid, batch=batch, devices=devices, chunk=a.many_chunk)
         t = time.perf_counter()
@@ -209,12 +210,6 @@ def _many_section(a, chain, energy, is_valid, disp) -> dict:
             flush=True,
         )
     return res
-
-
-def jax_devices():
-    import jax
-
-    return jax.devices()
 
 
 def main():

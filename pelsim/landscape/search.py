@@ -397,16 +397,20 @@ def search_glass(
         # batch 1 on one device follows the same trajectories as connect's own NEB)
         from pelsim.landscape.neb import neb_many, periodic_displacement
 
-        firsts = neb_many(
-            energy,
-            np.stack([uniq[i][0] for i, _, _ in pairs]) if pairs else np.zeros((0,) + IS.positions.shape),
-            np.stack([uniq[j][0] for _, j, _ in pairs]) if pairs else np.zeros((0,) + IS.positions.shape),
-            n_images,
-            params,
-            periodic_displacement(box),
-            is_valid=is_valid,
-            batch=neb_batch,
-            devices=neb_devices,
+        firsts = (
+            neb_many(
+                energy,
+                np.stack([uniq[i][0] for i, _, _ in pairs]),
+                np.stack([uniq[j][0] for _, j, _ in pairs]),
+                n_images,
+                params,
+                periodic_displacement(box),
+                is_valid=is_valid,
+                batch=neb_batch,
+                devices=neb_devices,
+            )
+            if pairs
+            else []
         )
         for (i, j, _route), first in zip(pairs, firsts, strict=True):
             add(
