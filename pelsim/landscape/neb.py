@@ -256,6 +256,11 @@ def _done(s, params: NEBParams):
     return (s["fm"] < params.fmax) & (s["climb"] | (not params.climb))
 
 
+def _inside(is_valid, band):
+    """Every image of ``band`` passes ``is_valid`` (a JAX bool; True without a check)."""
+    return jnp.bool_(True) if is_valid is None else jnp.all(jax.vmap(is_valid)(band))
+
+
 def _field(energy, x, climb_on, E_ends):
     E, Fi = _image_forces(energy, x, E_ends)
     return E, Fi, _climbing_mask(E, climb_on)
@@ -333,12 +338,10 @@ def _advance(energy, state, params: NEBParams, displacement, is_valid=None):
 
     def cond(s):
         go = (~_done(s, params)) & (s["step"] < jnp.minimum(s["stop_at"], params.max_steps))
-        if is_valid is None:
-            return go
         # a band that has left the region where the energy is exact (e.g. a fixed pair list's
         # radius) stops at once: its later steps would follow a wrong energy (measured on a KA
         # N=1000 pair: 1000 steps, 20 s, after the band had left the list; docs/landscape.md)
-        return go & jnp.all(jax.vmap(is_valid)(s["x"]))
+        return go & _inside(is_valid, s["x"])
 
     def fire_step(s):
         v, F = s["v"], s["F"]
@@ -527,6 +530,19 @@ def neb(
     )
 
 
+def _pair_bands(Ras, Rbs, n_images, params: NEBParams, displacement):
+    """The interpolated, checked bands (P, n_images + 2, N, d) of P endpoint pairs (P, N, d)."""
+    Ras = jnp.asarray(Ras, dtype=jnp.float64)
+    Rbs = jnp.asarray(Rbs, dtype=jnp.float64)
+    if Ras.shape != Rbs.shape or Ras.ndim != 3:
+        raise InputError(
+            f"NEB batch endpoints must both be (P, N, d) of the same shape, got {Ras.shape} and {Rbs.shape}"
+        )
+    bands = jax.vmap(lambda a, b: interpolate(a, b, n_images, displacement))(Ras, Rbs)
+    _check_band(bands, params, "bands")
+    return bands
+
+
 def neb_batch(
     energy,
     Ras,
@@ -545,12 +561,7 @@ def neb_batch(
     length use :func:`neb_many`, which refills the slot of a finished band.
     """
     params = params or NEBParams()
-    Ras = jnp.asarray(Ras, dtype=jnp.float64)
-    Rbs = jnp.asarray(Rbs, dtype=jnp.float64)
-    if Ras.shape != Rbs.shape:
-        raise InputError(f"NEB batch endpoints have different shapes {Ras.shape} and {Rbs.shape}")
-    bands = jax.vmap(lambda a, b: interpolate(a, b, n_images, displacement))(Ras, Rbs)
-    _check_band(bands, params, "bands")
+    bands = _pair_bands(Ras, Rbs, n_images, params, displacement)
     x, E, ic, steps, fm, ok = _relax_many(energy, bands, params, displacement, is_valid)
     x, E = np.asarray(x), np.asarray(E)
     valid = _band_validity(is_valid, x)
@@ -576,12 +587,7 @@ def _advance_many(energy, states, params, displacement, is_valid=None):
         s = jax.tree_util.tree_map(lambda a: a[None], adv(jax.tree_util.tree_map(lambda a: a[0], states)))
     else:
         s = jax.vmap(adv)(states)
-    valid = (
-        jnp.ones(s["step"].shape, bool)
-        if is_valid is None
-        else jax.vmap(lambda x: jnp.all(jax.vmap(is_valid)(x)))(s["x"])
-    )
-    return s, jax.vmap(lambda st: _summary(st, params))(s), valid
+    return s, jax.vmap(lambda st: _summary(st, params))(s), jax.vmap(lambda x: _inside(is_valid, x))(s["x"])
 
 
 @jax.jit
@@ -653,16 +659,11 @@ def neb_many(
     params = params or NEBParams()
     if batch < 1 or chunk < 1:
         raise InputError(f"neb_many needs batch >= 1 and chunk >= 1, got batch={batch}, chunk={chunk}")
-    Ras = np.asarray(Ras, dtype=np.float64)
-    Rbs = np.asarray(Rbs, dtype=np.float64)
-    if Ras.shape != Rbs.shape or Ras.ndim != 3:
-        raise InputError(f"neb_many endpoints must both be (P, N, d), got {Ras.shape} and {Rbs.shape}")
     devs = _device_list(devices)
-    P = Ras.shape[0]
-    if P == 0:
+    if np.shape(Ras)[:1] == (0,):
         return []
-    bands = np.asarray(jax.vmap(lambda a, b: interpolate(a, b, n_images, displacement))(Ras, Rbs))
-    _check_band(bands, params, "bands")
+    bands = np.asarray(_pair_bands(Ras, Rbs, n_images, params, displacement))
+    P = bands.shape[0]
     todo: queue.Queue = queue.Queue()
     for k in range(P):
         todo.put(k)
@@ -686,12 +687,13 @@ def neb_many(
             return
         filler = bands[next(k for k in slots if k is not None)]
         put = lambda a: jax.device_put(a, dev)
-        states = _init_many(
-            energy,
-            put(np.stack([bands[k] if k is not None else filler for k in slots])),
-            params,
-            displacement,
-        )
+
+        def init(ks):  # states of the bands ks (None: a filler band that will not step)
+            return _init_many(
+                energy, put(np.stack([filler if k is None else bands[k] for k in ks])), params, displacement
+            )
+
+        states = init(slots)
         while True:
             # the queue is empty once a slot is: compact the batch to the smallest power of two
             # that holds the running bands (a vmapped loop steps every slot while one runs)
@@ -727,14 +729,8 @@ def neb_many(
             if all(k is None for k in slots):
                 return
             if fresh:
-                new = _init_many(
-                    energy,
-                    put(np.stack([bands[slots[i]] if i in fresh else filler for i in range(size)])),
-                    params,
-                    displacement,
-                )
-                mask = put(np.isin(np.arange(size), fresh))
-                states = _merge(mask, new, states)
+                new = init([slots[i] if i in fresh else None for i in range(size)])
+                states = _merge(put(np.isin(np.arange(size), fresh)), new, states)
 
     def run(dev):
         try:
