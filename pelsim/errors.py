@@ -1,15 +1,33 @@
-"""Errors that name a problem in the user's input.
+"""Errors of pelsim: the toolkit's common classes (defined in :mod:`etm.errors`) and pelsim's own.
 
-Every CLI catches :class:`InputError` and prints one line ``error: ...`` on
-stderr with exit code 2, never a traceback. Library code raises it for bad
-input (missing file, malformed config, NaN or overlapping coordinates,
-neighbor-list overflow that cannot be repaired, ...).
+Every CLI catches :class:`ToolkitError` and prints one line ``error: ...`` on stderr, never a
+traceback, with the class's ``exit_code`` (input 2, environment 3, calculation 1). Library code
+raises :class:`InputError` for bad input (missing file, malformed config, NaN or overlapping
+coordinates, neighbor-list overflow that cannot be repaired, ...) and
+:class:`CalculationError` for failed or rejected calculations.
 """
 
+from etm.errors import (
+    EXIT_CALCULATION,
+    EXIT_ENVIRONMENT,
+    EXIT_INPUT,
+    CalculationError,
+    EnvironmentFailure,
+    InputError,
+    ToolkitError,
+)
 
-class InputError(ValueError):
-    """Bad user input; the message names the problem in one line."""
+__all__ = [
+    "EXIT_CALCULATION",
+    "EXIT_ENVIRONMENT",
+    "EXIT_INPUT",
+    "CalculationError",
+    "ConvergenceError",
+    "EnvironmentFailure",
+    "InputError",
+    "ToolkitError",
+]
 
 
-class ConvergenceError(RuntimeError):
+class ConvergenceError(CalculationError):
     """An iterative method did not reach its stopping rule."""
