@@ -7,14 +7,14 @@ Conversion to physical units goes through :mod:`pelsim.units`.
 Importing pelsim enables float64 in JAX (landscape work needs energy
 differences of 1e-6 epsilon and forces of 1e-10) and JAX's persistent
 compilation cache (``$PELSIM_JAX_CACHE``, default ``~/.cache/pelsim/jax``).
-MD may still run in float32 by passing float32 arrays explicitly.
+It forces no platform: JAX uses what it finds (a GPU if a CUDA build is installed);
+the CLIs take ``--device cpu|gpu`` and ``JAX_PLATFORMS`` works as usual
+(:func:`pelsim.device.select`). MD may still run in float32 by passing float32 arrays explicitly.
 """
 
 import os
 
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
-
-import jax  # noqa: E402
+import jax
 
 jax.config.update("jax_enable_x64", True)
 _cache = os.environ.get("PELSIM_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "pelsim", "jax"))

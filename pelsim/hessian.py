@@ -23,8 +23,15 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from pelsim import pair_hessian as _ph
+from pelsim.system import as_pytree, value_and_grad
+from pelsim.system import hvp as autodiff_hvp
 
 __all__ = ["hessian", "hvp_fn", "lowest_modes", "participation_ratio", "check_minimum", "translation_basis"]
+
+
+@jax.jit
+def _jacfwd_grad(energy, R):  # the energy is a pytree argument: compiled once per kernel and shape
+    return jax.jacfwd(jax.grad(lambda x: energy(x.reshape(R.shape))))(R.reshape(-1))
 
 
 def hessian(energy, R) -> np.ndarray:
@@ -35,9 +42,7 @@ def hessian(energy, R) -> np.ndarray:
     if ph is not None and ph.n * ph.dim == n:
         H = np.asarray(ph.dense(R))
         return 0.5 * (H + H.T)
-    flat = lambda x: energy(x.reshape(R.shape))
-    H = jax.jit(jax.jacfwd(jax.grad(flat)))(R.reshape(-1))
-    H = np.asarray(H).reshape(n, n)
+    H = np.asarray(_jacfwd_grad(as_pytree(energy), R)).reshape(n, n)
     return 0.5 * (H + H.T)
 
 
@@ -48,9 +53,8 @@ def hvp_fn(energy, R):
     ph = _ph.get(energy)
     if ph is not None and ph.n * ph.dim == R.size:
         return lambda v: ph.hvp(R, jnp.asarray(v).reshape(-1))
-    g = jax.grad(lambda x: energy(x.reshape(R.shape)))
-    x0 = R.reshape(-1)
-    return jax.jit(lambda v: jax.jvp(g, (x0,), (v,))[1])
+    e = as_pytree(energy)
+    return lambda v: autodiff_hvp(e, R, jnp.asarray(v).reshape(R.shape)).reshape(-1)
 
 
 def translation_basis(n: int, d: int) -> np.ndarray:
@@ -106,7 +110,7 @@ def check_minimum(energy, R, fmax: float = 1e-6, k: int = 6, tol_eig: float = -1
     """Verify that R is a true minimum: max|F| <= fmax and the k lowest non-translational
     Hessian eigenvalues are all > tol_eig (eps_AA/sigma_AA^2)."""
     R = np.asarray(R, float)
-    g = np.asarray(jax.grad(energy)(jnp.asarray(R)))
+    g = np.asarray(value_and_grad(energy, R)[1])
     f = float(np.sqrt(np.max(np.sum(g.reshape(R.shape[0], -1) ** 2, axis=1))))
     vals, _ = lowest_modes(energy, R, k)
     return MinimumCheck(bool(f <= fmax and vals[0] > tol_eig), f, float(vals[0]), int(np.sum(vals < tol_eig)))

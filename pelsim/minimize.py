@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cache
 
 import jax
 import jax.numpy as jnp
@@ -36,6 +37,7 @@ import numpy as np
 
 from pelsim.cache import BoundedCache
 from pelsim.errors import InputError
+from pelsim.system import as_pytree
 
 __all__ = ["MinResult", "minimize", "fire", "lbfgs", "max_force"]
 
@@ -244,11 +246,15 @@ def lbfgs_active(s, fmax, max_steps):
     return (max_force(s["g"]) > fmax) & (s["it"] < max_steps) & (s["fails"] < 3) & jnp.isfinite(s["E"])
 
 
-def _build_lbfgs(energy, valid, m, max_step, c1, c2, max_ls):
-    vg = jax.value_and_grad(lambda x, args: energy(x, *args))
-    init, step = lbfgs_steps(vg, m, max_step, c1, c2, max_ls)
+@cache
+def _lbfgs_program(m, max_step, c1, c2, max_ls):
+    """The jitted L-BFGS loop for one set of hyperparameters. The energy and the validity check are
+    pytree *arguments* (:mod:`pelsim.system`): one compilation per energy kernel and shape, shared
+    by every glass and pair list of that bucket."""
 
-    def run(R0, fmax, max_steps, args, memory):
+    def run(energy, valid, R0, fmax, max_steps, args, memory):
+        vg = jax.value_and_grad(lambda x, args: energy(x, *args))
+        init, step = lbfgs_steps(vg, m, max_step, c1, c2, max_ls)
         s = init(R0, args, memory)
         s["ok"] = valid(R0, *args)
 
@@ -294,16 +300,13 @@ def lbfgs(
     a pair-list rebuild) continues the curvature pairs instead of restarting from steepest descent.
     """
     t0 = time.perf_counter()
-    valid = valid or _always_valid
-    fn = _cached(
-        ("lbfgs", energy, valid, m, max_step, c1, c2, max_ls),
-        lambda: _build_lbfgs(energy, valid, m, max_step, c1, c2, max_ls),
-    )
+    fn = _lbfgs_program(m, max_step, c1, c2, max_ls)
+    energy, valid = as_pytree(energy), as_pytree(valid or _always_valid)
     R0 = jnp.asarray(R0, dtype=jnp.float64 if jnp.asarray(R0).dtype != jnp.float32 else jnp.float32)
     if memory is None or memory[0].shape != (m, *R0.shape):
         memory = empty_memory(m, R0)
     memory = tuple(jnp.asarray(a, R0.dtype) for a in memory[:3]) + (jnp.int32(memory[3]),)
-    x, E, f, it, nev, ok, memory = fn(R0, fmax, max_steps, tuple(args), memory)
+    x, E, f, it, nev, ok, memory = fn(energy, valid, R0, fmax, max_steps, tuple(args), memory)
     f = float(f)
     res = MinResult(
         np.asarray(x),
@@ -321,10 +324,13 @@ def lbfgs(
 
 
 # ----------------------------------------------------------------------------- FIRE
-def _build_fire(energy, valid, dt_start, dt_max, max_disp, n_min, f_inc, f_dec, alpha_start, f_alpha):
-    vg = jax.value_and_grad(energy)
+@cache
+def _fire_program(dt_start, dt_max, max_disp, n_min, f_inc, f_dec, alpha_start, f_alpha):
+    """The jitted FIRE loop for one set of hyperparameters (energy and validity are pytree arguments,
+    as in :func:`_lbfgs_program`)."""
 
-    def run(R0, fmax, max_steps, args):
+    def run(energy, valid, R0, fmax, max_steps, args):
+        vg = jax.value_and_grad(energy)
         E0, g0 = vg(R0, *args)
         dtype = R0.dtype
         s0 = dict(
@@ -392,16 +398,10 @@ def fire(
 ):
     """FIRE to max_i|F_i| <= fmax (dt in LJ time units, max_disp in sigma_AA)."""
     t0 = time.perf_counter()
-    valid = valid or _always_valid
-    key = ("fire", energy, valid, dt_start, dt_max, max_disp, n_min, f_inc, f_dec, alpha_start, f_alpha)
-    fn = _cached(
-        key,
-        lambda: _build_fire(
-            energy, valid, dt_start, dt_max, max_disp, n_min, f_inc, f_dec, alpha_start, f_alpha
-        ),
-    )
+    fn = _fire_program(dt_start, dt_max, max_disp, n_min, f_inc, f_dec, alpha_start, f_alpha)
+    energy, valid = as_pytree(energy), as_pytree(valid or _always_valid)
     R0 = jnp.asarray(R0, dtype=jnp.float64 if jnp.asarray(R0).dtype != jnp.float32 else jnp.float32)
-    x, E, f, it, nev, ok = fn(R0, fmax, max_steps, tuple(args))
+    x, E, f, it, nev, ok = fn(energy, valid, R0, fmax, max_steps, tuple(args))
     f = float(f)
     res = MinResult(
         np.asarray(x),

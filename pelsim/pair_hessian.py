@@ -129,7 +129,13 @@ def pair_hessian(model, box, species, kind: str = "smooth", pairs=None) -> PairH
 
 
 def attach(energy, ph: PairHessian):
-    """Carry ``ph`` on the energy function object (returns ``energy``)."""
+    """Carry ``ph`` on the energy function object (returns ``energy``). A
+    :class:`pelsim.system.PairEnergy` has its own analytic Hessian bound to its system (the same
+    pair blocks from its neighbour rows) and is returned unchanged."""
+    from pelsim.system import PairEnergy
+
+    if isinstance(energy, PairEnergy):
+        return energy
     try:
         setattr(energy, _ATTR, ph)
     except AttributeError as e:  # pragma: no cover - builtins / jitted wrappers without __dict__
@@ -138,7 +144,13 @@ def attach(energy, ph: PairHessian):
 
 
 def get(energy) -> PairHessian | None:
-    """The PairHessian carried by ``energy``, or None (generic surface: use autodiff)."""
+    """The analytic PairHessian of ``energy``: bound to its system for a
+    :class:`pelsim.system.PairEnergy` (compiled once per kernel), the one carried by a plain
+    function (:func:`attach`), or None (generic surface: use autodiff)."""
+    from pelsim.system import PairEnergy
+
+    if isinstance(energy, PairEnergy):
+        return energy.analytic_hessian()
     return getattr(energy, _ATTR, None)
 
 

@@ -128,17 +128,19 @@ def _pairs_energy(R, i, j, eps, inv_sig2, box, sc2, coeffs, mask=None, strain=1.
 def energy_fn(model, box, species, kind: str = "smooth"):
     """Total potential energy E(R) (eps_AA) over all pairs i<j: valid for any displacement.
 
-    Evaluated on the full N x N minimum-image matrix with analytic forces (:func:`_fast_energy`):
-    ``jax.value_and_grad`` is one pass without scatter-add, ``jax.vmap`` runs the images one
-    after another, and forward-over-reverse Hessian-vector products work. O(N^2) time (rows in
-    blocks of ~2^17 matrix entries, so memory stays O(N)); fine up to a few thousand particles.
+    A :class:`pelsim.system.PairEnergy` (a pytree: the kernel is static, species and box are data;
+    one compiled program per model, kind and N). Evaluated on the full N x N minimum-image matrix
+    with analytic forces: ``jax.value_and_grad`` is one pass without scatter-add, ``jax.vmap``
+    runs the images one after another on the CPU, and forward-over-reverse Hessian-vector products
+    work. O(N^2) time (rows in blocks of ~2^17 matrix entries, so memory stays O(N)); fine up to a
+    few thousand particles.
     """
+    from pelsim.system import AllPairsKernel, PairEnergy
+
     model, box, species = _check(model, box, species, kind)
     n = species.size
-    kernel = _all_pairs_kernel(model, box, species, kind)
-    energy = _fast_energy(kernel)
-    energy.n_pairs = n * (n - 1) // 2
-    return energy
+    kernel = AllPairsKernel(model, kind, n)
+    return PairEnergy(kernel, kernel.system(species, box), n * (n - 1) // 2)
 
 
 def pair_list(model, box, species, R_ref, skin: float) -> tuple[np.ndarray, np.ndarray]:
@@ -206,7 +208,7 @@ def pair_list_energy(model, box, species, kind: str = "smooth", skin: float = 0.
     return energy, is_valid
 
 
-def _moved_less_than(R, R_ref, box, limit2):
+def _moved_less_than(R, R_ref, box, limit2):  # the dense MD-style lists of dense_pair_energy
     """JAX bool: every particle's minimum-image displacement from R_ref is below sqrt(limit2)
     (the validity of a pair list built at R_ref with skin 2 sqrt(limit2))."""
     d = R - jnp.asarray(R_ref).astype(R.dtype)
@@ -214,26 +216,29 @@ def _moved_less_than(R, R_ref, box, limit2):
     return jnp.max(jnp.sum(d * d, axis=-1)) < limit2
 
 
-def fixed_pair_energy(model, box, species, R_ref, skin: float = 0.5, kind: str = "smooth"):
+def fixed_pair_energy(
+    model, box, species, R_ref, skin: float = 0.5, kind: str = "smooth", min_columns: int = 0
+):
     """Energy on a static pair list built at R_ref, and its validity check.
 
     Returns ``(energy, is_valid)``: ``energy(R)`` is exact as long as no particle has moved
     more than skin/2 from R_ref (minimum image), which ``is_valid(R)`` (a JAX bool) checks.
-    Both are pure JAX functions of R (N, d) and vmap over a leading batch axis (NEB images).
+    Both are pytrees (:class:`pelsim.system.PairEnergy`, :class:`pelsim.system.MovedLessThan`):
+    the pair list, species, box and reference are data, so programs that take them as arguments
+    compile once per shape bucket (N and the bucketed neighbour columns, at least ``min_columns``),
+    not once per list. Both vmap over a leading batch axis (NEB images).
     The pairs are held as a dense (N, M) neighbour matrix (both directions) with analytic
-    forces (:func:`_fast_energy`): no scatter-add in the gradient.
+    forces: no scatter-add in the gradient.
     """
+    from pelsim.system import MovedLessThan, PairEnergy, RowsKernel, bucket_columns
+
     model, box, species = _check(model, box, species, kind)
     R_ref = np.asarray(R_ref, dtype=float)
     i, j = pair_list(model, box, species, R_ref, skin)
-    R_ref_j = jnp.asarray(R_ref)
-    half_skin2 = (0.5 * skin) ** 2
-    energy = _fast_energy(_dense_rows_kernel(model, box, species, _dense_rows(i, j, species.size), kind))
-
-    def is_valid(R):
-        return _moved_less_than(R, R_ref_j, box, half_skin2)
-
-    energy.n_pairs = int(i.size)
+    idx = _dense_rows(i, j, species.size)
+    kernel = RowsKernel(model, kind, species.size, bucket_columns(max(idx.shape[1], int(min_columns))))
+    energy = PairEnergy(kernel, kernel.system(species, box, idx), int(i.size))
+    is_valid = MovedLessThan(jnp.asarray(R_ref), jnp.asarray(box), jnp.float64((0.5 * skin) ** 2))
     return energy, is_valid
 
 
@@ -462,100 +467,8 @@ def _zero_ct(x):
     return np.zeros(x.shape, jax.dtypes.float0)
 
 
-# ----------------------------------------------------------------------------- fast landscape energies
-# Hand-written (measured, KA 3D, 2-core CPU; docs/engine.md "Fast landscape energies"): autodiff of
-# the pair sums scatter-adds every pair gradient into two particles, and under ``jax.vmap`` over NEB
-# images XLA CPU turns the per-pair gathers into batched gathers over (images, N) arrays that no
-# longer fit the cache: a 16-image band at N=1000 (fixed list, 161k pairs) cost 16 ms per image
-# against 4.7 ms for one image alone. Here every particle sums over its own row of neighbours
-# (analytic forces, no scatter), and a batching rule evaluates the images one after another.
-
-
-def _rows_energy_forces(dR, s, eps, inv_sig2, inside, coeffs):
-    """(E, F) from row-wise pair data: dR (d arrays (rows, cols)), s = r^2/sigma^2 (rows, cols).
-
-    Every pair appears in two rows (i, j) and (j, i), so E = sum 2 eps u and F_i = sum_j
-    8 eps a u'(s) (R_i - R_j) with u' = 6 s^-7 - 3 s^-4 - c2 - 2 c4 s taken with its sign for -dV/ds.
-    One division per slot (1/s), the rest products.
-    """
-    c0, c2, c4 = coeffs
-    s = jnp.where(inside, s, 1.0)
-    inv = 1.0 / s
-    inv3 = inv * inv * inv
-    u = inv3 * inv3 - inv3 + c0
-    dus = (6.0 * inv3 * inv3 - 3.0 * inv3) * inv
-    if c2 or c4:  # smooth cutoff only
-        u = u + c2 * s + c4 * s * s
-        dus = dus - c2 - 2.0 * c4 * s
-    E = 2.0 * jnp.sum(jnp.where(inside, eps * u, 0.0))
-    w = jnp.where(inside, 8.0 * eps * inv_sig2 * dus, 0.0)
-    return E, jnp.stack([jnp.sum(w * x, axis=1) for x in dR], axis=1)
-
-
-def _species_rows(model, si, sj, dtype):
-    """eps and 1/sigma^2 of the pairs (si rows, sj (rows, cols)) by selecting on sj: no table gathers."""
-    eps_m = np.asarray(model.eps, float)
-    isg_m = 1.0 / np.asarray(model.sigma, float) ** 2
-    eps = isg = None
-    for a in range(model.n_species):
-        e_row = jnp.asarray(eps_m[:, a], dtype)[si][:, None]
-        g_row = jnp.asarray(isg_m[:, a], dtype)[si][:, None]
-        eps = e_row if eps is None else jnp.where(sj == a, e_row, eps)
-        isg = g_row if isg is None else jnp.where(sj == a, g_row, isg)
-    return eps, isg
-
-
-def _row_blocks(n: int, rows_per_block: int):
-    """Row indices (blocks, rows) covering 0..n-1 (last block padded with row n-1) and a mask of real rows."""
-    nblk = -(-n // rows_per_block)
-    rows = np.minimum(np.arange(nblk * rows_per_block), n - 1).reshape(nblk, rows_per_block).astype(np.int32)
-    return rows, (np.arange(nblk * rows_per_block) < n).reshape(nblk, rows_per_block)
-
-
-def _min_image_components(xi, xj, box):
-    """Minimum-image xi[k] - xj[k] for each Cartesian component k (lists of d arrays that broadcast:
-    (rows, 1) against (1, N) or against (rows, M) per-component gathers)."""
-    b = jnp.asarray(box, xi[0].dtype)
-    inv_b = 1.0 / b
-    out = []
-    for k, (a, c) in enumerate(zip(xi, xj, strict=True)):
-        x = a - c
-        out.append(x - b[k] * jnp.round(x * inv_b[k]))
-    return out
-
-
-def _over_row_blocks(rows_ef, consts, n):
-    """Kernel R -> (E, F) applying rows_ef(R, *block) to each block of ``consts`` (lax.map);
-    one block is called directly."""
-
-    def kernel(R):
-        if consts[0].shape[0] == 1:
-            return rows_ef(R, *(a[0] for a in consts))
-        E, F = jax.lax.map(lambda a: rows_ef(R, *a), consts)
-        return jnp.sum(E), F.reshape(-1, R.shape[1])[:n]
-
-    return kernel
-
-
-def _all_pairs_kernel(model, box, species, kind, block_entries: int = 1 << 17):
-    """(E, F)(R) over all pairs on the N x N minimum-image matrix, in row blocks of ~block_entries
-    matrix entries (measured at N=1000, 16 images: 128-row blocks 6.2 ms/image, one 1000-row
-    block 22 ms/image: the block's temporaries must stay in the 2 MB L2 cache)."""
-    n = species.size
-    coeffs = pair_coefficients(kind, model.rc_factor)
-    sc2 = model.rc_factor**2
-    species_c = np.asarray(species, np.int32)
-    rows, real = _row_blocks(n, min(n, max(8, block_entries // n)))
-
-    def rows_ef(R, r, keep):
-        d = range(R.shape[1])
-        dR = _min_image_components([R[r, k][:, None] for k in d], [R[:, k][None, :] for k in d], box)
-        eps, isg = _species_rows(model, jnp.asarray(species_c)[r], jnp.asarray(species_c)[None, :], R.dtype)
-        s = sum(x * x for x in dR) * isg
-        inside = (s < sc2) & (r[:, None] != jnp.arange(n)[None, :]) & keep[:, None]
-        return _rows_energy_forces(dR, s, eps, isg, inside, coeffs)
-
-    return _over_row_blocks(rows_ef, (jnp.asarray(rows), jnp.asarray(real)), n)
+# The fast landscape kernels (analytic forces on neighbour rows, batches one image after another)
+# live in pelsim.system, where the energy is a pytree of its data.
 
 
 def _dense_rows(i, j, n: int, block: int = 16, min_columns: int = 0) -> np.ndarray:
@@ -569,80 +482,3 @@ def _dense_rows(i, j, n: int, block: int = 16, min_columns: int = 0) -> np.ndarr
     idx = np.full((n, M), n, np.int32)
     idx[ii, col] = jj
     return idx
-
-
-def _dense_rows_kernel(
-    model, box, species, idx: np.ndarray, kind, block_slots: int = 1 << 16, max_single: int = 1 << 19
-):
-    """(E, F)(R) on a fixed dense neighbour matrix idx (N, M), fill value N.
-
-    Lists of up to max_single slots are processed at once; longer ones in row blocks of ~block_slots
-    slots, to bound the temporaries (at N=1000, M=320, blocks of 32k-131k slots and no blocks
-    ran within noise of each other, 3-5 ms per image).
-    """
-    n = species.size
-    coeffs = pair_coefficients(kind, model.rc_factor)
-    sc2 = model.rc_factor**2
-    idx = np.asarray(idx)
-    M = idx.shape[1]
-    rows, real = _row_blocks(n, n if n * M <= max_single else min(n, max(8, block_slots // M)))
-    mask = (idx < n)[rows] & real[:, :, None]  # (blocks, rows, M)
-    jj = np.where(idx < n, idx, 0).astype(np.int32)[rows]
-    species_c = np.asarray(species, np.int32)
-    sj = species_c[jj].astype(np.int8)  # species of each neighbour, a constant of the list
-
-    def rows_ef(R, r, jb, sb, mb):
-        d = range(R.shape[1])
-        dR = _min_image_components([R[r, k][:, None] for k in d], [R[:, k][jb] for k in d], box)
-        eps, isg = _species_rows(model, jnp.asarray(species_c)[r], sb, R.dtype)
-        s = sum(x * x for x in dR) * isg
-        return _rows_energy_forces(dR, s, eps, isg, mb & (s < sc2), coeffs)
-
-    kernel = _over_row_blocks(rows_ef, tuple(jnp.asarray(a) for a in (rows, jj, sj, mask)), n)
-    kernel.shape = idx.shape
-    return kernel
-
-
-def _fast_energy(kernel):
-    """Energy E(R) from a fused kernel R -> (E, F), with F = -dE/dR exact.
-
-    * ``jax.custom_jvp`` with tangent -F . dR: ``jax.grad`` transposes it (gradient = -F, one
-      kernel call, no scatter-add); forward mode through the jnp ops of the kernel gives
-      Hessian-vector products (``jax.jvp(jax.grad(E), ...)``) and ``jax.jacfwd(jax.grad(E))``.
-    * ``custom_vmap``: a batch of configurations (NEB images, also nested batches of bands) is
-      evaluated one configuration after another (``lax.map``), so each pass works on one image's
-      arrays in cache (measured 4x cheaper per image than the vmapped gathers at N=1000). On
-      other backends (GPU) the batch stays a plain ``vmap`` of the kernel.
-    Returns a plain Python function (hashable; attributes such as ``n_pairs`` can be attached).
-    """
-    from jax.custom_batching import custom_vmap
-
-    @custom_vmap
-    def energy_forces(R):
-        return kernel(R)
-
-    @energy_forces.def_vmap
-    def _one_by_one(axis_size, in_batched, R):
-        if not in_batched[0]:  # (jvp of a batch with only the tangents batched)
-            return kernel(R), (False, False)
-        if jax.default_backend() != "cpu":
-            # GPU/TPU: the images are the parallel axis (the batched NEB's point), keep them vmapped
-            return jax.vmap(kernel)(R), (True, True)
-        # CPU: calling energy_forces (not kernel) inside: an enclosing vmap hits this rule again
-        return jax.lax.map(energy_forces, R), (True, True)
-
-    @jax.custom_jvp
-    def _energy(R):
-        return energy_forces(R)[0]
-
-    @_energy.defjvp
-    def _energy_jvp(primals, tangents):
-        (R,), (dR,) = primals, tangents
-        E, F = energy_forces(R)
-        return E, -jnp.sum(F * dR)
-
-    def energy(R):
-        return _energy(jnp.asarray(R))
-
-    energy.energy_forces = energy_forces
-    return energy

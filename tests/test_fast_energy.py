@@ -1,4 +1,4 @@
-"""Fast landscape energies (potentials._fast_energy): all-pairs matrix and fixed dense neighbour rows.
+"""Fast landscape energies (pelsim.system kernels): all-pairs matrix and fixed dense neighbour rows.
 
 Both carry analytic forces through a custom JVP and evaluate batches one configuration after another.
 Checked: energies and forces against the autodiff pair-list route and the independent full-matrix
@@ -17,6 +17,7 @@ from pelsim import pair_hessian as PH
 from pelsim import potentials as P
 from pelsim.models import load_model
 from pelsim.prepare import random_configuration
+from pelsim.system import AllPairsKernel, RowsKernel
 
 SKIN = 0.4
 N = 250
@@ -138,16 +139,19 @@ def test_row_blocks_match_single_pass(conf):
     model = load_model(conf.model)
     box, species = np.broadcast_to(np.asarray(conf.box, float), (3,)), conf.species
     R = _moved(conf, 0.05, seed=6)
-    E_ref, F_ref = jax.jit(P._all_pairs_kernel(model, box, species, "smooth"))(R)
+    n = species.size
+
+    def run(kernel, *data):  # a kernel is static, its system data (pelsim.system)
+        return jax.jit(kernel)(R, kernel.system(species, box, *data))
+
+    E_ref, F_ref = run(AllPairsKernel(model, "smooth", n))
     # 250 rows in blocks of 7 rows (36 blocks, the last one padded)
-    E_b, F_b = jax.jit(P._all_pairs_kernel(model, box, species, "smooth", block_entries=7 * N))(R)
+    E_b, F_b = run(AllPairsKernel(model, "smooth", n, block_entries=7 * N))
     assert abs(float(E_b - E_ref)) < 1e-12 * abs(float(E_ref)) and _rel(F_b, F_ref) < 1e-13
     i, j = P.pair_list(model, box, species, conf.positions, SKIN)
-    idx = P._dense_rows(i, j, species.size)
-    E_d, F_d = jax.jit(P._dense_rows_kernel(model, box, species, idx, "smooth"))(R)
-    E_db, F_db = jax.jit(
-        P._dense_rows_kernel(model, box, species, idx, "smooth", block_slots=1000, max_single=0)
-    )(R)
+    idx = P._dense_rows(i, j, n)
+    E_d, F_d = run(RowsKernel(model, "smooth", n, idx.shape[1]), idx)
+    E_db, F_db = run(RowsKernel(model, "smooth", n, idx.shape[1], block_slots=1000, max_single=0), idx)
     assert abs(float(E_d - E_ref)) < 1e-10 * abs(float(E_ref)) and _rel(F_d, F_ref) < 1e-10
     assert abs(float(E_db - E_d)) < 1e-12 * abs(float(E_d)) and _rel(F_db, F_d) < 1e-13
 

@@ -219,22 +219,6 @@ def test_recentred_connection_through_an_intermediate_minimum_finds_both_saddles
         assert all(bool(st.is_valid(R)) for R in (st.min_a.R, st.saddle.R, st.min_b.R))
 
 
-def test_per_energy_caches_are_bounded():
-    """Every re-centring builds a new energy; the per-energy caches of compiled helpers
-    (pelsim.cache.BoundedCache) forget the oldest instead of keeping all of them alive."""
-    from pelsim.cache import BoundedCache
-    from pelsim.landscape import connect as C
-    from pelsim.landscape import dimer, neb, saddle
-
-    c = BoundedCache(3)
-    for k in range(5):
-        c[k] = k
-    c[4] = 40  # an existing key does not evict
-    assert list(c) == [2, 3, 4] and c[4] == 40
-    for cache in (C._JIT_CACHE, dimer._OPS, neb._VALID_CACHE, saddle._HESS_CACHE, saddle._GRAD_CACHE):
-        assert isinstance(cache, BoundedCache) and cache.maxsize <= 64
-
-
 def test_step_whose_profile_leaves_the_region_is_refused():
     """The tunneling parameters come from the path profile, so the catalogue check covers every
     profile image, not only the minima and the saddle: a region that holds both minima and the

@@ -31,15 +31,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from pelsim.cache import BoundedCache
 from pelsim.errors import InputError
 from pelsim.landscape.identity import DISTANCE_TOL, ENERGY_TOL, same_minimum
 from pelsim.landscape.neb import NEBParams, NEBResult, free_displacement, neb, periodic_displacement
 from pelsim.landscape.saddle import StationaryResult, refine_saddle
+from pelsim.system import band_value_and_grad
+from pelsim.system import hvp as autodiff_hvp
 
 
 @dataclass
@@ -87,21 +87,6 @@ def relax(energy, R, fmax: float = 1e-10) -> Minimum:
     return Minimum(np.asarray(res.R), float(res.energy), float(res.max_force))
 
 
-_JIT_CACHE = BoundedCache(64)
-
-
-def _jitted(energy, kind):
-    """Per-energy jitted helpers (compiled once, reused for every profile)."""
-    key = (energy, kind)
-    if key not in _JIT_CACHE:
-        if kind == "band":
-            _JIT_CACHE[key] = jax.jit(jax.vmap(jax.value_and_grad(energy)))
-        else:  # Hessian-vector product at R along v
-            grad = jax.grad(energy)
-            _JIT_CACHE[key] = jax.jit(lambda R, v: jax.jvp(grad, (R,), (v,))[1])
-    return _JIT_CACHE[key]
-
-
 def path_profile(energy, images, masses=None, displacement=free_displacement) -> dict:
     """Profile of a band: mass-weighted arc length s, V(s) - V(0), dV/ds at each image.
 
@@ -109,7 +94,7 @@ def path_profile(energy, images, masses=None, displacement=free_displacement) ->
     the gradient projected on the central-difference mass-weighted tangent.
     """
     images = jnp.asarray(images, dtype=jnp.float64)
-    E, G = _jitted(energy, "band")(images)
+    E, G = band_value_and_grad(energy, images)
     E, G = np.asarray(E), np.asarray(G)
     d = np.asarray(displacement(images[:-1], images[1:]))
     if masses is None:
@@ -140,8 +125,7 @@ def _path_curvature(energy, R, tq, w, m: int = 12) -> float:
     R = jnp.asarray(R)
     shape = R.shape
     sw = np.broadcast_to(np.sqrt(w), shape).ravel()
-    hvp_R = _jitted(energy, "hvp")
-    hvp = lambda v: hvp_R(R, v)
+    hvp = lambda v: autodiff_hvp(energy, R, v)
     t0 = np.asarray(tq, float).ravel()
     t0 = t0 / np.linalg.norm(t0)
     Q = [t0]

@@ -30,18 +30,18 @@ here are polished to 1e-10 by Newton steps and their signature verified in :mod:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from pelsim import pair_hessian as _ph
-from pelsim.cache import BoundedCache
 from pelsim.errors import InputError
+from pelsim.system import PairEnergy, as_pytree
 
 __all__ = ["DimerResult", "DimerOps", "dimer_ops", "lowest_curvature", "dimer", "activate"]
 
-_OPS = BoundedCache(64)  # (energy, shape) -> DimerOps, like the gradient caches of saddle.py
 
 
 @dataclass
@@ -80,83 +80,97 @@ def _translation_basis(shape) -> np.ndarray:
     return T
 
 
-def dimer_ops(energy, shape) -> DimerOps:
-    """Build (once per energy and shape) the jitted gradient and rotation of the dimer."""
-    shape = tuple(int(s) for s in shape)
-    ops = _OPS.get((energy, shape))
-    if ops is not None:
-        return ops
+def _linear_hvp(energy, x, shape):
+    """v -> H(x) v: the analytic pair blocks (computed once per rotation, reused by every product)
+    when the energy has them (:mod:`pelsim.system`, :mod:`pelsim.pair_hessian`), else
+    ``jax.linearize`` of the gradient."""
+    size = int(np.prod(shape))
+    if isinstance(energy, PairEnergy) and energy.kernel.n * energy.kernel.dim == size:
+        k, system = energy.kernel, energy.system
+        K = k.blocks(x, system)
+        return lambda v: k.apply(K, v, system)
     ph = _ph.get(energy)
-    flat_e = lambda x: energy(x.reshape(shape))
-    grad = jax.grad(flat_e)
-    if ph is not None and ph.n * ph.dim == int(np.prod(shape)):
+    if ph is not None and ph.n * ph.dim == size:
+        K = ph.blocks(x)
+        return lambda v: ph.apply(K, v)
+    grad = jax.grad(lambda y: energy(y.reshape(shape)))
+    return jax.linearize(grad, x)[1]
 
-        def linear_hvp(x):  # pair blocks computed once per rotation, reused by every product
-            K = ph.blocks(x)
-            return lambda v: ph.apply(K, v)
-    else:
 
-        def linear_hvp(x):
-            return jax.linearize(grad, x)[1]
-
+def _project(shape, v):
     T = jnp.asarray(_translation_basis(shape))
+    return v - T @ (T.T @ v)
 
-    def project(v):
-        return v - T @ (T.T @ v)
 
-    def rotate(x, n0, max_iter, tol):
-        hv = linear_hvp(x)
-        n = project(n0)
-        n = n / jnp.linalg.norm(n)
-        Hn = project(hv(n))
-        C = n @ Hn
-        r = Hn - C * n
-        z = jnp.zeros_like(n)
+_project_jit = jax.jit(_project, static_argnums=0)
 
-        def cond(st):
-            n, Hn, C, r, r_prev, d_prev, it = st
-            return (it < max_iter) & (jnp.linalg.norm(r) > tol)
 
-        def body(st):
-            n, Hn, C, r, r_prev, d_prev, it = st
-            rr = r_prev @ r_prev
-            beta = jnp.where(rr > 0, jnp.maximum(0.0, r @ (r - r_prev) / jnp.where(rr > 0, rr, 1.0)), 0.0)
-            d = -r + beta * d_prev
-            d = d - (d @ n) * n
-            dn = jnp.linalg.norm(d)
-            t = d / dn
-            Ht = project(hv(t))
-            a, b, c = C, n @ Ht, t @ Ht
-            phi = 0.5 * jnp.arctan2(-2.0 * b, c - a)  # exact minimum of the curvature in span(n, t)
-            cs, sn = jnp.cos(phi), jnp.sin(phi)
-            n_new = cs * n + sn * t
-            Hn_new = cs * Hn + sn * Ht
-            nn = jnp.linalg.norm(n_new)
-            n_new, Hn_new = n_new / nn, Hn_new / nn
-            C_new = n_new @ Hn_new
-            t_new = (-sn * n + cs * t) * dn  # the search direction carried along the rotation
-            return n_new, Hn_new, C_new, Hn_new - C_new * n_new, r, t_new, it + 1
+# Module-level programs with the energy as a pytree argument (pelsim.system): compiled once per
+# energy kernel and shape, not once per glass or pair list.
+@partial(jax.jit, static_argnums=(1,))
+def _vg(energy, shape, x):
+    return jax.value_and_grad(lambda y: energy(y.reshape(shape)))(x)
 
-        n, Hn, C, r, _, _, it = jax.lax.while_loop(cond, body, (n, Hn, C, r, z, z, 0))
-        return n, C, jnp.linalg.norm(r), it + 1
 
-    vg = jax.value_and_grad(flat_e)
+@partial(jax.jit, static_argnums=(1, 4))
+def _rotate(energy, shape, x, n0, max_iter, tol):
+    hv = _linear_hvp(energy, x, shape)
+    project = partial(_project, shape)
+    n = project(n0)
+    n = n / jnp.linalg.norm(n)
+    Hn = project(hv(n))
+    C = n @ Hn
+    r = Hn - C * n
+    z = jnp.zeros_like(n)
 
-    def evaluate(x, n0, max_iter, tol):
-        """One dispatch per dimer step: rotation at x, energy and projected force."""
-        n, C, res, it = rotate(x, n0, max_iter, tol)
-        E, g = vg(x)
-        return n, C, it, E, -project(g)
+    def cond(st):
+        n, Hn, C, r, r_prev, d_prev, it = st
+        return (it < max_iter) & (jnp.linalg.norm(r) > tol)
 
-    ops = DimerOps(
+    def body(st):
+        n, Hn, C, r, r_prev, d_prev, it = st
+        rr = r_prev @ r_prev
+        beta = jnp.where(rr > 0, jnp.maximum(0.0, r @ (r - r_prev) / jnp.where(rr > 0, rr, 1.0)), 0.0)
+        d = -r + beta * d_prev
+        d = d - (d @ n) * n
+        dn = jnp.linalg.norm(d)
+        t = d / dn
+        Ht = project(hv(t))
+        a, b, c = C, n @ Ht, t @ Ht
+        phi = 0.5 * jnp.arctan2(-2.0 * b, c - a)  # exact minimum of the curvature in span(n, t)
+        cs, sn = jnp.cos(phi), jnp.sin(phi)
+        n_new = cs * n + sn * t
+        Hn_new = cs * Hn + sn * Ht
+        nn = jnp.linalg.norm(n_new)
+        n_new, Hn_new = n_new / nn, Hn_new / nn
+        C_new = n_new @ Hn_new
+        t_new = (-sn * n + cs * t) * dn  # the search direction carried along the rotation
+        return n_new, Hn_new, C_new, Hn_new - C_new * n_new, r, t_new, it + 1
+
+    n, Hn, C, r, _, _, it = jax.lax.while_loop(cond, body, (n, Hn, C, r, z, z, 0))
+    return n, C, jnp.linalg.norm(r), it + 1
+
+
+@partial(jax.jit, static_argnums=(1, 4))
+def _evaluate(energy, shape, x, n0, max_iter, tol):
+    """One dispatch per dimer step: rotation at x, energy and projected force."""
+    n, C, res, it = _rotate(energy, shape, x, n0, max_iter, tol)
+    E, g = _vg(energy, shape, x)
+    return n, C, it, E, -_project(shape, g)
+
+
+def dimer_ops(energy, shape) -> DimerOps:
+    """The jitted gradient, rotation, projection and step evaluation of the dimer for ``energy`` and
+    ``shape`` (bound partials of module-level programs: no per-energy compilation)."""
+    shape = tuple(int(s) for s in shape)
+    energy = as_pytree(energy)
+    return DimerOps(
         shape,
-        jax.jit(vg),
-        jax.jit(rotate, static_argnums=(2,)),
-        jax.jit(project),
-        jax.jit(evaluate, static_argnums=(2,)),
+        partial(_vg, energy, shape),
+        partial(_rotate, energy, shape),
+        partial(_project_jit, shape),
+        partial(_evaluate, energy, shape),
     )
-    _OPS[(energy, shape)] = ops
-    return ops
 
 
 def _max_atom(v, shape) -> float:

@@ -34,8 +34,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from pelsim.cache import BoundedCache
 from pelsim.errors import InputError
+from pelsim.system import as_pytree
 
 
 def free_displacement(Ra, Rb):
@@ -434,12 +434,14 @@ def _advance(energy, state, params: NEBParams, displacement, is_valid=None):
     return jax.lax.while_loop(cond, body, state)
 
 
-@partial(jax.jit, static_argnums=(0, 2, 3, 4))
+# The energy and the validity check are pytree arguments (pelsim.system): one compilation per
+# energy kernel and shape bucket, whatever glass or pair list; params and displacement are static.
+@partial(jax.jit, static_argnums=(2, 3))
 def _relax_one(energy, band, params, displacement, is_valid=None):
     return _relax_band(energy, band, params, displacement, is_valid)
 
 
-@partial(jax.jit, static_argnums=(0, 2, 3, 4))
+@partial(jax.jit, static_argnums=(2, 3))
 def _relax_many(energy, bands, params, displacement, is_valid=None):
     return jax.vmap(lambda b: _relax_band(energy, b, params, displacement, is_valid))(bands)
 
@@ -482,18 +484,17 @@ def _check_band(bands, params: NEBParams, name="band"):
         )
 
 
-_VALID_CACHE = BoundedCache(64)
+@jax.jit
+def _images_valid(is_valid, images):
+    return jax.vmap(is_valid)(images)
 
 
 def _band_validity(is_valid, bands):
     """is_valid over every image of (..., P, N, d) bands -> bool array (...)."""
     if is_valid is None:
         return np.ones(bands.shape[:-3], bool)
-    flat = bands.reshape((-1,) + bands.shape[-2:])
-    fn = _VALID_CACHE.get(is_valid)
-    if fn is None:
-        fn = _VALID_CACHE[is_valid] = jax.jit(jax.vmap(is_valid))
-    ok = np.asarray(fn(flat)).reshape(bands.shape[:-2])
+    flat = jnp.asarray(bands).reshape((-1,) + bands.shape[-2:])
+    ok = np.asarray(_images_valid(as_pytree(is_valid), flat)).reshape(bands.shape[:-2])
     return ok.all(axis=-1)
 
 
@@ -509,10 +510,10 @@ def neb(
 ) -> NEBResult:
     """CI-NEB between fixed endpoints Ra and Rb (minimise them first: see connect.py).
 
-    ``energy`` and ``displacement`` must be hashable callables (they are static
-    arguments of the jitted relaxation, so reuse the same objects to hit the
-    compilation cache). ``is_valid(R) -> bool`` (optional, e.g. from
-    :func:`pelsim.potentials.fixed_pair_energy`; hashable, jittable) is checked on every image
+    ``energy``: a pytree energy (:mod:`pelsim.system`; compiled once per kernel and shape) or a
+    plain hashable function (compiled per function object); ``displacement`` a hashable callable
+    (static). ``is_valid(R) -> bool`` (optional, e.g. from
+    :func:`pelsim.potentials.fixed_pair_energy`; jittable) is checked on every image
     after every step: the relaxation stops as soon as an image fails it, and the final band's
     check is reported as ``NEBResult.valid``.
     """
@@ -523,6 +524,7 @@ def neb(
         band = interpolate(Ra, Rb, n_images, displacement)
     band = jnp.asarray(band, dtype=jnp.float64)
     _check_band(band, params)
+    energy, is_valid = as_pytree(energy), as_pytree(is_valid)
     x, E, ic, steps, fm, ok = _relax_one(energy, band, params, displacement, is_valid)
     x = np.asarray(x)
     return NEBResult(
@@ -562,6 +564,7 @@ def neb_batch(
     """
     params = params or NEBParams()
     bands = _pair_bands(Ras, Rbs, n_images, params, displacement)
+    energy, is_valid = as_pytree(energy), as_pytree(is_valid)
     x, E, ic, steps, fm, ok = _relax_many(energy, bands, params, displacement, is_valid)
     x, E = np.asarray(x), np.asarray(E)
     valid = _band_validity(is_valid, x)
@@ -571,23 +574,48 @@ def neb_batch(
     ]
 
 
-@partial(jax.jit, static_argnums=(0, 2, 3))
-def _init_many(energy, bands, params, displacement):
+@partial(jax.jit, static_argnums=(2, 3, 4))
+def _init_many(energy, bands, params, displacement, per_slot=False):
+    """Initial states of B bands; ``per_slot``: energy is a stack of B energies (one per band:
+    several glasses in one batch), else one energy for all."""
+    if per_slot:
+        return jax.vmap(lambda e, b: _init_state(e, b, params, displacement))(energy, bands)
     return jax.vmap(lambda b: _init_state(energy, b, params, displacement))(bands)
 
 
-@partial(jax.jit, static_argnums=(0, 2, 3, 4))
-def _advance_many(energy, states, params, displacement, is_valid=None):
+@partial(jax.jit, static_argnums=(2, 3, 5))
+def _advance_many(energy, states, params, displacement, is_valid=None, per_slot=False):
     """Advance B band states; returns (states, summaries, valid): every field the scheduler
-    reads is computed here, so one chunk costs one dispatch and one small device->host copy."""
-    adv = lambda st: _advance(energy, st, params, displacement, is_valid)
+    reads is computed here, so one chunk costs one dispatch and one small device->host copy.
+    ``per_slot``: energy (and is_valid) are stacks of B, one per slot (bands of several glasses)."""
+    first = lambda t: jax.tree_util.tree_map(lambda a: a[0], t)
+    if not per_slot:
+        adv = lambda e, v, st: _advance(energy, st, params, displacement, is_valid)
+        inside = lambda v, x: _inside(is_valid, x)
+    else:
+        adv = lambda e, v, st: _advance(e, st, params, displacement, v)
+        inside = lambda v, x: _inside(v, x)
     if states["step"].shape[0] == 1:
         # one slot: no vmap. A vmapped while_loop selects the whole state (L-BFGS memory
         # included, ~10 MB at N = 1000) after every step, and the batch axis of 1 reaches the energy
-        s = jax.tree_util.tree_map(lambda a: a[None], adv(jax.tree_util.tree_map(lambda a: a[0], states)))
+        e1, v1 = (first(energy), first(is_valid)) if per_slot else (energy, is_valid)
+        s = jax.tree_util.tree_map(lambda a: a[None], adv(e1, v1, first(states)))
+        ok = inside(v1, s["x"][0])[None]
     else:
-        s = jax.vmap(adv)(states)
-    return s, jax.vmap(lambda st: _summary(st, params))(s), jax.vmap(lambda x: _inside(is_valid, x))(s["x"])
+        if per_slot:
+            s = jax.vmap(adv)(energy, is_valid, states)
+            ok = jax.vmap(inside)(is_valid, s["x"])
+        else:
+            s = jax.vmap(lambda st: adv(None, None, st))(states)
+            ok = jax.vmap(lambda x: inside(None, x))(s["x"])
+    return s, jax.vmap(lambda st: _summary(st, params))(s), ok
+
+
+def _stack(trees):
+    """Stack equal-structure pytrees (energies of glasses in one bucket) along a new axis 0."""
+    if trees[0] is None:
+        return None
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *trees)
 
 
 @jax.jit
@@ -634,10 +662,13 @@ def neb_many(
     """CI-NEB on many independent pairs of one system: a queue of bands served by
     ``batch`` slots on each of ``devices``, in chunks of ``chunk`` steps.
 
-    Ras, Rbs: (P, N, d) endpoints of P pairs (any P; the same energy, e.g. one glass's pair
-    list). Each device (``devices``: a count or a list of JAX devices, default the first one)
-    relaxes ``batch`` bands at once (``vmap`` of the band relaxation). After every chunk the bands
-    that have converged, reached ``max_steps`` or left the valid region (``is_valid``, as in
+    Ras, Rbs: (P, N, d) endpoints of P pairs (any P). ``energy`` (and ``is_valid``) is one energy
+    for all pairs (one glass's pair list), or a sequence of P energies of one shape bucket (pairs of
+    several glasses of one N: :func:`pelsim.landscape.search.search_glasses`); then a batch of
+    slots holds bands of different glasses, their systems stacked as data. Each device
+    (``devices``: a count or a list of JAX devices, default the first one) relaxes ``batch``
+    bands at once (``vmap`` of the band relaxation). After every chunk the bands that have
+    converged, reached ``max_steps`` or left the valid region (``is_valid``, as in
     :func:`neb`) are retired and their slots are refilled from the queue; when the queue is
     empty the batch is compacted to the next power of two that holds the bands still running.
     Unlike :func:`neb_batch`, a batch therefore never waits for its slowest band, and a long
@@ -664,6 +695,20 @@ def neb_many(
         return []
     bands = np.asarray(_pair_bands(Ras, Rbs, n_images, params, displacement))
     P = bands.shape[0]
+    per_slot = isinstance(energy, list | tuple)
+    if per_slot:
+        if len(energy) != P or (isinstance(is_valid, list | tuple) and len(is_valid) != P):
+            raise InputError(
+                f"neb_many: {P} pairs need {P} energies (and validity checks), got {len(energy)}"
+            )
+        energies = [as_pytree(e) for e in energy]
+        valids = [as_pytree(v) for v in (is_valid if isinstance(is_valid, list | tuple) else [is_valid] * P)]
+        if len({jax.tree_util.tree_structure(e) for e in energies}) > 1 or len(
+            {jax.tree_util.tree_structure(v) for v in valids}
+        ) > 1:
+            raise InputError("neb_many: the energies of one call must share one kernel and shape bucket")
+    else:
+        energy, is_valid = as_pytree(energy), as_pytree(is_valid)
     todo: queue.Queue = queue.Queue()
     for k in range(P):
         todo.put(k)
@@ -685,15 +730,22 @@ def neb_many(
         slots = [take() for _ in range(size)]
         if all(k is None for k in slots):
             return
-        filler = bands[next(k for k in slots if k is not None)]
+        k_fill = next(k for k in slots if k is not None)
         put = lambda a: jax.device_put(a, dev)
 
+        def slot_data(ks):  # (energy, is_valid) of the slots ks: one shared, or stacked per slot
+            if not per_slot:
+                return energy, is_valid
+            ks = [k_fill if k is None else k for k in ks]
+            return put(_stack([energies[k] for k in ks])), put(_stack([valids[k] for k in ks]))
+
         def init(ks):  # states of the bands ks (None: a filler band that will not step)
-            return _init_many(
-                energy, put(np.stack([filler if k is None else bands[k] for k in ks])), params, displacement
-            )
+            e, _ = slot_data(ks)
+            stacked = put(np.stack([bands[k_fill if k is None else k] for k in ks]))
+            return _init_many(e, stacked, params, displacement, per_slot)
 
         states = init(slots)
+        e_slots, v_slots = slot_data(slots)
         while True:
             # the queue is empty once a slot is: compact the batch to the smallest power of two
             # that holds the running bands (a vmapped loop steps every slot while one runs)
@@ -706,11 +758,12 @@ def neb_many(
                 states = _take(states, put(np.asarray(keep)))
                 slots = [slots[i] for i in keep]
                 size = new_size
+                e_slots, v_slots = slot_data(slots)
             step = np.asarray(states["step"])
             # empty slots do not step (their while loop is over at once)
             stop = np.where([k is None for k in slots], step, np.minimum(step + chunk, params.max_steps))
             states = dict(states, stop_at=put(stop.astype(np.int32)))
-            states, summ, valid = _advance_many(energy, states, params, displacement, is_valid)
+            states, summ, valid = _advance_many(e_slots, states, params, displacement, v_slots, per_slot)
             x, E, ic, st, fm, ok = (np.asarray(a) for a in summ)
             valid = np.asarray(valid)
             fresh = []
@@ -731,6 +784,7 @@ def neb_many(
             if fresh:
                 new = init([slots[i] if i in fresh else None for i in range(size)])
                 states = _merge(put(np.isin(np.arange(size), fresh)), new, states)
+                e_slots, v_slots = slot_data(slots)
 
     def run(dev):
         try:

@@ -35,33 +35,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from pelsim import pair_hessian as _ph
-from pelsim.cache import BoundedCache
 from pelsim.errors import InputError
 from pelsim.landscape import dimer as _dimer
-
-_HESS_CACHE = BoundedCache(64)
-_GRAD_CACHE = BoundedCache(64)
-
-
-def _hess_fn(energy):
-    fn = _HESS_CACHE.get(energy)
-    if fn is None:
-        fn = jax.jit(jax.hessian(energy))
-        _HESS_CACHE[energy] = fn
-    return fn
+from pelsim.system import autodiff_hessian, value_and_grad
 
 
 def _grad_fn(energy):
-    fn = _GRAD_CACHE.get(energy)
-    if fn is None:
-        fn = jax.jit(jax.value_and_grad(energy))
-        _GRAD_CACHE[energy] = fn
-    return fn
+    """R -> (E, dE/dR), jitted once per energy kernel (pelsim.system)."""
+    return lambda R: value_and_grad(energy, R)
 
 
 def _solve_sym(A, b):
@@ -95,7 +80,7 @@ def hessian_matrix(energy, R) -> np.ndarray:
     if ph is not None and ph.n * ph.dim == R.size:
         H = np.asarray(ph.dense(R))
     else:
-        H = np.asarray(_hess_fn(energy)(R)).reshape(R.size, R.size)
+        H = np.asarray(autodiff_hessian(energy, R)).reshape(R.size, R.size)
     return 0.5 * (H + H.T)
 
 

@@ -65,16 +65,18 @@ RECENTRE_MAX_SKIN = 2.0
 MAX_RECENTRES_PER_PAIR = 2
 
 
-def landscape_energy(conf, kind: str = "smooth", R_ref=None, skin: float = PAIR_LIST_SKIN):
+def landscape_energy(
+    conf, kind: str = "smooth", R_ref=None, skin: float = PAIR_LIST_SKIN, min_columns: int = 0
+):
     """(energy, is_valid) for landscape work on ``conf`` (see module docstring).
 
     ``R_ref`` (default: conf's positions) is the pair list's reference and need not be a physical
     configuration; ``skin`` its skin (sigma): the energy is exact while every particle stays
     within skin/2 of its reference position (``is_valid``; None for the all-pairs energy).
-    The energy carries its analytic pair Hessian and Hessian-vector product
-    (:mod:`pelsim.pair_hessian`), used by Hessians, normal modes, the dimer and saddle refinement.
+    Both are pytrees of their data (:mod:`pelsim.system`), with the analytic pair Hessian
+    (:func:`pelsim.pair_hessian.get`) used by Hessians, normal modes, the dimer and saddle
+    refinement. ``min_columns`` pads the neighbour matrix (several glasses share one bucket).
     """
-    from pelsim import pair_hessian
     from pelsim.models import load_model
     from pelsim.potentials import energy_fn
 
@@ -82,23 +84,16 @@ def landscape_energy(conf, kind: str = "smooth", R_ref=None, skin: float = PAIR_
     # all pairs also when the box is too small for a pair list with this skin (3D KA, N < ~615)
     too_small = 0.5 * float(np.min(conf.box)) <= model.rc_max + skin
     if conf.n <= PAIR_LIST_MIN_N or too_small:
-        energy = energy_fn(model, conf.box, conf.species, kind)
-        ph = pair_hessian.pair_hessian(model, conf.box, conf.species, kind)
-        return pair_hessian.attach(energy, ph), None
-    return pair_list_energy(conf, kind, conf.positions if R_ref is None else R_ref, skin)
+        return energy_fn(model, conf.box, conf.species, kind), None
+    return pair_list_energy(conf, kind, conf.positions if R_ref is None else R_ref, skin, min_columns)
 
 
-def pair_list_energy(conf, kind: str, R_ref, skin: float):
+def pair_list_energy(conf, kind: str, R_ref, skin: float, min_columns: int = 0):
     """(energy, is_valid) on a fixed pair list of ``conf``'s system built at ``R_ref`` with ``skin``
-    (whatever N), with its analytic pair Hessian attached (see :func:`landscape_energy`)."""
-    from pelsim import pair_hessian
+    (whatever N); see :func:`landscape_energy`."""
     from pelsim.potentials import fixed_pair_energy
 
-    energy, is_valid = fixed_pair_energy(conf.model, conf.box, conf.species, R_ref, skin, kind)
-    ph = pair_hessian.for_pair_list(conf.model, conf.box, conf.species, R_ref, skin, kind)
-    energy = pair_hessian.attach(energy, ph)
-    energy.skin = skin
-    return energy, is_valid
+    return fixed_pair_energy(conf.model, conf.box, conf.species, R_ref, skin, kind, min_columns)
 
 
 def band_reference(images, box) -> tuple[np.ndarray, float]:
