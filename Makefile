@@ -1,7 +1,9 @@
 # Two entry points for a fresh machine (see README):
 #   make demo   - create .venv, install, run the main job on a small default
 #   make test   - create .venv, install (with dev extras), lint and run the tests
-PY ?= python3
+# the newest Python >= 3.12 found (jax >= 0.11 needs it), else python3 (3.11: jax 0.10.2)
+PY ?= $(shell for c in python3.12 python3.13 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3) python3; do \
+	$$c -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo $$c; exit 0; }; done; echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

@@ -30,7 +30,9 @@ def glasses():
 
 
 def _energies(glasses, min_columns=0):
-    return [fixed_pair_energy(c.model, c.box, c.species, R, SKIN, min_columns=min_columns) for c, R in glasses]
+    return [
+        fixed_pair_energy(c.model, c.box, c.species, R, SKIN, min_columns=min_columns) for c, R in glasses
+    ]
 
 
 def test_bucket_ladder():

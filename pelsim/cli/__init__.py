@@ -27,6 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     from pelsim import __version__
 
     parser.add_argument("--version", action="version", version=f"pelsim {__version__}")
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "gpu"),
+        default="auto",
+        help="JAX platform to run on (default: what JAX finds; a GPU when a CUDA build is installed)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _SUBCOMMAND_MODULES:
         try:
@@ -46,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        from pelsim.device import select
+
+        select(args.device)
         return int(args.func(args) or 0)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -122,12 +122,15 @@ def cmd_neb(args) -> int:
 
 def cmd_search(args) -> int:
     from pelsim.io import read_extxyz
-    from pelsim.landscape.search import search_glass
+    from pelsim.landscape.search import search_glasses
 
-    conf = read_extxyz(args.glass, args.model)
-    conf.info["source"] = str(args.glass)
-    cat, stats = search_glass(
-        conf,
+    confs = []
+    for path in args.glass:
+        conf = read_extxyz(path, args.model)
+        conf.info["source"] = str(path)
+        confs.append(conf)
+    cat, stats = search_glasses(
+        confs,
         args.out,
         kind=args.potential,
         glass=args.glass_index,
@@ -141,8 +144,10 @@ def cmd_search(args) -> int:
         unit_preset=args.units,
         neb_batch=args.neb_batch,
         neb_devices=args.neb_devices,
+        progress=not args.json and len(confs) > 1,
     )
-    _print(dict(cat.summary(), **stats), args.json)
+    summary = dict(cat.summary(), **stats[0]) if len(stats) == 1 else dict(cat.summary(), glasses=stats)
+    _print(summary, args.json)
     return 0
 
 
@@ -253,8 +258,14 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_neb)
 
-    p = subparsers.add_parser("search", help="DWP/TWP searches in one glass -> catalogue")
-    p.add_argument("glass", help="extxyz glass configuration")
+    p = subparsers.add_parser(
+        "search",
+        help="DWP/TWP searches in one or more glasses of one N -> catalogue",
+        description="Search glasses for DWPs/TWPs. Several glasses of one system size are searched "
+        "in one process: their IS-pair NEBs share one neb_many queue and every program is compiled "
+        "once for all of them (glass k is catalogued as --glass-index + k with seed --seed + k).",
+    )
+    p.add_argument("glass", nargs="+", help="extxyz glass configuration(s), all of the same N")
     p.add_argument("--out", required=True, help="catalogue file (appended to if it exists)")
     p.add_argument("--model", default=None)
     p.add_argument("--potential", choices=("smooth", "shifted"), default="smooth")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -275,6 +276,119 @@ def is_pair_plan(minima, box=None, close_max_displacement: float = 0.0):
     return uniq, pairs
 
 
+@dataclass
+class GlassPlan:
+    """What the searches of one glass start from: its IS (``IS``, ``result``), the landscape
+    energy and validity check built there, and the IS pairs to connect (:func:`is_pair_plan`)."""
+
+    IS: object
+    result: object
+    energy: object
+    is_valid: object
+    uniq: list
+    pairs: list
+
+
+def plan_glass(
+    conf,
+    kind: str = "smooth",
+    T: float = 0.2,
+    n_samples: int = 0,
+    interval: int = 200,
+    seed: int = 0,
+    close_max_displacement: float = 0.0,
+    min_columns: int = 0,
+) -> GlassPlan:
+    """Quench ``conf`` to its IS, build the landscape energy there (neighbour matrix at least
+    ``min_columns`` wide) and, with ``n_samples`` > 0, find the IS pairs to connect (MD at T)."""
+    from pelsim.prepare import quench
+
+    IS, res = quench(conf, kind=kind)
+    energy, is_valid = landscape_energy(IS, kind, min_columns=min_columns)
+    uniq, pairs = [], []
+    if n_samples > 0:
+        cands = is_pair_candidates(IS, T, n_samples, interval, kind, seed)
+        uniq, pairs = is_pair_plan([(IS.positions, res.energy)] + cands, conf.box, close_max_displacement)
+    return GlassPlan(IS, res, energy, is_valid, uniq, pairs)
+
+
+def first_bands_of(plans, n_images, params, batch: int = 1, devices: int = 1) -> list[list]:
+    """The first NEB band of every IS pair of every plan, relaxed in ONE
+    :func:`pelsim.landscape.neb.neb_many` call (one energy per band: the bands of several glasses
+    share the batch slots and the compiled program). Returns one list of bands per plan."""
+    from pelsim.landscape.neb import neb_many, periodic_displacement
+
+    jobs = [(g, i, j) for g, p in enumerate(plans) for i, j, _ in p.pairs]
+    if not jobs:
+        return [[] for _ in plans]
+    boxes = {tuple(np.asarray(p.IS.box, float).ravel()) for p in plans}
+    if len(boxes) > 1:
+        raise InputError("search_glasses: the glasses of one call must have the same box")
+    bands = neb_many(
+        [plans[g].energy for g, _, _ in jobs],
+        np.stack([plans[g].uniq[i][0] for g, i, _ in jobs]),
+        np.stack([plans[g].uniq[j][0] for g, _, j in jobs]),
+        n_images,
+        params,
+        periodic_displacement(plans[0].IS.box),
+        is_valid=[plans[g].is_valid for g, _, _ in jobs],
+        batch=batch,
+        devices=devices,
+    )
+    out: list[list] = [[] for _ in plans]
+    for (g, _, _), b in zip(jobs, bands, strict=True):
+        out[g].append(b)
+    return out
+
+
+def search_glasses(confs, out=None, glass: int = 0, seeds=None, progress: bool = False, **kw):
+    """:func:`search_glass` on several glasses of one system size in one process, into one catalogue.
+
+    The glasses are planned first (:func:`plan_glass`: quench, landscape energy, IS pairs), their
+    pair lists padded to one neighbour-matrix width so that every glass's energy has the same
+    kernel; the first NEB bands of all IS pairs of all glasses run in one
+    :func:`pelsim.landscape.neb.neb_many` call (``neb_batch`` slots per device), then each glass
+    is searched with the programs the first one compiled (only data changes). Glass k is catalogued
+    as ``glass + k`` with seed ``seeds[k]`` (default ``kw['seed'] + k``). Returns (catalogue, [stats]).
+    """
+    from tqdm.auto import tqdm
+
+    confs = list(confs)
+    if not confs:
+        raise InputError("search_glasses needs at least one glass")
+    if len({c.n for c in confs}) > 1:
+        raise InputError(f"search_glasses: the glasses differ in N ({sorted({c.n for c in confs})})")
+    seed0 = int(kw.pop("seed", 0))
+    seeds = [seed0 + k for k in range(len(confs))] if seeds is None else list(seeds)
+    kind = kw.get("kind", "smooth")
+    args = dict(
+        T=kw.get("T", 0.2),
+        n_samples=kw.get("n_samples", 0),
+        interval=kw.get("interval", 200),
+        close_max_displacement=kw.get("close_max_displacement", 0.0),
+    )
+    plans = [plan_glass(c, kind, seed=s, **args) for c, s in zip(confs, seeds, strict=True)]
+    cols = [p.energy.kernel.columns for p in plans if hasattr(p.energy.kernel, "columns")]
+    if cols and len(set(cols)) > 1:  # one bucket for all: rebuild the narrower lists wider
+        for p in plans:
+            p.energy, p.is_valid = landscape_energy(p.IS, kind, min_columns=max(cols))
+    firsts = first_bands_of(
+        plans, kw.get("n_images", 12), SEARCH_NEB, kw.get("neb_batch", 1), kw.get("neb_devices", 1)
+    )
+    catalogue = kw.pop("catalogue", None)
+    all_stats = []
+    for k, (c, p, s) in enumerate(
+        tqdm(list(zip(confs, plans, seeds, strict=True)), disable=not progress, desc="glasses")
+    ):
+        catalogue, st = search_glass(
+            c, None, glass=glass + k, seed=s, catalogue=catalogue, plan=p, first_bands=firsts[k], **kw
+        )
+        all_stats.append(st)
+    if out:
+        catalogue.save(out)
+    return catalogue, all_stats
+
+
 def search_glass(
     conf,
     out=None,
@@ -298,6 +412,8 @@ def search_glass(
     explore: dict | None = None,
     neb_batch: int = 1,
     neb_devices: int = 1,
+    plan: GlassPlan | None = None,
+    first_bands: list | None = None,
 ):
     """Run the searches on one glass configuration and add the results to a catalogue.
 
@@ -317,6 +433,9 @@ def search_glass(
     :func:`pelsim.landscape.neb.neb_many` with that many slots per device on that many JAX devices
     (GPUs; on a CPU each step is compute-bound, so 1 and 1, the default, unless host devices were
     configured; batched slots round differently, which may change a band's step count).
+    ``plan`` (:func:`plan_glass`) and ``first_bands`` (the first NEB band of each of its IS pairs)
+    are given by :func:`search_glasses`, which plans several glasses and relaxes the first bands
+    of all their IS pairs in one :func:`pelsim.landscape.neb.neb_many` call.
     Returns (catalogue, stats).
     """
     if close_max_displacement < 0:
@@ -329,7 +448,6 @@ def search_glass(
         raise InputError(f"valley_q_max must be > 0, got {valley_q_max}")
     from pelsim.landscape.valleys import valley_steps
     from pelsim.models import load_model
-    from pelsim.prepare import quench
 
     t0 = time.perf_counter()
     model = load_model(conf.model)
@@ -348,8 +466,9 @@ def search_glass(
         catalogue = Catalogue.open(out, "a", **attrs) if out else Catalogue(None, **attrs)
     if catalogue.attrs["N"] != conf.n:
         raise InputError(f"catalogue holds N={catalogue.attrs['N']} particles, glass has {conf.n}")
-    IS, res = quench(conf, kind=kind)
-    energy, is_valid = landscape_energy(IS, kind)
+    if plan is None:
+        plan = plan_glass(conf, kind, T, n_samples, interval, seed, close_max_displacement)
+    IS, res, energy, is_valid = plan.IS, plan.result, plan.energy, plan.is_valid
     recentre = recentring(IS, kind) if is_valid is not None else None
     box = conf.box
     params = SEARCH_NEB
@@ -383,30 +502,15 @@ def search_glass(
             "single_ended",
         )
     if n_samples > 0:
-        cands = is_pair_candidates(IS, T, n_samples, interval, kind, seed)
-        uniq, pairs = is_pair_plan([(IS.positions, res.energy)] + cands, box, close_max_displacement)
+        uniq, pairs = plan.uniq, plan.pairs
         stats["is_pairs"] = sum(r == "transition" for *_, r in pairs)
         stats["is_pairs_closing"] = sum(r == "closing" for *_, r in pairs)
         stats["is_distinct"] = len(uniq)
         # the first band of every pair at once (neb_many: a queue over batch slots and devices;
         # batch 1 on one device follows the same trajectories as connect's own NEB)
-        from pelsim.landscape.neb import neb_many, periodic_displacement
-
-        firsts = (
-            neb_many(
-                energy,
-                np.stack([uniq[i][0] for i, _, _ in pairs]),
-                np.stack([uniq[j][0] for _, j, _ in pairs]),
-                n_images,
-                params,
-                periodic_displacement(box),
-                is_valid=is_valid,
-                batch=neb_batch,
-                devices=neb_devices,
-            )
-            if pairs
-            else []
-        )
+        firsts = first_bands
+        if firsts is None:
+            firsts = first_bands_of([plan], n_images, params, neb_batch, neb_devices)[0]
         for (i, j, _route), first in zip(pairs, firsts, strict=True):
             add(
                 connect(
@@ -476,6 +580,10 @@ __all__ = [
     "is_pair_candidates",
     "is_pair_plan",
     "search_glass",
+    "search_glasses",
+    "plan_glass",
+    "first_bands_of",
+    "GlassPlan",
     "relax",
 ]
 

@@ -1,0 +1,72 @@
+"""Compilations and wall time of `pelsim search` on 1 glass and on several glasses in one call.
+
+Runs the CLI in a subprocess with JAX_LOG_COMPILES=1 and a fresh persistent compilation cache
+(PELSIM_JAX_CACHE in a temporary folder), counts the XLA compilations it logs, and compares
+``pelsim search G1`` with ``pelsim search G1 ... Gk`` (issue: k glasses must compile at most 1.2x
+what one compiles) and with k separate one-glass runs. The glasses are the benchmark ISs of
+KA 3D N=1000 (benchmarks/data). The last line is one JSON object.
+
+    python benchmarks/bench_search_glasses.py [--glasses 3] [--samples 4] [--modes 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data"
+
+
+def run(glasses, a, tmp):
+    env = dict(os.environ, JAX_LOG_COMPILES="1", PELSIM_JAX_CACHE=tempfile.mkdtemp(dir=tmp))
+    out = Path(tempfile.mkdtemp(dir=tmp)) / "cat.h5"
+    cmd = [sys.executable, "-m", "pelsim", "search", *map(str, glasses), "--out", str(out), "--json"]
+    cmd += ["--samples", str(a.samples), "--modes", str(a.modes), "--interval", str(a.interval)]
+    t = time.perf_counter()
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if p.returncode != 0:
+        raise SystemExit(f"pelsim search failed ({p.returncode}): {p.stderr[-2000:]}")
+    compiles = sum("Finished XLA compilation" in line for line in p.stderr.splitlines())
+    summary = json.loads(p.stdout.strip().splitlines()[-1])
+    return {
+        "compilations": compiles,
+        "wall_s": wall,
+        "dwps": summary.get("dwps"),
+        "minima": summary.get("minima"),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--glasses", type=int, default=3)
+    ap.add_argument("--samples", type=int, default=4)
+    ap.add_argument("--modes", type=int, default=1)
+    ap.add_argument("--interval", type=int, default=100)
+    a = ap.parse_args()
+    files = sorted(DATA.glob("ka3d_n1000_is*.extxyz"))[: a.glasses]
+    with tempfile.TemporaryDirectory() as tmp:
+        one = run(files[:1], a, tmp)
+        print("1 glass:", one, file=sys.stderr)
+        many = run(files, a, tmp)
+        print(f"{len(files)} glasses in one call:", many, file=sys.stderr)
+    res = {
+        "glasses": len(files),
+        "settings": {"samples": a.samples, "modes": a.modes, "interval": a.interval, "N": 1000},
+        "one_glass": one,
+        "many_glasses": many,
+        "compile_ratio": many["compilations"] / max(one["compilations"], 1),
+        "wall_ratio_vs_k_single": many["wall_s"] / (len(files) * one["wall_s"]),
+        "goal_compile_ratio_max": 1.2,
+    }
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The engine on one NVIDIA GPU in under 8 minutes (see ../shared/GPU.md and docs/engine.md).
+# On the device machine: carry the pure-Python wheels the image lacks (.whl/), then
+#   bash benchmarks/gpu_check.sh            -> last line: one JSON object (also in $OUT/gpu_check.json)
+# On a CPU: bash benchmarks/gpu_check.sh --quick (a smoke test of the script itself).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --target .site .whl/*.whl
+    export PYTHONPATH="$PWD/.site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+fi
+PY=python3
+[ -x .venv/bin/python ] && [ -z "${PELSIM_GPU_SYSTEM_PYTHON:-}" ] && PY=.venv/bin/python
+export PELSIM_JAX_CACHE="${PELSIM_JAX_CACHE:-$(mktemp -d)}"
+out="${OUT:-.}/gpu_check.json"
+timeout 470 "$PY" benchmarks/gpu_check.py "$@" | tee /dev/stderr | tail -1 > "$out"
+cat "$out"
