@@ -25,8 +25,6 @@ Units: eps_AA / sigma_AA^2.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -34,28 +32,11 @@ import numpy as np
 from pelsim.errors import InputError
 from pelsim.models import load_model
 from pelsim.potentials import KINDS, pair_coefficients, pair_list
+from pelsim.system import PairEnergy, PairHessian
 
 __all__ = ["PairHessian", "pair_hessian", "attach", "get"]
 
 _ATTR = "pair_hessian"
-
-
-@dataclass(frozen=True, eq=False)
-class PairHessian:
-    """Analytic second derivatives of a pair energy; ``dense``/``hvp`` are jitted JAX functions.
-
-    dense(R) -> (N d, N d) array; hvp(R, v) -> H v with v of shape (N d,) or (N, d)
-    (returned in the shape of v); blocks(R) -> pair blocks K (P, d, d) and apply(K, v) -> H v,
-    to reuse K for many products at one R (dimer rotation, Lanczos).
-    """
-
-    n: int
-    dim: int
-    n_pairs: int
-    dense: object
-    hvp: object
-    blocks: object
-    apply: object
 
 
 def pair_hessian(model, box, species, kind: str = "smooth", pairs=None) -> PairHessian:
@@ -132,8 +113,6 @@ def attach(energy, ph: PairHessian):
     """Carry ``ph`` on the energy function object (returns ``energy``). A
     :class:`pelsim.system.PairEnergy` has its own analytic Hessian bound to its system (the same
     pair blocks from its neighbour rows) and is returned unchanged."""
-    from pelsim.system import PairEnergy
-
     if isinstance(energy, PairEnergy):
         return energy
     try:
@@ -147,8 +126,6 @@ def get(energy) -> PairHessian | None:
     """The analytic PairHessian of ``energy``: bound to its system for a
     :class:`pelsim.system.PairEnergy` (compiled once per kernel), the one carried by a plain
     function (:func:`attach`), or None (generic surface: use autodiff)."""
-    from pelsim.system import PairEnergy
-
     if isinstance(energy, PairEnergy):
         return energy.analytic_hessian()
     return getattr(energy, _ATTR, None)

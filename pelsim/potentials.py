@@ -26,14 +26,20 @@ orthorhombic periodic box, energies in eps_AA):
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from pelsim.errors import InputError
 from pelsim.models import LJModel, load_model
+from pelsim.system import (
+    AllPairsKernel,
+    MovedLessThan,
+    PairEnergy,
+    RowsKernel,
+    bucket_columns,
+    pair_coefficients,
+)
 
 __all__ = [
     "KINDS",
@@ -54,23 +60,6 @@ __all__ = [
 ]
 
 KINDS = ("smooth", "shifted")
-
-
-@lru_cache(maxsize=16)
-def pair_coefficients(kind: str, rc_factor: float = 2.5) -> tuple[float, float, float]:
-    """(c0, c2, c4) of the reduced pair potential u(x) = x^-12 - x^-6 + c0 + c2 x^2 + c4 x^4, x = r/sigma.
-
-    ``smooth``: u, u', u'' vanish at x_c = rc_factor (a 3x3 linear system).
-    ``shifted``: c0 = -(x_c^-12 - x_c^-6), c2 = c4 = 0.
-    """
-    xc = float(rc_factor)
-    if kind == "shifted":
-        return (-(xc**-12 - xc**-6), 0.0, 0.0)
-    if kind != "smooth":
-        raise InputError(f"unknown potential kind {kind!r} (expected 'smooth' or 'shifted')")
-    A = np.array([[1.0, xc**2, xc**4], [0.0, 2 * xc, 4 * xc**3], [0.0, 2.0, 12 * xc**2]])
-    b = -np.array([xc**-12 - xc**-6, -12 * xc**-13 + 6 * xc**-7, 156 * xc**-14 - 42 * xc**-8])
-    return tuple(float(c) for c in np.linalg.solve(A, b))
 
 
 def _pair_u(s, eps, sc2, coeffs):
@@ -135,8 +124,6 @@ def energy_fn(model, box, species, kind: str = "smooth"):
     work. O(N^2) time (rows in blocks of ~2^17 matrix entries, so memory stays O(N)); fine up to a
     few thousand particles.
     """
-    from pelsim.system import AllPairsKernel, PairEnergy
-
     model, box, species = _check(model, box, species, kind)
     n = species.size
     kernel = AllPairsKernel(model, kind, n)
@@ -230,8 +217,6 @@ def fixed_pair_energy(
     The pairs are held as a dense (N, M) neighbour matrix (both directions) with analytic
     forces: no scatter-add in the gradient.
     """
-    from pelsim.system import MovedLessThan, PairEnergy, RowsKernel, bucket_columns
-
     model, box, species = _check(model, box, species, kind)
     R_ref = np.asarray(R_ref, dtype=float)
     i, j = pair_list(model, box, species, R_ref, skin)

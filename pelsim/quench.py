@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pelsim.errors import InputError
-from pelsim.minimize import MinResult, empty_memory, lbfgs_active, lbfgs_steps, max_force
+from pelsim.lbfgs import MinResult, empty_memory, lbfgs_active, lbfgs_steps, max_force
 from pelsim.neighbors import two_largest_sum
 
 __all__ = ["device_quench", "list_capacity", "DEVICE_MAX_N"]

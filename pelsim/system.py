@@ -24,13 +24,18 @@ its static parameters (see :class:`RowsKernel`), and a builder of its system dic
 
 from __future__ import annotations
 
-from functools import cache, partial
+from dataclasses import dataclass
+from functools import cache, lru_cache, partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from pelsim.errors import InputError
+
 __all__ = [
+    "PairHessian",
+    "pair_coefficients",
     "Plain",
     "PairEnergy",
     "MovedLessThan",
@@ -40,6 +45,41 @@ __all__ = [
     "bucket_columns",
     "model_key",
 ]
+
+
+@lru_cache(maxsize=16)
+def pair_coefficients(kind: str, rc_factor: float = 2.5) -> tuple[float, float, float]:
+    """(c0, c2, c4) of the reduced pair potential u(x) = x^-12 - x^-6 + c0 + c2 x^2 + c4 x^4, x = r/sigma.
+
+    ``smooth``: u, u', u'' vanish at x_c = rc_factor (a 3x3 linear system).
+    ``shifted``: c0 = -(x_c^-12 - x_c^-6), c2 = c4 = 0.
+    """
+    xc = float(rc_factor)
+    if kind == "shifted":
+        return (-(xc**-12 - xc**-6), 0.0, 0.0)
+    if kind != "smooth":
+        raise InputError(f"unknown potential kind {kind!r} (expected 'smooth' or 'shifted')")
+    A = np.array([[1.0, xc**2, xc**4], [0.0, 2 * xc, 4 * xc**3], [0.0, 2.0, 12 * xc**2]])
+    b = -np.array([xc**-12 - xc**-6, -12 * xc**-13 + 6 * xc**-7, 156 * xc**-14 - 42 * xc**-8])
+    return tuple(float(c) for c in np.linalg.solve(A, b))
+
+
+@dataclass(frozen=True, eq=False)
+class PairHessian:
+    """Analytic second derivatives of a pair energy; ``dense``/``hvp`` are jitted JAX functions.
+
+    dense(R) -> (N d, N d) array; hvp(R, v) -> H v with v of shape (N d,) or (N, d)
+    (returned in the shape of v); blocks(R) -> pair blocks K (P, d, d) and apply(K, v) -> H v,
+    to reuse K for many products at one R (dimer rotation, Lanczos).
+    """
+
+    n: int
+    dim: int
+    n_pairs: int
+    dense: object
+    hvp: object
+    blocks: object
+    apply: object
 
 
 def model_key(model) -> tuple:
@@ -186,8 +226,6 @@ class _Kernel:
     """Static part of a pair energy: the model's parameters, the cutoff kind and the shapes."""
 
     def __init__(self, model, kind: str, n: int):
-        from pelsim.potentials import pair_coefficients
-
         self.model = model
         self.kind = kind
         self.n = int(n)
@@ -470,8 +508,6 @@ class PairEnergy:
         return _programs(self.kernel)[1](jnp.asarray(R), self.system)
 
     def analytic_hessian(self):
-        from pelsim.pair_hessian import PairHessian
-
         k, s = self.kernel, self.system
         return PairHessian(
             k.n,

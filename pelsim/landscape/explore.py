@@ -105,7 +105,7 @@ def edge_random_direction(R, R_other, box, rng) -> np.ndarray | None:
 def _directions(energy, R, n_modes, n_random, n_particles, rng, edges=(), n_edge_random=0, box=None):
     """Softest modes (both signs), localised random directions, then random directions on the
     moving particles of each known DWP of this minimum (``edges``: positions of its neighbours)."""
-    from pelsim.landscape.search import _soft_modes
+    from pelsim.landscape.steps import soft_modes as _soft_modes
 
     _lam, vec = _soft_modes(energy, R, max(n_modes, 1))
     vec = vec[:, : max(n_modes, 1)]
@@ -183,7 +183,7 @@ def explore_neighbourhood(
     ``catalogue`` (created if None) must match the system; R_is must be a minimum.
     Returns (catalogue, ExploreStats).
     """
-    from pelsim.landscape.search import SEARCH_NEB, add_checked_step
+    from pelsim.landscape.steps import SEARCH_NEB, add_checked_step
 
     for name, v in (
         ("max_depth", max_depth),
