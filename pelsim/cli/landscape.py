@@ -6,6 +6,9 @@
   n_negative_modes; writes a catalogue with the steps (method "neb").
 - ``search GLASS.extxyz --out catalogue.h5``: single-ended, IS-pair and intra-basin
   searches on one glass (pelsim.landscape.search).
+- ``hunt G1.extxyz [G2 ...] --out catalogue.h5 [--pairs pairs.h5]``: the TLS hunt
+  (pelsim.landscape.hunt: minima from low-T MD, all pairs, prefilter, ranked + control screening
+  NEBs, refinement of TLS candidates); prints the selection-aware statistics.
 - ``catalogue catalogue.h5 [--export DIR] [--json]``: summary table; export of every
   DWP as DIR/<id>/{min_a,saddle,min_b}.extxyz and DIR/index.json.
 - ``splitting PROFILE.csv --hbar H --json``: 1D tunneling parameters of a profile
@@ -149,6 +152,51 @@ def cmd_search(args) -> int:
     summary = dict(cat.summary(), **stats[0]) if len(stats) == 1 else dict(cat.summary(), glasses=stats)
     _print(summary, args.json)
     return 0
+
+
+def cmd_hunt(args) -> int:
+    from dataclasses import fields
+
+    from pelsim.io import read_extxyz
+    from pelsim.landscape.hunt import hunt_glasses, write_pair_tables
+    from pelsim.landscape.routes import HuntParams
+
+    params = HuntParams(**{f.name: getattr(args, f.name) for f in fields(HuntParams)})
+    if args.pairs:
+        _writable(args.pairs)
+    _writable(args.out)
+    confs = []
+    for path in args.glass:
+        conf = read_extxyz(path, args.model)
+        conf.info["source"] = str(path)
+        confs.append(conf)
+    cat, hunts, summary = hunt_glasses(
+        confs,
+        params=params,
+        glass=args.glass_index,
+        seeds=[args.seed + k for k in range(len(confs))],
+        kind=args.potential,
+        unit_preset=args.units,
+        tls_threshold_K=args.tls_threshold,
+        out=args.out,
+        neb_batch=args.neb_batch,
+        progress=not args.json,
+    )
+    if args.pairs:
+        write_pair_tables(args.pairs, hunts, summary)
+    out = dict(cat.summary(), statistics=summary["statistics"], seconds=summary["seconds"])
+    if args.json:
+        print(json.dumps(dict(out, glasses=summary["glasses"]), default=float))
+    else:
+        _print(out, False)
+    return 0
+
+
+def _writable(path) -> None:
+    """Refuse before any work when ``path``'s folder does not exist."""
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        raise InputError(f"output folder does not exist: {parent}")
 
 
 def cmd_catalogue(args) -> int:
@@ -300,11 +348,43 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 
+    _register_hunt(subparsers)
+
     p = subparsers.add_parser("catalogue", help="summarise a DWP/TWP catalogue; --export extxyz + index.json")
     p.add_argument("catalogue")
     p.add_argument("--export", default=None, metavar="DIR")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_catalogue)
+
+
+def _register_hunt(subparsers) -> None:
+    from pelsim.landscape.routes import HuntParams
+    from pelsim.params import schema_fields
+
+    p = subparsers.add_parser(
+        "hunt",
+        help="TLS hunt: minima from low-T MD, all pairs screened (ranked + control), TLS refined",
+        description="TLS hunt on one or more glasses of one N (pelsim.landscape.hunt, "
+        "docs/landscape.md 'TLS hunting'). Writes the catalogue of refined DWPs/TWPs (--out) and, "
+        "with --pairs, the table of every pair of minima with its features and screening outcome.",
+    )
+    p.add_argument("glass", nargs="+", help="extxyz glass configuration(s), all of the same N")
+    p.add_argument("--out", required=True, help="catalogue file (appended to if it exists)")
+    p.add_argument("--pairs", default=None, help="HDF5 file for the pair tables (one group per glass)")
+    p.add_argument("--model", default=None)
+    p.add_argument("--potential", choices=("smooth", "shifted"), default="smooth")
+    for name, (typ, default, lo, hi, _ch, doc) in schema_fields(HuntParams).items():
+        bounds = f" [{lo if lo is not None else ''}..{hi if hi is not None else ''}]"
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=typ, default=default, help=doc + bounds)
+    p.add_argument("--neb-batch", dest="neb_batch", type=int, default=1, help="screening bands per device")
+    p.add_argument("--glass-index", dest="glass_index", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--units", default="argon", help="unit preset (hbar, kelvin)")
+    p.add_argument(
+        "--tls-threshold", dest="tls_threshold", type=float, default=1.0, help="TLS: splitting < this [K]"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_hunt)
 
 
 if __name__ == "__main__":  # pragma: no cover
