@@ -32,6 +32,8 @@ ends is used as given (the DVR imposes psi = 0 beyond the grid).
 
 Precision: eigenvalues carry an absolute round-off of ~1e-15 x (hbar^2 / dx^2);
 splittings below ~1e-12 of hbar*omega are at that floor (``splitting_floor``).
+Profiles are read and written as CSV (``x,V`` and the optional ``dVds``, ``d2Vds2`` columns:
+:func:`read_profile_columns`, :func:`write_profile_csv`; ``pelsim splitting``, catalogue export).
 The Delta0 helpers of seed Eqs. 3-4 live here because ``etm.tunneling`` did not
 exist when this module was written; :func:`delta0_wkb` and
 :func:`delta0_two_parabola` are vectorised NumPy functions.
