@@ -254,6 +254,15 @@ class PairRanker:
     def fit(self, X, is_dw, log_ratio) -> PairRanker:
         """X (n, F) features of screened pairs; is_dw (n,) bool; log_ratio (n,) log10(E / E_thr)
         (NaN where not a DW)."""
+        import sklearn.ensemble  # noqa: F401  (loaded first: threadpool_limits acts on loaded libraries)
+        from threadpoolctl import threadpool_limits
+
+        # the training sets are small (hundreds of pairs): one thread is as fast, and OpenMP threads
+        # spinning against the NEB's own threads slowed a fit 50-fold on 2 busy cores
+        with threadpool_limits(1):
+            return self._fit(X, is_dw, log_ratio)
+
+    def _fit(self, X, is_dw, log_ratio) -> PairRanker:
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
         from sklearn.model_selection import cross_val_predict
 
@@ -267,21 +276,24 @@ class PairRanker:
         ok = y & np.isfinite(lr)
         if ok.sum() >= self.min_labels:
             self.reg = HistGradientBoostingRegressor(max_iter=150, learning_rate=0.1, random_state=self.seed)
-            pred = cross_val_predict(self.reg, X[ok], lr[ok], cv=min(5, int(ok.sum()) // 3))
+            pred = cross_val_predict(self.reg, X[ok], lr[ok], cv=min(4, int(ok.sum()) // 3))
             self.sigma = max(float(np.std(lr[ok] - pred)), 0.1)
             self.reg.fit(X[ok], lr[ok])
         return self
 
     def score(self, X, feats: dict) -> np.ndarray:
+        import sklearn.ensemble  # noqa: F401
         from scipy.stats import norm
+        from threadpoolctl import threadpool_limits
 
         X = np.asarray(X, float)
         prior = self.prior(feats)
-        p_dw = self.clf.predict_proba(X)[:, 1] if self.clf is not None else np.ones(len(X))
-        if self.reg is not None:
-            p_low = norm.cdf(-self.reg.predict(X) / self.sigma)
-        else:
-            p_low = prior
+        with threadpool_limits(1):
+            p_dw = self.clf.predict_proba(X)[:, 1] if self.clf is not None else np.ones(len(X))
+            if self.reg is not None:
+                p_low = norm.cdf(-self.reg.predict(X) / self.sigma)
+            else:
+                p_low = prior
         return p_dw * p_low
 
 
