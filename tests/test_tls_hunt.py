@@ -13,9 +13,7 @@ import pytest
 
 from pelsim.errors import InputError
 from pelsim.landscape.hunt import (
-    CONTROL,
     DOUBLE_WELL,
-    RANKED,
     PairRanker,
     hunt_statistics,
     minima_from_sequence,
@@ -51,7 +49,7 @@ def _features_loop(R, E, box, masses, T, V):
         top = sorted(range(N), key=lambda p: -n2[p])[:3]
         lo, hi = (i, j) if E[i] <= E[j] else (j, i)
 
-        def dist(p, q):
+        def dist(p, q, i=i):
             d = R[i, q] - R[i, p]
             d = d - box * np.round(d / box)
             return float(np.sqrt(d @ d))
@@ -175,9 +173,8 @@ def test_hunt_params_checked_and_schema_generated():
     cfg = config.validate({"campaign": {"name": "x"}, "model": {"N": 270}, "glasses": {"count": 1}})
     assert HuntParams.from_dict(cfg["search"]["tls_hunt"]) == HuntParams()
     with pytest.raises(InputError, match="search.tls_hunt.T"):
-        config.validate(
-            {"campaign": {"name": "x"}, "model": {"N": 270}, "glasses": {"count": 1}, "search": {"tls_hunt": {"T": -1.0}}}
-        )
+        base = {"campaign": {"name": "x"}, "model": {"N": 270}, "glasses": {"count": 1}}
+        config.validate(dict(base, search={"tls_hunt": {"T": -1.0}}))
 
 
 def test_ranker_learns_a_planted_rule():
@@ -207,10 +204,30 @@ def test_ranker_learns_a_planted_rule():
 
 def test_hunt_statistics_recall_and_estimates():
     S = [
-        {"pool": 100, "control": 10, "control_tls": 2, "control_dw": 5, "screened": 40, "screened_dw": 20,
-         "screened_tls": 8, "ranked": 30, "ranked_tls": 6, "refined": 5},
-        {"pool": 50, "control": 10, "control_tls": 1, "control_dw": 4, "screened": 30, "screened_dw": 10,
-         "screened_tls": 3, "ranked": 20, "ranked_tls": 2, "refined": 2},
+        {
+            "pool": 100,
+            "control": 10,
+            "control_tls": 2,
+            "control_dw": 5,
+            "screened": 40,
+            "screened_dw": 20,
+            "screened_tls": 8,
+            "ranked": 30,
+            "ranked_tls": 6,
+            "refined": 5,
+        },
+        {
+            "pool": 50,
+            "control": 10,
+            "control_tls": 1,
+            "control_dw": 4,
+            "screened": 30,
+            "screened_dw": 10,
+            "screened_tls": 3,
+            "ranked": 20,
+            "ranked_tls": 2,
+            "refined": 2,
+        },
     ]
     st = hunt_statistics(S, n_particles=100, E_thr=0.01, bootstrap=200)
     # expected TLS among the ranked pools: 90 * 2/10 + 40 * 1/10 = 22; found 8

@@ -327,6 +327,7 @@ def _new_table(feats: dict, pool: np.ndarray) -> dict:
     t["screen_steps"] = np.zeros(P, np.int32)
     t["refined"] = np.zeros(P, bool)
     t["refined_tls"] = np.zeros(P, bool)
+    t["expanded"] = np.zeros(P, bool)  # a pair with a minimum relaxed from a band (not from MD)
     return t
 
 
@@ -351,6 +352,22 @@ def plan_hunt(conf, glass: int, params: HuntParams, hbar: float, E_thr: float, k
     n_ctrl = min(len(idx), int(round(params.control_fraction * budget)))
     control = rng.choice(idx, size=n_ctrl, replace=False) if n_ctrl else np.zeros(0, np.int64)
     return GlassHunt(glass, IS, energy, is_valid, mins, table, bounds.as_dict(), lam, control)
+
+
+_STATE_COLUMNS = (
+    "source",
+    "iteration",
+    "score",
+    "outcome",
+    "barrier",
+    "V0",
+    "splitting",
+    "Delta",
+    "Delta0",
+    "screen_steps",
+    "refined",
+    "refined_tls",
+)
 
 
 def _record(table, rows, recs, source, iteration, scores):
@@ -432,7 +449,71 @@ def screen_round(hunts, iteration, params, ranker, hbar, batch=1, devices=None):
     for (h, r, src, sc), rec, band in zip(jobs, recs, bands, strict=True):
         _record(h.table, [r], [rec], src, iteration, [sc])
         h.bands[r] = band
+    if params.interior_minima:
+        for h in hunts:
+            rows = [r for hh, r, *_ in jobs if hh is h and h.table["outcome"][r] == MULTI_WELL]
+            expand_with_interior_minima(h, rows, params.interior_minima)
     return len(jobs)
+
+
+def expand_with_interior_minima(h: GlassHunt, rows, budget: int) -> int:
+    """Relax the interior minima of the screening bands of ``rows`` (pairs that are no double well)
+    to minima of the glass (max|F| 1e-10); the new ones join ``h.minima`` and their pairs with all
+    minima join the table (features, prefilter) as unscreened pairs. A band through an interior
+    minimum joins its ends through that minimum, so the new pairs (end, interior) are often single
+    double wells that the MD quenches missed. Returns the number of new minima."""
+    from pelsim.landscape.connect import is_inside, relax
+
+    m = h.minima
+    newR, newE, newF = [], [], []
+    for r in rows:
+        band = h.bands.get(r)
+        if band is None:
+            continue
+        for k in band.interior_minima(INTERIOR_MIN_TOL):
+            if len(newR) >= budget:
+                break
+            mn = relax(h.energy, band.images[k])
+            if mn.max_force > 1e-8 or not is_inside(h.is_valid, mn.R):
+                continue
+            R = np.mod(mn.R, h.conf.box)
+            allE = list(m.energies) + newE
+            allR = list(m.positions) + newR
+            if find_minimum(mn.energy, R, allE, allR, h.conf.box) < 0:
+                newR.append(R)
+                newE.append(mn.energy)
+                newF.append(mn.max_force)
+    if not newR:
+        return 0
+    M0 = m.count
+    M = M0 + len(newR)
+    m.positions = np.concatenate([m.positions, np.asarray(newR)])
+    m.energies = np.concatenate([m.energies, newE])
+    m.max_force = np.concatenate([m.max_force, newF])
+    m.visits = np.concatenate([m.visits, np.zeros(len(newR))])
+    T = np.zeros((M, M))
+    T[:M0, :M0] = m.transitions
+    m.transitions = T
+    m.from_bands = getattr(m, "from_bands", 0) + len(newR)
+    old = h.table
+    feats = pair_features(m.positions, m.energies, h.conf.box, None, m.transitions, m.visits)
+    new = _new_table(feats, prefilter(feats, _bounds_of(h)))
+    index = {(int(i), int(j)): n for n, (i, j) in enumerate(zip(new["i"], new["j"], strict=True))}
+    remap = np.array([index[(int(i), int(j))] for i, j in zip(old["i"], old["j"], strict=True)], np.int64)
+    for k in _STATE_COLUMNS:
+        new[k][remap] = old[k]
+    n_md = len(m.sequence) and (max(m.sequence) + 1)
+    new["expanded"] = (new["i"] >= n_md) | (new["j"] >= n_md)
+    h.table = new
+    h.control = remap[h.control] if len(h.control) else h.control
+    h.bands = {int(remap[r]): b for r, b in h.bands.items()}
+    return len(newR)
+
+
+def _bounds_of(h: GlassHunt):
+    from pelsim.landscape.pairs import PrefilterBounds
+
+    return PrefilterBounds(**h.bounds)
 
 
 def refine_candidates(h: GlassHunt, params: HuntParams, E_thr: float) -> list[tuple[int, str]]:
@@ -498,13 +579,20 @@ def glass_summary(h: GlassHunt, E_thr: float) -> dict:
     scr = t["source"] > 0
     dw = t["outcome"] == DOUBLE_WELL
     tls = dw & (t["splitting"] < E_thr)
-    ctrl, rank = t["source"] == CONTROL, t["source"] == RANKED
+    ex = t["expanded"]
+    # the control sample covers the pool of the MD minima; pairs with band minima are counted apart
+    ctrl, rank = t["source"] == CONTROL, (t["source"] == RANKED) & ~ex
     return {
         "glass": int(h.glass),
         "minima": int(h.minima.count),
+        "minima_from_bands": int(getattr(h.minima, "from_bands", 0)),
         "quenches": int(len(h.minima.sequence)),
         "pairs": int(len(t["i"])),
-        "pool": int(t["pool"].sum()),
+        "pool": int((t["pool"] & ~ex).sum()),
+        "expanded_pool": int((t["pool"] & ex).sum()),
+        "expanded_screened": int((scr & ex).sum()),
+        "expanded_dw": int((scr & ex & dw).sum()),
+        "expanded_tls": int((scr & ex & tls).sum()),
         "screened": int(scr.sum()),
         "screened_dw": int((scr & dw).sum()),
         "screened_tls": int((scr & tls).sum()),
@@ -564,7 +652,7 @@ def hunt_statistics(summaries: list[dict], n_particles: int, E_thr: float, boots
         vals = np.array([b[k] for b in boots], float)
         vals = vals[np.isfinite(vals)]
         out[f"{k}_err"] = float(np.std(vals)) if len(vals) > 1 else math.nan
-    tot = lambda k: int(sum(s[k] for s in S))
+    tot = lambda k: int(sum(s.get(k, 0) for s in S))
     out.update(
         glasses=len(S),
         pool=tot("pool"),
@@ -576,6 +664,10 @@ def hunt_statistics(summaries: list[dict], n_particles: int, E_thr: float, boots
         ranked=tot("ranked"),
         ranked_tls=tot("ranked_tls"),
         refined=tot("refined"),
+        expanded_pool=tot("expanded_pool"),
+        expanded_screened=tot("expanded_screened"),
+        expanded_dw=tot("expanded_dw"),
+        expanded_tls=tot("expanded_tls"),
         n_particles=int(n_particles),
         E_thr=float(E_thr),
         reliable=bool(tot("control_tls") >= 3),

@@ -38,6 +38,12 @@ class HuntParams:
     dr1_max: float = param(2.0, "prefilter: largest single-particle displacement (sigma)", min=1e-3)
     zero_point_margin: float = param(1.5, "prefilter: factor on the zero-point bound of |dE|", min=1.0)
     refine_images: int = param(12, "NEB images of the refinement", min=3, max=64)
+    interior_minima: int = param(
+        16,
+        "budget: new minima per glass and round relaxed from the interior minima of screening bands "
+        "(they and their pairs join the pool; 0: off)",
+        min=0,
+    )
 
     def __post_init__(self):
         check_fields(self, "tls_hunt")
