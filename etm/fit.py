@@ -22,7 +22,15 @@ from dataclasses import dataclass
 import lmfit
 import numpy as np
 
+from etm.columns import (
+    dielectric_columns,
+    echo_columns,
+    heat_capacity_columns,
+    loss_columns,
+    magnetization_columns,
+)
 from etm.errors import InputError
+from etm.io import read_csv_columns
 
 
 @dataclass(frozen=True)
@@ -93,16 +101,14 @@ _LOWER = {"M_offset": -np.inf, "tan_omega_dtau": -np.inf, "ats_ratio": -np.inf}
 
 
 def model_function(model: str, values: dict, x: dict) -> dict:
-    """Evaluate the CLI column function of ``model`` at the x columns; returns its columns."""
-    from etm import cli
-
+    """Evaluate the column function of ``model`` (etm.columns) at the x columns; returns its columns."""
     if model == "echo":
-        return cli.echo_columns(x["B_T"], values)
+        return echo_columns(x["B_T"], values)
     fn = {
-        "heat-capacity": cli.heat_capacity_columns,
-        "magnetization": cli.magnetization_columns,
-        "dielectric": cli.dielectric_columns,
-        "loss": cli.loss_columns,
+        "heat-capacity": heat_capacity_columns,
+        "magnetization": magnetization_columns,
+        "dielectric": dielectric_columns,
+        "loss": loss_columns,
     }[model]
     cols = fn(x["T_K"], x["B_T"], values)
     if model == "magnetization" and values.get("M_offset"):
@@ -242,8 +248,6 @@ def fit_csv(
     sigma: str | None = None,
 ) -> dict:
     """Fit ``model`` to the CSV at ``path`` (columns named like the CLI output); see :func:`fit_arrays`."""
-    from etm.cli import read_csv_columns
-
     spec = _spec(model)
     cols = read_csv_columns(path)
     ycol = y or next((c for c in spec.y if c in cols), spec.y[0])
