@@ -10,6 +10,7 @@ from analysis import bridge
 from analysis import distributions as dist
 from analysis.report import analyse_arrays, units_for, write_report
 from etm.heat_capacity import schottky
+from etm.levels import heat_capacity_levels
 from etm.units import EPS0, K_B
 
 UNITS = units_for("argon", 1.2, 1.0)
@@ -89,12 +90,12 @@ def test_bootstrap_error_vanishes_for_identical_glasses():
 def test_levels_heat_capacity_matches_schottky_and_degenerate_form():
     T = np.geomspace(0.01, 10, 40)
     E = 0.7
-    two = bridge.heat_capacity_levels(T, np.array([0.0, E]))
+    two = heat_capacity_levels(T, np.array([0.0, E]))
     np.testing.assert_allclose(two, np.asarray(schottky(E, T)), rtol=1e-10, atol=1e-300)
     # levels (0, D, D): C/k = (D/T)^2 * 2 e^{-D/T} / (1 + 2 e^{-D/T})^2
     x = E / T
     ref = x**2 * 2 * np.exp(-x) / (1 + 2 * np.exp(-x)) ** 2
-    np.testing.assert_allclose(bridge.heat_capacity_levels(T, np.array([0.0, E, E])), ref, rtol=1e-10)
+    np.testing.assert_allclose(heat_capacity_levels(T, np.array([0.0, E, E])), ref, rtol=1e-10)
 
 
 def test_twp_spectrum_zero_field_and_field_dependence():
@@ -183,12 +184,12 @@ def test_echo_of_one_system_decays_with_its_rate():
     r = 1/tau_phi + Delta0^2 E / (gamma tanh(E/2T)) (seed Eqs. 39, 76)."""
     from etm.echo import OMEGA_PER_K
 
-    E = 2 * np.pi * bridge.ECHO_DEFAULTS["freq_Hz"] / OMEGA_PER_K  # resonant at 1 GHz
+    E = 2 * np.pi * bridge.ECHO_SETUP["freq_Hz"] / OMEGA_PER_K  # resonant at 1 GHz
     dwps = {"splitting_K": np.array([E]), "Delta0_K": np.array([0.8 * E]), "glass": np.array([0])}
     settings = {"units": UNITS, "n_particles": 1000, "Pbar_fit_J_m3": 1e45}
-    d = bridge.echo_prediction(dwps, {"id": np.zeros(0)}, np.arange(1), settings)
+    d = bridge.echo_prediction(dwps, np.arange(1), settings)
     _, _, _, _, gamma, _, _ = bridge._dielectric_inputs(dwps, np.arange(1), settings)
-    a = bridge.ECHO_DEFAULTS
+    a = bridge.ECHO_SETUP
     r = 1 / a["tau_phi_s"] + (0.8 * E) ** 2 * E / (gamma * np.tanh(E / (2 * a["T_K"])))
     tau = d["tau12_s"]
     np.testing.assert_allclose(d["sim"], np.exp(-2 * r * (tau - tau[0])), rtol=1e-8, atol=1e-12)
