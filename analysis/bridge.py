@@ -227,7 +227,8 @@ def twp_field_predictions(
             )
             J[k] = float(np.asarray(Jk)[0])
     total = dwp_echo_J + J
-    rel = lambda y: y / y[0] if y[0] != 0 else np.full_like(y, np.nan)  # noqa: E731
+    # relative to B = 0; NaN when the zero-field value vanishes (e.g. a degenerate lowest pair)
+    rel = lambda y: y / y[0] if abs(y[0]) > 1e-12 * np.abs(y).max() else np.full_like(y, np.nan)  # noqa: E731
     i_fields = [int(np.argmin(np.abs(B - f))) for f in fields]
     # size of the A-B effect: the level shift up to B_max along the loop normal (dE/dphi is linear
     # in phi for small phi, so the shift is about (1/2) |dE/dphi| phi) against the float64
