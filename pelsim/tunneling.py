@@ -43,7 +43,7 @@ from scipy.interpolate import CubicHermiteSpline, CubicSpline
 from scipy.linalg import eigh
 
 from etm.tunneling import delta0_two_parabola, delta0_wkb
-from pelsim.errors import InputError
+from pelsim.errors import CalculationError, InputError
 
 
 def sinc_dvr_levels(V_grid, dx, hbar, mass=1.0, n_levels=2):
@@ -181,7 +181,7 @@ def _weights_right(psi, x, s_top):
     return p2[x > s_top].sum(axis=0) / p2.sum(axis=0)
 
 
-class NoLocalisedState(InputError):
+class NoLocalisedState(CalculationError):
     """A well of the profile holds no eigenstate localised in it."""
 
 
