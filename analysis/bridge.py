@@ -10,10 +10,12 @@ catalogue, not the assumed STM form P-bar/Delta0 (seed Eq. 2) -- goes into etm:
   STM line gamma T with P-bar fitted to it (``etm.heat_capacity.stm_linear_coefficient``);
 * the resonant and relaxation Delta eps'/eps'(T) (seed Eqs. 32-51) from the same discrete
   systems through ``etm.dielectric``'s from-systems functions, with their log slopes and T0;
-* the two-pulse echo amplitude against tau12 and field (seed Eqs. 76-88) through ``etm.echo``;
-* TWPs: the 3-level Hamiltonian of seed Eq. 6 with the Aharonov-Bohm phase of Eq. 7
-  (``etm.hamiltonian.eigenvalues_3ls``), its field-dependent heat capacity C_p(T, B) from
-  the 3-level partition function, and eps'(B), echo through the lowest two levels.
+* the two-pulse echo amplitude against tau12 (seed Eqs. 76-88) through ``etm.echo``;
+* TWPs in a field (:func:`twp_field_predictions`): the exact spectra of the 3-level
+  Hamiltonian of seed Eq. 6 with one amplitude per saddle and the Aharonov-Bohm phase of Eq. 7
+  from each TWP's loop area (``etm.levels``), orientation averaged: C_p(T, B) from the 3-level
+  partition function, M(T, B) = -dF/dB, the resonant Delta eps'(T, B)/eps' of the well
+  dipoles, and the echo amplitude against B through the lowest pair of levels.
 
 Normalisation: observables are per gram of simulated glass (n_glasses * N particles of
 mass m each, etm's convention), P-bar in J^-1 m^-3 (volume n_glasses * N / rho sigma^3).
@@ -259,17 +261,6 @@ def twp_field_predictions(
         "level_resolution_K": resolution_K,
         "field_resolved": bool(np.any(shift_K > resolution_K)),
     }
-
-
-def twp_heat_capacity(
-    twps: dict, glasses, n_particles: int, units: dict, T_K, fields_T, charge_e: float = 1.0
-) -> dict:
-    """C_p(T, B) [J/(g K)] of the TWPs at the fields ``fields_T`` (see :func:`twp_field_predictions`)."""
-    settings = {"units": units, "n_particles": n_particles, "charge_e": charge_e, "twp": {"n_fields": 2}}
-    p = twp_field_predictions(twps, glasses, settings, T_K, fields_T=np.asarray(fields_T, float))
-    if not p["n_twps"]:
-        return p
-    return {**p, "C_J_gK": p["C_J_gK"][:, p["field_index"]], "B_T": p["fields_T"]}
 
 
 def twp_markdown(d, fmt) -> list[str]:
