@@ -100,34 +100,34 @@ def _tb(T_K, B_T):
     return T, B
 
 
-def _fe_sum(fn, T, B, values: dict, like):
-    """Sum of ``fn(T, B, n, J, g)`` over the Fe2+ and Fe3+ concentrations that are given."""
-    out = np.zeros_like(like)
+def _ats_plus_fe(T_K, B_T, values: dict, command: str, ats_fn, fe_fn, prefix: str, unit: str) -> dict:
+    """ATS term ``ats_fn(T, B, params, Pn)`` + Fe2+/Fe3+ terms ``fe_fn(T, B, n, J, g)`` and their sum."""
+    require(values, ("D_min", "D0min_qS", "D0max_qS", "Pn"), command)
+    p = ats_params(values)
+    T, B = _tb(T_K, B_T)
+    ats = np.asarray(ats_fn(T, B, p, values["Pn"]), np.float64)
+    para = np.zeros_like(ats)
     for key, J in (("n_fe2", J_FE2), ("n_fe3", J_FE3)):
         n = values.get(key) or 0.0
         if n:
-            out = out + np.asarray(fn(T, B, n, J, G_FE), np.float64)
-    return out
+            para = para + np.asarray(fe_fn(T, B, n, J, G_FE), np.float64)
+    return {
+        "T_K": T,
+        "B_T": B,
+        f"{prefix}_ATS_{unit}": ats,
+        f"{prefix}_para_{unit}": para,
+        f"{prefix}_total_{unit}": ats + para,
+    }
 
 
 def heat_capacity_columns(T_K, B_T, values: dict) -> dict:
     """C_ATS (Eq. 17/18), C_para = Fe2+ + Fe3+ (Eq. 16) and their sum [J/(g K)], elementwise."""
-    require(values, ("D_min", "D0min_qS", "D0max_qS", "Pn"), "heat-capacity")
-    p = ats_params(values)
-    T, B = _tb(T_K, B_T)
-    ca = np.asarray(c_ats(T, B, p, values["Pn"]), np.float64)
-    cp = _fe_sum(c_paramagnetic, T, B, values, ca)
-    return {"T_K": T, "B_T": B, "C_ATS_J_per_gK": ca, "C_para_J_per_gK": cp, "C_total_J_per_gK": ca + cp}
+    return _ats_plus_fe(T_K, B_T, values, "heat-capacity", c_ats, c_paramagnetic, "C", "J_per_gK")
 
 
 def magnetization_columns(T_K, B_T, values: dict) -> dict:
     """M_ATS (Eqs. 93-94, = -dF/dB), M_para = Fe2+ + Fe3+ Brillouin (Eq. 90) and sum [A m^2/g]."""
-    require(values, ("D_min", "D0min_qS", "D0max_qS", "Pn"), "magnetization")
-    p = ats_params(values)
-    T, B = _tb(T_K, B_T)
-    ma = np.asarray(m_ats(T, B, p, values["Pn"]), np.float64)
-    mp = _fe_sum(m_brillouin, T, B, values, ma)
-    return {"T_K": T, "B_T": B, "M_ATS_Am2_per_g": ma, "M_para_Am2_per_g": mp, "M_total_Am2_per_g": ma + mp}
+    return _ats_plus_fe(T_K, B_T, values, "magnetization", m_ats, m_brillouin, "M", "Am2_per_g")
 
 
 def dielectric_columns(T_K, B_T, values: dict) -> dict:
