@@ -220,12 +220,8 @@ def twp_field_predictions(
                 rabi[:, k, :][m],
                 np.full(int(m.sum()), 1.0 / e["tau_phi_s"]),
                 np.broadcast_to(wb, m.shape)[m],
-                T_K=e["T_K"],
-                freq_Hz=e["freq_Hz"],
-                tau1_s=e["tau1_s"],
-                tau2_s=e["tau2_s"],
                 tau12_s=e["tau12_s"],
-                tan_omega_dtau=e["tan_omega_dtau"],
+                **_echo_kw(e),
             )
             J[k] = float(np.asarray(Jk)[0])
     total = dwp_echo_J + J
@@ -462,6 +458,11 @@ def dielectric_markdown(d, fmt) -> list[str]:
 ECHO_SETUP = {**ec.ECHO_DEFAULTS, "tan_omega_dtau": 1.0, "tau_phi_s": 1e-5}
 
 
+def _echo_kw(setup: dict) -> dict:
+    """The keywords of :func:`etm.echo.echo_integral_from_systems` from an echo set-up (but tau12)."""
+    return {k: setup[k] for k in ("T_K", "freq_Hz", "tau1_s", "tau2_s", "tan_omega_dtau")}
+
+
 def _pi_half_p0F0(setup: dict) -> float:
     """p0 F0 [D kV/m] of a pi/2 first pulse for a resonant system with Delta0 = E: Omega tau1 = pi/2."""
     return 0.5 * np.pi / (setup["tau1_s"] * ec.RABI_PER_D_KV_M / np.sqrt(3.0))
@@ -505,13 +506,7 @@ def echo_prediction(dwps: dict, glasses, settings: dict) -> dict:
         return out
     Dl = np.sqrt(np.maximum(E[ok] ** 2 - D0[ok] ** 2, 0.0))
     p0F0 = _pi_half_p0F0(a)
-    kw = dict(
-        T_K=a["T_K"],
-        freq_Hz=a["freq_Hz"],
-        tau1_s=a["tau1_s"],
-        tau2_s=a["tau2_s"],
-        tan_omega_dtau=a["tan_omega_dtau"],
-    )
+    kw = _echo_kw(a)
     Es, rabi, rate = ec.two_level_echo_systems(
         Dl, D0[ok], T_K=a["T_K"], p0F0_D_kV_m=p0F0, gamma_s_K3=gamma, tau_phi_s=a["tau_phi_s"]
     )
