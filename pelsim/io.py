@@ -2,7 +2,8 @@
 
 * extxyz: one configuration with a periodic orthorhombic cell, chemical symbols from the
   model (Ni = species 0 = A, P = species 1 = B for KA, parametrised for Ni80P20), positions
-  in sigma_AA. Optional per-file ``energy`` (eps_AA) and per-atom ``forces``.
+  in sigma_AA. Optional per-file ``energy`` (eps_AA) and per-atom ``forces``. Several
+  configurations in one file are a trajectory (:func:`write_extxyz_trajectory`, e.g. a DWP path).
 * LAMMPS data files (``atom_style atomic``, type = species + 1).
 * H5MD (HDF5 via h5py, https://www.nongnu.org/h5md/): ``/particles/all/{position,velocity,
   box/edges}`` as time-dependent (step, time, value) groups, ``species`` as a fixed dataset,
@@ -132,6 +133,30 @@ def write_extxyz(path, conf: Configuration, energy=None, forces=None) -> None:
     coordinates: 1e-8 sigma of rounding gives max|F| ~ 1e-6 at an IS minimised to 1e-10.
     We write ``%.17g`` (exact float64 round trip); ASE, OVITO and :func:`read_extxyz` read it.
     """
+    with atomic_path(path, ".extxyz") as tmp, open(tmp, "w") as fh:
+        fh.write("\n".join(_extxyz_frame(conf, energy, forces)) + "\n")
+
+
+def write_extxyz_trajectory(path, confs, energies=None) -> None:
+    """Write configurations as one multi-frame extxyz file (a trajectory), atomically.
+
+    Each frame as :func:`write_extxyz` writes one (``%.17g``, model symbols, periodic cell,
+    ``energy=`` when ``energies`` is given, numeric and string ``conf.info`` entries in the
+    comment line); ``ase.io.read(path, index=":")`` returns the frames and OVITO opens the file
+    as an animation.
+    """
+    confs = list(confs)
+    if energies is not None and len(energies) != len(confs):
+        raise InputError(f"{len(energies)} energies for {len(confs)} frames")
+    lines = []
+    for k, conf in enumerate(confs):
+        lines += _extxyz_frame(conf, None if energies is None else energies[k])
+    with atomic_path(path, ".extxyz") as tmp, open(tmp, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def _extxyz_frame(conf: Configuration, energy=None, forces=None) -> list[str]:
+    """The lines of one extxyz frame (count, comment line, one line per particle)."""
     m = load_model(conf.model)
     d = conf.dim
     pos = np.zeros((conf.n, 3))
@@ -165,8 +190,7 @@ def write_extxyz(path, conf: Configuration, energy=None, forces=None) -> None:
         if F is not None:
             row += " " + " ".join(f"{x:.17g}" for x in F[a])
         lines.append(row)
-    with atomic_path(path, ".extxyz") as tmp, open(tmp, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
+    return lines
 
 
 def write_lammps_data(path, conf: Configuration) -> None:

@@ -34,6 +34,8 @@ ends is used as given (the DVR imposes psi = 0 beyond the grid).
 
 Precision: eigenvalues carry an absolute round-off of ~1e-15 x (hbar^2 / dx^2);
 splittings below ~1e-12 of hbar*omega are at that floor (``splitting_floor``).
+Profiles are read and written as CSV (``x,V`` and the optional ``dVds``, ``d2Vds2`` columns:
+:func:`read_profile_columns`, :func:`write_profile_csv`; ``pelsim splitting``, catalogue export).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import numpy as np
 from scipy.interpolate import CubicHermiteSpline, CubicSpline
 from scipy.linalg import eigh
 
+from etm.io import atomic_path
 from etm.tunneling import delta0_two_parabola, delta0_wkb
 from pelsim.errors import CalculationError, InputError
 
@@ -492,6 +495,18 @@ def dwp_parameters(s, V, hbar, dVds=None, d=None, curvature=None, rtol=1e-8) -> 
 
 def read_profile_csv(path):
     """Read a CSV with a header naming columns ``x`` and ``V`` -> (x, V) sorted by x."""
+    p = read_profile_columns(path)
+    return p["x"], p["V"]
+
+
+def read_profile_columns(path) -> dict:
+    """Read a profile CSV (:func:`write_profile_csv`) -> dict x, V, dVds, curvature, sorted by x.
+
+    Columns ``x`` and ``V`` are required. Optional: ``dVds`` (the path force along x at each
+    point; absent or any empty cell -> None) and ``d2Vds2`` (d2V/dx2 at the two end points, read
+    from the first and last row after sorting; other rows may be empty; absent -> None), the
+    inputs ``dVds=`` and ``curvature=`` of :func:`dwp_parameters`.
+    """
     import csv
 
     try:
@@ -508,8 +523,43 @@ def read_profile_csv(path):
         V = np.array([float(r["V"]) for r in rows])
     except (TypeError, ValueError):
         raise InputError(f"{path}: non-numeric x or V value") from None
-    order = np.argsort(x)
+    order = np.argsort(x, kind="stable")
     x, V = x[order], V[order]
     if np.any(np.diff(x) == 0):
         raise InputError(f"{path}: repeated x values")
-    return x, V
+    rows = [rows[i] for i in order]
+    out = {"x": x, "V": V, "dVds": None, "curvature": None}
+    try:
+        if "dVds" in rows[0] and all((r["dVds"] or "").strip() for r in rows):
+            out["dVds"] = np.array([float(r["dVds"]) for r in rows])
+        if "d2Vds2" in rows[0] and all((r["d2Vds2"] or "").strip() for r in (rows[0], rows[-1])):
+            out["curvature"] = (float(rows[0]["d2Vds2"]), float(rows[-1]["d2Vds2"]))
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: non-numeric dVds or d2Vds2 value") from None
+    return out
+
+
+def write_profile_csv(path, x, V, dVds=None, curvature=None) -> None:
+    """Write a path profile as CSV (``%.17g``: read back bit for bit), atomically.
+
+    Columns ``x,V``, plus ``dVds`` when given and ``d2Vds2`` (the two end curvatures
+    ``curvature = (k_a, k_b)``, on the first and last row only) when given: exactly the inputs of
+    :func:`dwp_parameters`, so that ``pelsim splitting FILE --hbar H`` recomputes the same levels.
+    """
+    x, V = np.asarray(x, float), np.asarray(V, float)
+    cols = [x, V]
+    head = ["x", "V"]
+    if dVds is not None:
+        cols.append(np.asarray(dVds, float))
+        head.append("dVds")
+    if any(len(c) != len(x) for c in cols):
+        raise InputError("profile columns x, V, dVds must have the same length")
+    lines = [",".join(head + (["d2Vds2"] if curvature is not None else []))]
+    ends = {0: 0, len(x) - 1: 1}
+    for k in range(len(x)):
+        row = [f"{c[k]:.17g}" for c in cols]
+        if curvature is not None:
+            row.append(f"{float(curvature[ends[k]]):.17g}" if k in ends else "")
+        lines.append(",".join(row))
+    with atomic_path(path, ".csv") as tmp, open(tmp, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
