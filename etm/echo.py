@@ -54,6 +54,21 @@ RABI_PER_D_KV_M = DEBYE_C_M * 1e3 / HBAR
 #: angular frequency [rad/s] per kelvin of energy
 OMEGA_PER_K = K_B / HBAR
 
+#: The one set of echo defaults (keyword names of :func:`echo_amplitude`), used when neither a
+#: flag nor a preset gives a value: the ``etm echo`` command, ``etm fit echo`` and the
+#: campaign report (:mod:`analysis.bridge`, which states its own two additions).
+ECHO_DEFAULTS = {
+    "T_K": 0.012,
+    "freq_Hz": 1e9,
+    "tau1_s": 1e-7,
+    "tau2_s": 2e-7,
+    "tau12_s": 2e-6,
+    "Gamma": 0.0,
+    "c_ats": 0.0,
+    "tan_omega_dtau": 0.0,
+    "ats_ratio": 0.5,
+}
+
 
 # ----------------------------------------------------------------------------- single system
 

@@ -9,17 +9,17 @@
   box/edges}`` as time-dependent (step, time, value) groups, ``species`` as a fixed dataset,
   ``/observables/*`` as time series. MDAnalysis opens the 3D files (tests/test_io.py).
 
-Long results are written atomically (temporary file + ``os.replace``).
+Long results are written atomically (:func:`etm.io.atomic_path`, re-exported here).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+import contextlib
 from pathlib import Path
 
 import numpy as np
 
+from etm.io import atomic_path
 from pelsim.config import Configuration
 from pelsim.errors import InputError
 from pelsim.models import load_model
@@ -35,28 +35,6 @@ __all__ = [
 ]
 
 OVERLAP_FRACTION = 0.5  # distances below 0.5 sigma_AA count as overlapping particles
-
-
-class atomic_path:
-    """Context manager yielding a temporary path next to ``path``; renamed onto it on success."""
-
-    def __init__(self, path, suffix=""):
-        self.path = Path(path)
-        self.suffix = suffix or self.path.suffix
-
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=self.suffix, dir=self.path.parent)
-        os.close(fd)
-        self.tmp = tmp
-        return tmp
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        elif os.path.exists(self.tmp):
-            os.remove(self.tmp)
-        return False
 
 
 def validate_configuration(conf: Configuration, what: str = "configuration") -> None:
@@ -245,8 +223,9 @@ def write_lammps_data(path, conf: Configuration) -> None:
 class H5MDWriter:
     """Append frames (positions, optional velocities and observables) to an H5MD file.
 
-    Written to ``path + '.tmp'`` and renamed onto ``path`` by :meth:`close` (atomic). Use as a
-    context manager. Positions are stored unwrapped-as-given in sigma_AA, time in LJ units.
+    Written to a temporary file of :func:`etm.io.atomic_path` and moved onto ``path`` by
+    :meth:`close` (atomic; removed when the ``with`` block raises). Use as a context manager.
+    Positions are stored unwrapped-as-given in sigma_AA, time in LJ units.
     """
 
     def __init__(self, path, species, box, model="ka3d", author="pelsim", dt=1.0, attrs=None):
@@ -255,8 +234,8 @@ class H5MDWriter:
         from pelsim import __version__
 
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp")
+        self._atomic = contextlib.ExitStack()
+        self.tmp = self._atomic.enter_context(atomic_path(self.path))
         self.f = h5py.File(self.tmp, "w")
         self.dt = float(dt)
         box = np.asarray(box, float).reshape(-1)
@@ -320,7 +299,7 @@ class H5MDWriter:
         if self.f:
             self.f.close()
             self.f = None
-            os.replace(self.tmp, self.path)
+            self._atomic.close()  # moves the temporary file onto self.path
 
     def __enter__(self):
         return self
@@ -331,8 +310,7 @@ class H5MDWriter:
         else:
             self.f.close()
             self.f = None
-            if self.tmp.exists():
-                self.tmp.unlink()
+            self._atomic.__exit__(exc_type, exc, tb)  # removes the temporary file
         return False
 
 

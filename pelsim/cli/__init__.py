@@ -2,21 +2,24 @@
 
 Subcommands live in sibling modules, each exposing ``register(subparsers)``
 that adds its parsers and sets ``func`` (a callable taking the parsed
-namespace and returning an exit code). This file only dispatches and turns
-:class:`pelsim.errors.InputError` (and other expected failures) into one line
-on stderr with exit code 2.
+namespace and returning an exit code). This file only dispatches and turns the
+toolkit's errors into one line on stderr: :class:`pelsim.errors.InputError` exit 2,
+:class:`~pelsim.errors.CalculationError` exit 1, :class:`~pelsim.errors.EnvironmentFailure`
+exit 3 (``exit_code`` of :class:`~pelsim.errors.ToolkitError`).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-from pelsim.errors import InputError
+from pelsim import __version__
+from pelsim.cli import campaign, engine, landscape
+from pelsim.device import select
+from pelsim.errors import ToolkitError
 
-# module name -> description; each module registers its own subcommands
-_SUBCOMMAND_MODULES = ("engine", "landscape", "campaign")
+#: the modules that register subcommands, in the order of ``pelsim --help``
+_SUBCOMMAND_MODULES = (engine, landscape, campaign)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,8 +27,6 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pelsim",
         description="Potential-energy-landscape simulation of glasses (KA-BLJ on jax-md).",
     )
-    from pelsim import __version__
-
     parser.add_argument("--version", action="version", version=f"pelsim {__version__}")
     parser.add_argument(
         "--device",
@@ -33,14 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="JAX platform to run on (default: what JAX finds; a GPU when a CUDA build is installed)",
     )
+    parser.set_defaults(func=None)  # a (sub)command without an action prints the help
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _SUBCOMMAND_MODULES:
-        try:
-            mod = importlib.import_module(f"pelsim.cli.{name}")
-        except ModuleNotFoundError as exc:  # a subcommand module not written yet
-            if exc.name == f"pelsim.cli.{name}":
-                continue
-            raise
+    for mod in _SUBCOMMAND_MODULES:
         mod.register(sub)
     return parser
 
@@ -48,17 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
+    if args.func is None:
         parser.print_help()
         return 2
     try:
-        from pelsim.device import select
-
         select(args.device)
         return int(args.func(args) or 0)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except ToolkitError as exc:
+        print(f"error: {exc}".splitlines()[0], file=sys.stderr)
+        return exc.exit_code
     except FileNotFoundError as exc:
         print(f"error: file not found: {exc.filename or exc}", file=sys.stderr)
         return 2

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pelsim.errors import InputError
+from pelsim.errors import InputError, RejectedStep
 from pelsim.landscape.identity import DISTANCE_TOL, ENERGY_TOL, find_minimum
 from pelsim.landscape.twp import dwp_geometry, twp_parameters
 from pelsim.tunneling import dwp_parameters
@@ -484,7 +484,7 @@ class Catalogue:
         a = self.add_minimum(step.min_a.R, step.min_a.energy, step.min_a.max_force, glass, prov)
         b = self.add_minimum(step.min_b.R, step.min_b.energy, step.min_b.max_force, glass, prov)
         if a == b:
-            raise InputError("elementary step joins a minimum to itself")
+            raise RejectedStep("elementary step joins a minimum to itself")
         dup = self.find_dwp(a, b, step.saddle.R, step.saddle.energy)
         if dup >= 0:
             self._count_duplicate(dup, method)
@@ -501,19 +501,22 @@ class Catalogue:
             prov,
         )
         prof = step.profile
-        return self.add_dwp(
-            a,
-            b,
-            sd,
-            (prof["s"], prof["V"]),
-            method,
-            glass,
-            seed,
-            prof.get("dVds"),
-            prof.get("curvature"),
-            images=step.images,
-            energy_start=step.min_a.energy,
-        )
+        try:
+            return self.add_dwp(
+                a,
+                b,
+                sd,
+                (prof["s"], prof["V"]),
+                method,
+                glass,
+                seed,
+                prof.get("dVds"),
+                prof.get("curvature"),
+                images=step.images,
+                energy_start=step.min_a.energy,
+            )
+        except InputError as exc:  # the found path defines no DWP: an outcome of the search
+            raise RejectedStep(str(exc)) from None
 
     def find_dwp(self, a, b, R_saddle, E_saddle, energy_tol=ENERGY_TOL, distance_tol=DISTANCE_TOL) -> int:
         """Id of a stored DWP between minima {a, b} through the same saddle (identity as for

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pelsim.errors import InputError
+from pelsim.errors import RejectedStep
 from pelsim.landscape.connect import ElementaryStep
 from pelsim.landscape.neb import NEBParams
 from pelsim.landscape.saddle import normal_modes
@@ -45,7 +45,7 @@ def add_checked_step(catalogue, step: ElementaryStep, method, glass, seed, prov,
         return None, "invalid"
     try:
         return catalogue.add_step(step, method, glass, seed, prov), ""
-    except InputError as exc:
+    except RejectedStep as exc:
         return None, str(exc)
 
 
