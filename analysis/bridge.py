@@ -66,6 +66,31 @@ def fit_linear(T_K, C) -> dict:
     return {"gamma_J_gK2": gamma, "alpha": float(slope - 1.0), "max_rel_deviation": float(dev.max())}
 
 
+#: a P-bar fitted to C_p means something only when many systems have gaps in the fitted range and
+#: C is close to linear there: at least this many gaps within [T_min, 5 T_max] ...
+MIN_SYSTEMS_FOR_PBAR_FIT = 20
+#: ... and C ~ T^(1 + alpha) with |alpha| at most this
+MAX_ALPHA_FOR_PBAR_FIT = 0.5
+
+
+def fit_support(E_K, T_K, fit: dict) -> dict:
+    """Whether the statistics support a P-bar fitted to C_p (``supported``, ``why``): a sum of a
+    handful of Schottky peaks is no linear specific heat (seed Eq. 15 needs a smooth DOS)."""
+    T = np.asarray(T_K, float)
+    E = np.asarray(E_K, float)
+    n = int(np.sum((E >= T.min()) & (E <= 5 * T.max())))
+    why = []
+    if n < MIN_SYSTEMS_FOR_PBAR_FIT:
+        why.append(
+            f"only {n} systems have gaps in [{T.min():g}, {5 * T.max():g}] K "
+            f"(need {MIN_SYSTEMS_FOR_PBAR_FIT})"
+        )
+    alpha = fit.get("alpha", float("nan"))
+    if not (np.isfinite(alpha) and abs(alpha) <= MAX_ALPHA_FOR_PBAR_FIT):
+        why.append(f"C is not linear in T (C ~ T^(1 + alpha), alpha = {alpha:.3g})")
+    return {"n_systems_in_range": n, "supported": not why, "why_not": "; ".join(why)}
+
+
 def pbar_from_gamma(gamma_J_gK2: float, mass_density_g_m3: float) -> float:
     """P-bar [J^-1 m^-3] of the STM whose linear term gamma T equals the given one.
 
@@ -92,6 +117,7 @@ def heat_capacity_prediction(
     fit = fit_linear(T_K, C)
     rho_mass = units["number_density_m3"] * units["particle_mass_kg"] * 1e3
     fit["Pbar_fit_J_m3"] = pbar_from_gamma(fit["gamma_J_gK2"], rho_mass)
+    fit.update(fit_support(E, T_K, fit))
     return {
         "T_K": np.asarray(T_K, float),
         "C_J_gK": C,
@@ -299,11 +325,17 @@ def twp_markdown(d, fmt) -> list[str]:
         "",
         f"(field B = {Bf:g} T.) Echo amplitude at {d['echo_setup']['T_K'] * 1e3:g} mK, tau12 = "
         f"{d['echo_setup']['tau12_s'] * 1e6:g} us, DWPs + TWPs relative to B = 0: "
-        + ", ".join(f"{b:g} T: {fmt(v, '.6g')}" for b, v in zip(d["B_T"][:: max(1, len(d["B_T"]) // 5)],
-                                                               d["echo_rel"][:: max(1, len(d["B_T"]) // 5)],
-                                                               strict=True)),
+        + ", ".join(
+            f"{b:g} T: {fmt(v, '.6g')}"
+            for b, v in zip(
+                d["B_T"][:: max(1, len(d["B_T"]) // 5)],
+                d["echo_rel"][:: max(1, len(d["B_T"]) // 5)],
+                strict=True,
+            )
+        ),
     ]
     return L
+
 
 # ----------------------------------------------------------------------------- dielectric
 #: Assumptions of the dielectric and echo predictions (the simulated particles carry no dipole):

@@ -251,6 +251,42 @@ def _fmt(x, spec=".3g"):
         return str(x)
 
 
+def _pbar_fit_cell(fit: dict) -> str:
+    if fit.get("supported", True):
+        return _fmt(fit["Pbar_fit_J_m3"])
+    return f"{_fmt(fit['Pbar_fit_J_m3'])} (not supported, see below)"
+
+
+def _tls_hunt_section(h: dict) -> list[str]:
+    """The TLS hunt's selection-aware statistics (pelsim.landscape.hunt.hunt_statistics)."""
+    L = [
+        "## TLS hunt (selection-aware)",
+        "",
+        "Every pair of the minima found by low-T MD was described by static features; the pairs within "
+        "the physics bounds (the pool) were screened by a cheap NEB + 1D splitting, ranked by the "
+        "active-learning classifier/regressor, plus a uniform control sample that measures the recall.",
+        "",
+        "| quantity | value |",
+        "|---|---|",
+        f"| glasses | {h['glasses']} |",
+        f"| pool (pairs within the bounds) | {h['pool']} |",
+        f"| screened pairs (ranked + control) | {h['screened']} ({h['ranked']} + {h['control']}) |",
+        f"| screened double wells | {h['screened_dw']} |",
+        f"| TLS found by the screen | {_fmt(h['tls_found'], '.0f')} |",
+        f"| control sample: pairs, TLS | {h['control']}, {h['control_tls']} |",
+        f"| recall of the ranked screen | {_fmt(h['recall'])} +- {_fmt(h['recall_err'])} |",
+        f"| n0 from TLS found (lower bound) [per particle per eps] | {_fmt(h['n0_found'])} +- {_fmt(h['n0_found_err'])} |",  # noqa: E501
+        f"| n0 estimated from the control [per particle per eps] | {_fmt(h['n0_estimated'])} +- {_fmt(h['n0_estimated_err'])} |",  # noqa: E501
+        f"| pairs with minima from band interiors: screened, DW, TLS | {h.get('expanded_screened', 0)}, "
+        f"{h.get('expanded_dw', 0)}, {h.get('expanded_tls', 0)} |",
+        f"| refined (full connection) | {h['refined']} |",
+        "",
+    ]
+    if h.get("caveat"):
+        L += [f"**Caveat:** {h['caveat']}.", ""]
+    return L
+
+
 def write_report(res: dict, report_dir: str | Path, meta: dict) -> Path:
     """Markdown report with PNG figures in ``report_dir``; returns the path of report.md."""
     import matplotlib
@@ -289,9 +325,23 @@ def write_report(res: dict, report_dir: str | Path, meta: dict) -> Path:
         f"| TWPs | {s['twps']['n_twps']} |",
         f"| n0 [per particle per epsilon] | {_fmt(tls['n0_per_particle_per_epsilon'])} +- {_fmt(tls['n0_err'])} |",  # noqa: E501
         f"| P-bar from n0 [J^-1 m^-3] | {_fmt(tls['Pbar_J_m3'])} +- {_fmt(tls['Pbar_err_J_m3'])} |",
-        f"| P-bar fitted to C_p [J^-1 m^-3] | {_fmt(hc['fit']['Pbar_fit_J_m3'])} |",
+        f"| P-bar fitted to C_p [J^-1 m^-3] | {_pbar_fit_cell(hc['fit'])} |",
         "",
     ]
+    if tls["n_tls"] < 3:
+        L += [
+            f"**Not a result:** n0 and P-bar from n0 rest on {tls['n_tls']} TLS; they are not measured to "
+            "better than an order of magnitude (a count of 0-2 sets only a bound).",
+            "",
+        ]
+    if not hc["fit"].get("supported", True):
+        L += [
+            "**Not a result:** the P-bar fitted to C_p is not supported by these statistics: "
+            f"{hc['fit']['why_not']}. The fit is shown in the figure only to make that visible.",
+            "",
+        ]
+    if res.get("tls_hunt"):
+        L += _tls_hunt_section(res["tls_hunt"])
     if s.get("median"):
         L += ["Medians: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in s["median"].items()), ""]
     L += [

@@ -334,6 +334,16 @@ def finalize(cfg: dict, store) -> dict:
     }
     dwps, twps = _filtered(cat.dwps(), cat.twps(), cfg["filters"])
     res = analyse_arrays(dwps, twps, store.analysis_dir, settings)
+    hunts = hunt_summaries(cfg, store)
+    if hunts:
+        from etm.io import atomic_write_text
+        from pelsim.landscape.hunt import hunt_statistics
+        from pelsim.units import get_preset
+
+        E_thr = get_preset(cfg["units"]["preset"]).energy_reduced(cfg["units"]["tls_threshold_K"])
+        res["tls_hunt"] = hunt_statistics(hunts, cfg["model"]["N"], E_thr, bootstrap=max(a["bootstrap"], 1))
+        text = json.dumps({"glasses": hunts, "statistics": res["tls_hunt"]}, indent=1, default=float)
+        atomic_write_text(store.analysis_dir / "tls_hunt.json", text)
     seconds = sum(e.get("seconds", 0.0) for e in store.read_log() if e.get("event") == "task")
     meta = {
         "name": cfg["campaign"]["name"],
@@ -353,4 +363,6 @@ def finalize(cfg: dict, store) -> dict:
         "twps": s["twps"]["n_twps"],
         "Pbar_J_m3": s["tls"]["Pbar_J_m3"],
         "Pbar_fit_J_m3": res["predictions"]["heat_capacity"]["fit"]["Pbar_fit_J_m3"],
+        "Pbar_fit_supported": bool(res["predictions"]["heat_capacity"]["fit"].get("supported", True)),
+        **({"tls_hunt": res["tls_hunt"]} if hunts else {}),
     }
