@@ -271,10 +271,11 @@ _LAMMPS_SECTIONS = ("Atoms", "Velocities", "Masses", "Bonds", "Angles", "Pair Co
 def read_lammps_data(path, model=None) -> Configuration:
     """Read an orthorhombic LAMMPS data file (atom_style atomic or charge) as a Configuration.
 
-    The style comes from the ``Atoms # style`` comment, else from the model: ``charge`` (diameter
-    in the charge column: ``id type q x y z [ix iy iz]``) for polydisperse models, ``atomic``
-    (``id type x y z [ix iy iz]``) otherwise. Atoms are ordered by id; positions are shifted by
-    the box's lower corner (xlo, ylo, zlo) into [0, L); image flags are ignored (minimum image).
+    The style comes from the ``Atoms # style`` comment, else from the number of columns (5 or 8:
+    ``atomic``, ``id type x y z [ix iy iz]``; 6 or 9: ``charge``, ``id type q x y z [ix iy iz]``,
+    the diameter in the charge column), else from the model (charge for polydisperse models).
+    Atoms are ordered by id; positions are shifted by the box's lower corner (xlo, ylo, zlo)
+    into [0, L); image flags are ignored (minimum image).
     The model defaults to ka3d (atomic) or polydisperse-ss (charge).
     """
     p = Path(path)
@@ -303,18 +304,6 @@ def read_lammps_data(path, model=None) -> Configuration:
     starts = [i for i, line in enumerate(lines) if line.split("#")[0].strip() == "Atoms"]
     if not starts:
         raise InputError(f"{path}: no Atoms section")
-    head = lines[starts[0]]
-    comment = head.split("#", 1)[1].split() if "#" in head else []
-    style = comment[0] if comment else None
-    if model is None:
-        model = "polydisperse-ss" if style == "charge" else "ka3d"
-    m = load_model(model)
-    from pelsim.models import PolydisperseModel
-
-    if style is None:
-        style = "charge" if isinstance(m, PolydisperseModel) else "atomic"
-    if style not in ("atomic", "charge"):
-        raise InputError(f"{path}: atom_style {style!r} not supported (atomic or charge)")
     rows = []
     for line in lines[starts[0] + 1 :]:
         t = line.split("#")[0].split()
@@ -327,6 +316,18 @@ def read_lammps_data(path, model=None) -> Configuration:
         rows.append(t)
     if len(rows) != n:
         raise InputError(f"{path}: header says {n} atoms, Atoms section has {len(rows)}")
+    head = lines[starts[0]]
+    comment = head.split("#", 1)[1].split() if "#" in head else []
+    style = comment[0] if comment else {5: "atomic", 8: "atomic", 6: "charge", 9: "charge"}.get(len(rows[0]))
+    if model is None:
+        model = "polydisperse-ss" if style == "charge" else "ka3d"
+    m = load_model(model)
+    from pelsim.models import PolydisperseModel
+
+    if style is None:
+        style = "charge" if isinstance(m, PolydisperseModel) else "atomic"
+    if style not in ("atomic", "charge"):
+        raise InputError(f"{path}: atom_style {style!r} not supported (atomic or charge)")
     try:
         a = np.array([[float(x) for x in r[: 6 if style == "charge" else 5]] for r in rows])
     except ValueError:
