@@ -335,3 +335,59 @@ def dense_energy_forces(model, box):
         return _rows(R, idx, diameters)[1]
 
     return energy, forces
+
+
+# pair lists need a box longer than 2 (cutoff + skin); below this N the all-pairs energy is used
+ALL_PAIRS_MAX_N = 500
+
+
+def landscape_energy(conf, R_ref=None, skin: float = 0.5, min_columns: int = 0):
+    """``(energy, is_valid)`` for landscape work on a polydisperse configuration (as
+    :func:`pelsim.landscape.search.landscape_energy` for KA): all pairs (``is_valid`` None) for
+    N <= ALL_PAIRS_MAX_N or boxes too small for a list with this skin, else a fixed pair list at
+    ``R_ref`` (default: the configuration's positions)."""
+    model, box, diameters = check_system(conf.model, conf.box, conf.diameters)
+    reach = model.rc_factor * float(diameters.max()) + skin
+    if conf.n <= ALL_PAIRS_MAX_N or reach >= 0.5 * float(box.min()):
+        return energy_fn(model, box, diameters), None
+    R_ref = conf.positions if R_ref is None else R_ref
+    return fixed_pair_energy(model, box, diameters, R_ref, skin, min_columns)
+
+
+def quench(
+    conf,
+    fmax: float = 1e-10,
+    method: str = "auto",
+    skin: float = 0.5,
+    max_rebuilds: int = 200,
+    max_steps: int = 20000,
+):
+    """The inherent structure of a polydisperse configuration: ``(IS configuration, MinResult)``.
+
+    :func:`pelsim.minimize.minimize` on :func:`landscape_energy`; a pair list whose skin is spent
+    stops the minimiser (``stopped_invalid``) and is rebuilt at the current positions (same column
+    bucket or larger: one compilation), keeping the L-BFGS memory (the surface is the same).
+    """
+    import time
+
+    from pelsim.minimize import minimize
+
+    t0 = time.perf_counter()
+    R = np.asarray(conf.positions, float)
+    steps = nev = 0
+    memory, columns = None, 0
+    rebuilds = 0
+    for rebuilds in range(max_rebuilds):  # noqa: B007 (the count is reported)
+        energy, valid = landscape_energy(conf, R, skin, columns)
+        if valid is not None:
+            columns = energy.kernel.columns
+        res = minimize(energy, R, method, fmax, max_steps, valid=valid, memory=memory)
+        memory, R = res.memory, np.asarray(res.R)
+        steps, nev = steps + res.steps, nev + res.n_eval
+        if not res.stopped_invalid:
+            break
+    res.steps, res.n_eval, res.time_s = steps, nev, time.perf_counter() - t0
+    res.info = {"rebuilds": rebuilds}
+    out = conf.copy(positions=R)
+    out.info["protocol"] = "inherent structure"
+    return out, res

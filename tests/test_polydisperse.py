@@ -174,3 +174,30 @@ def test_bad_inputs():
 
     with pytest.raises(InputError, match="per-particle diameters"):
         ka_energy("polydisperse-ss", conf.box, conf.species)
+
+
+def test_md_dense_forces_against_numpy(glassy):
+    """The MD path (dense neighbour list of the largest cutoff, diameters as an argument)."""
+    from pelsim.neighbors import allocate, make_dense_neighbor_fn
+    from pelsim.polydisperse import dense_energy_forces
+
+    conf, R = glassy
+    nf = make_dense_neighbor_fn(conf.model, conf.box, conf.n, 0.3)
+    nbrs = allocate(nf, np.mod(R, conf.box))
+    e, f = dense_energy_forces(conf.model, conf.box)
+    E_ref, F_ref = numpy_energy_forces(R, conf.diameters, conf.box)
+    d = jnp.asarray(conf.diameters)
+    assert abs(float(e(jnp.asarray(R), nbrs.idx, d)) - E_ref) < 1e-10 * abs(E_ref)
+    np.testing.assert_allclose(np.asarray(f(jnp.asarray(R), nbrs.idx, d)), F_ref, atol=1e-10)
+
+
+def test_quench_with_pair_list_rebuilds():
+    from pelsim.polydisperse import ALL_PAIRS_MAX_N, quench
+
+    conf = random_configuration("polydisperse-ss", ALL_PAIRS_MAX_N + 100, seed=3)
+    IS, res = quench(conf, fmax=1e-9, skin=0.3)
+    assert res.converged and res.info["rebuilds"] >= 1  # the list was rebuilt and the quench went on
+    E_ref, F_ref = numpy_energy_forces(IS.positions, IS.diameters, IS.box)
+    assert res.energy == pytest.approx(E_ref, abs=1e-9)
+    assert np.sqrt((F_ref**2).sum(1)).max() < 1e-8
+    np.testing.assert_array_equal(IS.diameters, conf.diameters)
