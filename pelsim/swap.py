@@ -179,14 +179,22 @@ class SwapMD:
         kT_ = self.kT
 
         def block(state, nbrs, diam, key):
-            def md(_, c):
-                st, nb = c
-                nb = nb.update(st.position)
+            # plain steps while the list is valid, then one rebuild (as pelsim.md.MDRunner: a rebuild
+            # check inside every step costs more than the force call on XLA CPU)
+            def step(c):
+                st, nb, i = c
                 new = apply(st, neighbor=nb, diameters=diam)
-                return jax.tree_util.tree_map(lambda a, b: a.astype(b.dtype), new, st), nb
+                return jax.tree_util.tree_map(lambda a, b: a.astype(b.dtype), new, st), nb, i + 1
+
+            def steps_while_valid(c):
+                cond = lambda c: (c[2] < self.md_steps) & ~c[1].fn.needs_rebuild(c[0].position, c[1])  # noqa: E731
+                st, nb, i = jax.lax.while_loop(cond, step, c)
+                return st, nb.update(st.position), i
 
             R0 = state.position
-            state, nbrs = jax.lax.fori_loop(0, self.md_steps, md, (state, nbrs))
+            state, nbrs, _ = jax.lax.while_loop(
+                lambda c: c[2] < self.md_steps, steps_while_valid, (state, nbrs, jnp.int32(0))
+            )
             nbrs = nbrs.update(state.position)
             diam, acc = swap_attempts(model_, key, state.position, nbrs.idx, diam, kT_, n_sw, box_, win)
             dR = state.position - R0
