@@ -72,6 +72,27 @@ def prepare(n, T_f, blocks, md_steps, seed):
     }
 
 
+def relaxation(n, T, equil_blocks, blocks, every, md_steps, seed):
+    """Times (tau) at which F_s(2 pi) and C_sigma first fall below 1/e after ``equil_blocks`` blocks."""
+    from pelsim.prepare import random_configuration
+    from pelsim.swap import SwapMD, self_intermediate_scattering
+
+    conf = random_configuration("polydisperse-ss", n, seed=seed)
+    md = SwapMD(conf.model, conf.box, conf.diameters, kT=T, dt=0.01, md_steps=md_steps, seed=seed)
+    md.init(conf.positions)
+    md.run(equil_blocks)
+    R0, d0 = md.unwrapped.copy(), np.asarray(md.diameters).copy()
+    dd0 = d0 - d0.mean()
+    t0, curve = md.time, []
+    for _ in range(blocks // every):
+        md.run(every)
+        d = np.asarray(md.diameters)
+        c = float(np.mean((d - d.mean()) * dd0) / np.mean(dd0 * dd0))
+        curve.append((md.time - t0, self_intermediate_scattering(md.unwrapped - R0), c))
+    first = lambda k: next((t for t, *v in curve if v[k] < np.exp(-1)), None)  # noqa: E731
+    return {"T": T, "N": n, "equil_tau": t0, "tau_Fs": first(0), "tau_Csigma": first(1), "curve": curve[::5]}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=300)
@@ -81,8 +102,17 @@ def main():
     ap.add_argument("--md-steps", type=int, default=10)
     ap.add_argument("--T", type=float, nargs="+", default=[0.12, 0.092, 0.07, 0.062])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--relaxation", action="store_true", help="measure tau_Fs and tau_Csigma at each --T")
     args = ap.parse_args()
     import jax
+
+    if args.relaxation:
+        out = [
+            relaxation(args.n, T, args.blocks // 2, args.blocks // 2, 50, args.md_steps, args.seed)
+            for T in args.T
+        ]
+        print(json.dumps({"bench": "swap_relaxation", "load": os.getloadavg()[0], "rows": out}))
+        return
 
     rows = [prepare(args.n, T, args.blocks, args.md_steps, args.seed) for T in args.T]
     for r in rows:
