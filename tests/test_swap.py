@@ -72,7 +72,7 @@ def test_detailed_balance_exact_distribution_of_four_particles():
     # correlated samples: allow 5 sigma of a binomial with an effective size of 1/4 of the samples
     sig = np.sqrt(p_exact * (1 - p_exact) / (len(samples) / 4))
     assert np.all(np.abs(freq - p_exact) < 5 * sig + 1e-4), np.c_[freq, p_exact]
-    assert np.max(np.abs(freq - p_exact)) < 0.01
+    assert np.max(np.abs(freq - p_exact)) < 0.01  # measured 0.002; a chain run at 1.2 kT gives 0.017
 
 
 def test_window_keeps_detailed_balance_and_blocks_far_pairs():
@@ -92,6 +92,7 @@ def test_window_keeps_detailed_balance_and_blocks_far_pairs():
     assert float(d[3]) == 1.5 and int(acc) > 0
 
 
+@pytest.mark.slow
 def test_hybrid_equilibrates_reduced(full):
     """A liquid at kT = 0.2 (above the PRX's T_MCT ~ 0.1): after a short run the energy has no drift,
     F_s(q = 2 pi) decays below 1/e and the diameter autocorrelation decays (reduced: N = 300;
