@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pelsim.errors import InputError
-from pelsim.models import LJModel, load_model
+from pelsim.models import LJModel, PolydisperseModel, load_model
 from pelsim.system import (
     AllPairsKernel,
     MovedLessThan,
@@ -80,6 +80,8 @@ def pair_potential(r, eps=1.0, sigma=1.0, rc_factor=2.5, kind="smooth"):
 
 def _check(model, box, species, kind):
     model = load_model(model)
+    if isinstance(model, PolydisperseModel):
+        raise InputError(f"model {model.name} has per-particle diameters: use pelsim.polydisperse")
     box = np.asarray(box, dtype=float).reshape(-1)
     if box.size == 1:
         box = np.full(model.dim, float(box[0]))
