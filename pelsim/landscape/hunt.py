@@ -787,6 +787,7 @@ def write_pair_tables(path, hunts, summary) -> None:
                 g.create_dataset(k, data=np.asarray(v), compression="gzip")
             m = g.create_group("minima")
             m.create_dataset("energies", data=h.minima.energies)
+            m.create_dataset("positions", data=h.minima.positions, compression="gzip", shuffle=True)
             m.create_dataset("visits", data=h.minima.visits)
             m.create_dataset("transitions", data=h.minima.transitions, compression="gzip")
             m.create_dataset("sequence", data=np.asarray(h.minima.sequence, np.int64))
