@@ -280,6 +280,7 @@ def _tls_hunt_section(h: dict) -> list[str]:
         f"| pairs with minima from band interiors: screened, DW, TLS | {h.get('expanded_screened', 0)}, "
         f"{h.get('expanded_dw', 0)}, {h.get('expanded_tls', 0)} |",
         f"| refined (full connection) | {h['refined']} |",
+        f"| screened TLS rejected by their refinement | {h.get('screen_tls_rejected_by_refinement', 0)} |",
         "",
     ]
     if h.get("caveat"):

@@ -309,3 +309,62 @@ def test_screened_parameters_agree_with_the_refinement():
     assert abs(recs[0]["Delta"] - row["Delta"]) < 0.05 * abs(row["Delta"]) + 1e-3
     assert recs[0]["splitting"] == pytest.approx(row["splitting"], rel=0.1)
     print(json.dumps({"screen": recs[0], "refined": {k: row[k] for k in ("barrier", "Delta", "splitting")}}))
+
+
+CAMPAIGN = """
+[campaign]
+name = "hunt-test"
+[model]
+name = "ka2d"
+N = 64
+[glasses]
+count = 2
+seed = 3
+[preparation]
+T_liquid = 1.0
+equilibration_steps = 300
+T_glass = 0.3
+cooling_rate = 0.2
+[search.is_pairs]
+enabled = false
+[search.single_ended]
+enabled = false
+[search.intra_basin]
+enabled = false
+[search.tls_hunt]
+enabled = true
+T = 0.5
+quenches = {quenches}
+quench_every = 10
+iterations = 2
+per_iteration = 4
+interior_minima = 4
+max_refine = 2
+[analysis]
+bootstrap = 20
+[runner]
+workers = 1
+processes = false
+"""
+
+
+@pytest.mark.slow
+def test_tls_hunt_campaign_route(tmp_path, full):
+    """The [search.tls_hunt] route end to end through the campaign runner (KA 2D N = 64): task
+    results carry the per-glass hunt counts, finalize writes tls_hunt.json and the report section."""
+    from pelsim.campaign.runner import run
+
+    cfg = tmp_path / "hunt.toml"
+    cfg.write_text(CAMPAIGN.format(quenches=60 if full else 30))
+    out = tmp_path / "out"
+    summary = run(cfg, out, progress=False)
+    stats = json.loads((out / "analysis" / "tls_hunt.json").read_text())
+    assert len(stats["glasses"]) == 2
+    st = stats["statistics"]
+    assert st["glasses"] == 2
+    for k in ("pool", "screened", "control"):
+        assert st[k] == sum(g[k] for g in stats["glasses"])
+    assert sum(g["minima"] for g in stats["glasses"]) >= 3  # MD at T = 0.5 hops in KA 2D
+    assert summary["final"]["tls_hunt"]["screened"] == st["screened"]
+    report = (out / "report" / "report.md").read_text()
+    assert "TLS hunt (selection-aware)" in report

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -436,7 +437,11 @@ def _register_hunt(subparsers) -> None:
     p.add_argument("--potential", choices=("smooth", "shifted"), default="smooth")
     for name, (typ, default, lo, hi, _ch, doc) in schema_fields(HuntParams).items():
         bounds = f" [{lo if lo is not None else ''}..{hi if hi is not None else ''}]"
-        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=typ, default=default, help=doc + bounds)
+        flag = f"--{name.replace('_', '-')}"
+        if typ is bool:
+            p.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=default, help=doc)
+        else:
+            p.add_argument(flag, dest=name, type=typ, default=default, help=doc + bounds)
     p.add_argument("--neb-batch", dest="neb_batch", type=int, default=1, help="screening bands per device")
     p.add_argument("--glass-index", dest="glass_index", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)

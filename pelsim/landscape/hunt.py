@@ -517,27 +517,30 @@ def _bounds_of(h: GlassHunt):
 
 
 def refine_candidates(h: GlassHunt, params: HuntParams, E_thr: float) -> list[tuple[int, str]]:
-    """Rows to refine: screened DWs with splitting < refine_factor E_thr (lowest first), then the
-    edges of up to ``twp_edges`` triangles of screened DWs; at most ``max_refine`` rows."""
+    """Rows to refine, at most ``max_refine``: screened DWs with splitting < refine_factor E_thr
+    (lowest first), the edges of up to ``twp_edges`` triangles of screened DWs, then (with
+    ``refine_other_dws``) the other screened DWs, lowest splitting first."""
     import networkx as nx
 
     t = h.table
     dw = np.flatnonzero(t["outcome"] == DOUBLE_WELL)
+    dw = dw[np.argsort(t["splitting"][dw], kind="stable")]
     cand = dw[t["splitting"][dw] < params.refine_factor * E_thr]
-    cand = cand[np.argsort(t["splitting"][cand])]
     rows = [(int(r), "tls") for r in cand]
+    have = {r for r, _ in rows}
     if params.twp_edges:
         G = nx.Graph()
         for r in dw:
             G.add_edge(int(t["i"][r]), int(t["j"][r]), row=int(r))
         tri = [c for c in nx.enumerate_all_cliques(G) if len(c) == 3][: params.twp_edges]
-        have = {r for r, _ in rows}
         for a, b, c in tri:
             for u, v in ((a, b), (b, c), (a, c)):
                 r = G.edges[u, v]["row"]
                 if r not in have:
                     rows.append((r, "twp_edge"))
                     have.add(r)
+    if params.refine_other_dws:
+        rows += [(int(r), "dw") for r in dw if int(r) not in have]
     return rows[: params.max_refine]
 
 
@@ -578,7 +581,10 @@ def glass_summary(h: GlassHunt, E_thr: float) -> dict:
     t = h.table
     scr = t["source"] > 0
     dw = t["outcome"] == DOUBLE_WELL
-    tls = dw & (t["splitting"] < E_thr)
+    # a screened TLS counts unless its refinement found no TLS (e.g. a shallow intermediate minimum
+    # next to the saddle that the 8-image band could not resolve): the refinement has the last word
+    rejected = dw & (t["splitting"] < E_thr) & t["refined"] & ~t["refined_tls"]
+    tls = dw & (t["splitting"] < E_thr) & ~rejected
     ex = t["expanded"]
     # the control sample covers the pool of the MD minima; pairs with band minima are counted apart
     ctrl, rank = t["source"] == CONTROL, (t["source"] == RANKED) & ~ex
@@ -603,6 +609,7 @@ def glass_summary(h: GlassHunt, E_thr: float) -> dict:
         "ranked_dw": int((rank & dw).sum()),
         "ranked_tls": int((rank & tls).sum()),
         "refined": int(t["refined"].sum()),
+        "screen_tls_rejected_by_refinement": int(rejected.sum()),
         "refined_tls_pairs": int(t["refined_tls"].sum()),
         "lambda_max": float(h.lambda_max),
         **{f"bound_{k}": v for k, v in h.bounds.items()},
@@ -664,6 +671,7 @@ def hunt_statistics(summaries: list[dict], n_particles: int, E_thr: float, boots
         ranked=tot("ranked"),
         ranked_tls=tot("ranked_tls"),
         refined=tot("refined"),
+        screen_tls_rejected_by_refinement=tot("screen_tls_rejected_by_refinement"),
         expanded_pool=tot("expanded_pool"),
         expanded_screened=tot("expanded_screened"),
         expanded_dw=tot("expanded_dw"),

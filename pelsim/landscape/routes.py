@@ -34,6 +34,11 @@ class HuntParams:
         3.0, "refine screened DWs whose splitting is below this multiple of the TLS threshold", min=1.0
     )
     max_refine: int = param(12, "budget: full connections per glass (TLS candidates, TWP edges)", min=0)
+    refine_other_dws: bool = param(
+        True,
+        "spend the refinement budget left after TLS candidates and TWP edges on the other screened "
+        "DWs (lowest splitting first); false: the strict protocol",
+    )
     twp_edges: int = param(2, "triangles of screened DWs per glass whose edges are refined", min=0)
     dr1_max: float = param(2.0, "prefilter: largest single-particle displacement (sigma)", min=1e-3)
     zero_point_margin: float = param(1.5, "prefilter: factor on the zero-point bound of |dE|", min=1.0)
