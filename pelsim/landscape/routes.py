@@ -23,7 +23,9 @@ class HuntParams:
 
     T: float = param(0.25, "temperature of the exploration MD (reduced)", min=1e-3, max=5.0)
     quenches: int = param(150, "budget: quenches of the exploration MD per glass", min=1, max=100000)
-    quench_every: int = param(10, "MD steps between quenches", min=1, max=100000)
+    quench_every: int = param(
+        100, "MD steps between quenches (a quench costs ~60x a 10-step MD chunk)", min=1, max=100000
+    )
     iterations: int = param(4, "active-learning rounds of screening", min=1, max=1000)
     per_iteration: int = param(24, "budget: screening NEBs per glass and round", min=1, max=100000)
     control_fraction: float = param(
