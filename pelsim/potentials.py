@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pelsim.errors import InputError
+from pelsim.geometry import minimum_image
 from pelsim.models import LJModel, load_model
 from pelsim.system import (
     AllPairsKernel,
@@ -106,7 +107,7 @@ def _pair_params(model: LJModel, si, sj, dtype):
 
 def _pairs_energy(R, i, j, eps, inv_sig2, box, sc2, coeffs, mask=None, strain=1.0):
     dR = R[i] - R[j]
-    dR = (dR - box * jnp.round(dR / box)) * strain
+    dR = minimum_image(dR, box) * strain
     s = jnp.sum(dR * dR, axis=-1) * inv_sig2
     u = _pair_u(s, eps, sc2, coeffs)
     if mask is not None:
@@ -149,7 +150,7 @@ def pair_list(model, box, species, R_ref, skin: float) -> tuple[np.ndarray, np.n
         return np.zeros(0, np.int32), np.zeros(0, np.int32)
     i, j = pairs[:, 0], pairs[:, 1]
     d = R[i] - R[j]
-    d -= box * np.round(d / box)
+    d = minimum_image(d, box)
     keep = np.sum(d * d, axis=1) < (model.rc[species[i], species[j]] + skin) ** 2
     i, j = i[keep], j[keep]
     order = np.lexsort((j, i))
@@ -199,7 +200,7 @@ def _moved_less_than(R, R_ref, box, limit2):  # the dense MD-style lists of dens
     """JAX bool: every particle's minimum-image displacement from R_ref is below sqrt(limit2)
     (the validity of a pair list built at R_ref with skin 2 sqrt(limit2))."""
     d = R - jnp.asarray(R_ref).astype(R.dtype)
-    d = d - box * jnp.round(d / box)
+    d = minimum_image(d, box)
     return jnp.max(jnp.sum(d * d, axis=-1)) < limit2
 
 
@@ -278,7 +279,7 @@ def reference_energy(model, box, species, kind: str = "smooth"):
 
     def energy(R):
         d = R[:, None, :] - R[None, :, :]
-        d = d - box * jnp.round(d / box)
+        d = minimum_image(d, box)
         r2 = jnp.sum(d * d, axis=-1)
         r = jnp.sqrt(jnp.where(off, r2, 1.0))
         v = jax.vmap(jax.vmap(lambda r_, e_, s_: pair_potential(r_, e_, s_, model.rc_factor, kind)))(

@@ -14,7 +14,7 @@ parameters of seed Eqs. 3-4.
 Conventions
 - ``energy(R) -> scalar`` for positions R of shape (N, d) (reduced units).
 - ``displacement(Ra, Rb) -> Rb - Ra`` (minimum image for periodic boxes);
-  :func:`periodic_displacement` builds it from a box.
+  :func:`pelsim.geometry.periodic_displacement` builds it from a box (importable from here too).
 - A band holds ``n_images`` movable images plus the two fixed endpoints:
   shape (n_images + 2, N, d).
 - Forces are compared per particle: max_i |F_i| over the movable images.
@@ -28,38 +28,15 @@ MEASURED.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from pelsim.errors import InputError
+from pelsim.geometry import free_displacement, periodic_displacement  # noqa: F401 (the NEB's displacements)
 from pelsim.system import as_pytree
-
-
-def free_displacement(Ra, Rb):
-    """Rb - Ra without periodic boundaries."""
-    return Rb - Ra
-
-
-def periodic_displacement(box):
-    """Minimum-image Rb - Ra in an orthorhombic box of lengths ``box`` (d,).
-
-    Cached by box so that repeated NEBs in the same box reuse the compiled code.
-    """
-    return _periodic_displacement(tuple(float(b) for b in np.ravel(box)))
-
-
-@lru_cache(maxsize=64)
-def _periodic_displacement(box_t):
-    box = jnp.asarray(box_t, dtype=jnp.float64)
-
-    def disp(Ra, Rb):
-        d = Rb - Ra
-        return d - box * jnp.round(d / box)
-
-    return disp
 
 
 def max_atom_force(F):
