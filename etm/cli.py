@@ -237,7 +237,7 @@ def ats_params(values: dict):
     )
 
 
-def _physics(module: str, name: str):
+def physics_function(module: str, name: str):
     """A physics function by module and name, with a clear message if it is not there (yet)."""
     import importlib
 
@@ -263,8 +263,8 @@ def heat_capacity_columns(T_K, B_T, values: dict) -> dict:
     p = ats_params(values)
     T = require_positive(np.asarray(T_K, np.float64), "T", "K")
     B = require_nonnegative(np.asarray(B_T, np.float64), "B", "T")
-    c_ats = np.asarray(_physics("heat_capacity", "c_ats")(T, B, p, values["Pn"]), np.float64)
-    c_para_fn = _physics("heat_capacity", "c_paramagnetic")
+    c_ats = np.asarray(physics_function("heat_capacity", "c_ats")(T, B, p, values["Pn"]), np.float64)
+    c_para_fn = physics_function("heat_capacity", "c_paramagnetic")
     c_para = np.zeros_like(c_ats)
     for key, J in (("n_fe2", J_FE2), ("n_fe3", J_FE3)):
         n = values.get(key) or 0.0
@@ -285,8 +285,8 @@ def magnetization_columns(T_K, B_T, values: dict) -> dict:
     p = ats_params(values)
     T = require_positive(np.asarray(T_K, np.float64), "T", "K")
     B = require_nonnegative(np.asarray(B_T, np.float64), "B", "T")
-    m_ats = np.asarray(_physics("magnetization", "m_ats")(T, B, p, values["Pn"]), np.float64)
-    m_fn = _physics("magnetization", "m_brillouin")
+    m_ats = np.asarray(physics_function("magnetization", "m_ats")(T, B, p, values["Pn"]), np.float64)
+    m_fn = physics_function("magnetization", "m_brillouin")
     m_para = np.zeros_like(m_ats)
     for key, J in (("n_fe2", J_FE2), ("n_fe3", J_FE3)):
         n = values.get(key) or 0.0
@@ -307,7 +307,7 @@ def dielectric_columns(T_K, B_T, values: dict) -> dict:
     p = ats_params(values)
     T = require_positive(np.asarray(T_K, np.float64), "T", "K")
     B = require_nonnegative(np.asarray(B_T, np.float64), "B", "T")
-    d = np.asarray(_physics("dielectric", "deps_ats")(T, B, p, values["amplitude"]), np.float64)
+    d = np.asarray(physics_function("dielectric", "deps_ats")(T, B, p, values["amplitude"]), np.float64)
     return {"T_K": T, "B_T": B, "deps_rel": d}
 
 
@@ -322,7 +322,9 @@ def loss_columns(T_K, B_T, values: dict) -> dict:
     if not freq > 0:
         raise InputError(f"--frequency must be > 0 Hz, got {freq}")
     d = np.asarray(
-        _physics("loss", "dtan_delta_ats")(T, B, p, values["amplitude"], values["Gamma"], 2 * np.pi * freq),
+        physics_function("loss", "dtan_delta_ats")(
+            T, B, p, values["amplitude"], values["Gamma"], 2 * np.pi * freq
+        ),
         np.float64,
     )
     return {"T_K": T, "B_T": B, "dtan_delta": d}
@@ -331,7 +333,7 @@ def loss_columns(T_K, B_T, values: dict) -> dict:
 def tunneling_columns(V0_K, hw_K) -> dict:
     V0 = require_nonnegative(np.asarray(V0_K, np.float64), "V0", "K")
     hw = require_positive(np.asarray(hw_K, np.float64), "hbar-omega", "K")
-    d = np.asarray(_physics("tunneling", "delta0_two_parabola")(V0, hw), np.float64)
+    d = np.asarray(physics_function("tunneling", "delta0_two_parabola")(V0, hw), np.float64)
     return {"V0_K": V0, "hbar_omega_K": hw, "Delta0_K": d}
 
 
@@ -339,7 +341,7 @@ def spectrum_columns(E1, E2, E3, D0, phi) -> dict:
     if not D0 > 0:
         raise InputError(f"--D0 must be > 0 (Eq. 11), got {D0}")
     phi = np.asarray(phi, np.float64)
-    ev = np.asarray(_physics("hamiltonian", "eigenvalues_3ls")(E1, E2, E3, D0, phi), np.float64)
+    ev = np.asarray(physics_function("hamiltonian", "eigenvalues_3ls")(E1, E2, E3, D0, phi), np.float64)
     ev = ev.reshape(phi.shape + (3,))
     return {"phi": phi, "E0": ev[..., 0], "E1": ev[..., 1], "E2": ev[..., 2]}
 
@@ -349,7 +351,7 @@ def dos_columns(E_K, B_T, values: dict) -> dict:
     p = ats_params(values)
     E = require_positive(np.asarray(E_K, np.float64), "E", "K")
     B = require_nonnegative(np.asarray(B_T, np.float64), "B", "T")
-    g = np.asarray(_physics("dos", "g_ats")(E, B, p, values["Pn"]), np.float64)
+    g = np.asarray(physics_function("dos", "g_ats")(E, B, p, values["Pn"]), np.float64)
     return {"E_K": E, "B_T": B, "g_ATS_per_K_per_g": g}
 
 
@@ -568,7 +570,7 @@ def echo_columns(B_T, values: dict) -> dict:
     v = {k: (values.get(k) if values.get(k) is not None else d) for k, d in ECHO_DEFAULTS.items()}
     if not v["T_K"] > 0:
         raise InputError(f"--T must be > 0 K, got {v['T_K']}")
-    fn = _physics("echo", "echo_amplitude")
+    fn = physics_function("echo", "echo_amplitude")
     a = fn(
         B,
         p,

@@ -357,10 +357,10 @@ def fig20_iea_tau12():
     tau_phi(3) = 1 us (and 0.3 us, panel b), tau_phi(2) = 10 us, delta_omega = 2 pi x 0.6 MHz;
     the amplitudes C_2LS = 1, C_ATS = 0.5 are illustrative (the paper does not give them).
     """
-    from etm.cli import _physics
+    from etm.cli import physics_function
 
-    fn = _physics("echo", "echo_vs_tau12")
-    ats = _physics("echo", "ats_iea_tau12")
+    fn = physics_function("echo", "echo_vs_tau12")
+    ats = physics_function("echo", "ats_iea_tau12")
     plt = _plt()
     tau12 = np.linspace(0.05e-6, 12e-6, 800)
     dw = 2 * np.pi * 0.6e6
@@ -434,10 +434,10 @@ DURAN_NOMINAL_FE3_PER_G = 1.23e18
 
 
 def fig23_heat_capacity_terms_Duran():
-    from etm.cli import _physics, heat_capacity_columns
+    from etm.cli import heat_capacity_columns, physics_function
 
     plt = _plt()
-    c_para = _physics("heat_capacity", "c_paramagnetic")
+    c_para = physics_function("heat_capacity", "c_paramagnetic")
     name, T = "Duran-cp-1.36K", 1.36
     v = _values(name)
     B = np.linspace(0.0, 3.0, 301)
@@ -466,10 +466,10 @@ def fig23_heat_capacity_terms_Duran():
 
 
 def fig24_magnetization_terms_Duran():
-    from etm.cli import _physics, magnetization_columns
+    from etm.cli import magnetization_columns, physics_function
 
     plt = _plt()
-    m_b = _physics("magnetization", "m_brillouin")
+    m_b = physics_function("magnetization", "m_brillouin")
     v = _values("Duran-M")
     T = 4.2
     B = np.linspace(0.0, _b_max(v, 5.0), 201)

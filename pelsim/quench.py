@@ -246,9 +246,9 @@ def _round_capacity(count, factor=1.1):
 
 
 def _base_spec(model, box, species, kind, skin, m, max_step, block):
-    from pelsim.potentials import _check, pair_coefficients
+    from pelsim.potentials import check_system, pair_coefficients
 
-    model, box, species = _check(model, box, species, kind)
+    model, box, species = check_system(model, box, species, kind)
     if skin <= 0 or model.rc_max + skin >= 0.5 * box.min():
         raise InputError(
             f"pair-list skin {skin} must be positive, and cutoff + skin below half the box side "

@@ -71,7 +71,7 @@ class DimerOps:
     evaluate: object
 
 
-def _translation_basis(shape) -> np.ndarray:
+def translation_basis(shape) -> np.ndarray:
     if len(shape) != 2 or shape[0] < 2:
         return np.zeros((int(np.prod(shape)), 0))
     n, d = shape
@@ -99,7 +99,7 @@ def _linear_hvp(energy, x, shape):
 
 
 def _project(shape, v):
-    T = jnp.asarray(_translation_basis(shape))
+    T = jnp.asarray(translation_basis(shape))
     return v - T @ (T.T @ v)
 
 

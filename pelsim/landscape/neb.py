@@ -445,7 +445,7 @@ def _images_valid(is_valid, images):
     return jax.vmap(is_valid)(images)
 
 
-def _band_validity(is_valid, bands):
+def band_validity(is_valid, bands):
     """is_valid over every image of (..., P, N, d) bands -> bool array (...)."""
     if is_valid is None:
         return np.ones(bands.shape[:-3], bool)
@@ -484,7 +484,7 @@ def neb(
     x, E, ic, steps, fm, ok = _relax_one(energy, band, params, displacement, is_valid)
     x = np.asarray(x)
     return NEBResult(
-        x, np.asarray(E), int(ic), int(steps), float(fm), bool(ok), bool(_band_validity(is_valid, x))
+        x, np.asarray(E), int(ic), int(steps), float(fm), bool(ok), bool(band_validity(is_valid, x))
     )
 
 
@@ -523,7 +523,7 @@ def neb_batch(
     energy, is_valid = as_pytree(energy), as_pytree(is_valid)
     x, E, ic, steps, fm, ok = _relax_many(energy, bands, params, displacement, is_valid)
     x, E = np.asarray(x), np.asarray(E)
-    valid = _band_validity(is_valid, x)
+    valid = band_validity(is_valid, x)
     return [
         NEBResult(x[i], E[i], int(ic[i]), int(steps[i]), float(fm[i]), bool(ok[i]), bool(valid[i]))
         for i in range(x.shape[0])
