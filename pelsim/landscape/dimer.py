@@ -12,8 +12,9 @@
   so each iteration costs one HVP). One jitted ``lax.while_loop``.
 * :func:`dimer` - translation with the modified force F+ = F - 2 (F.n) n (C < 0) or
   F+ = -(F.n) n (C >= 0, Henkelman's convex region), by L-BFGS on F+ (Kaestner & Sherwood,
-  J. Chem. Phys. 128, 014106 (2008)) with a trust radius per particle; the (s, y) pairs use
-  the modified force at both ends with the *new* dimer axis, memory reset when the axis turns.
+  J. Chem. Phys. 128, 014106 (2008); the direction of :mod:`pelsim.lbfgs`) with a trust radius
+  per particle; the (s, y) pairs use the modified force at both ends with the *new* dimer axis,
+  memory reset when the axis turns.
   Converged at max per-particle |F| <= fmax with C < 0.
 * :func:`activate` - the ART-nouveau activation (Barkema & Mousseau, PRL 77, 4358 (1996);
   Malek & Mousseau, PRE 62, 7723 (2000)): from a minimum pushed along a chosen mode, step
