@@ -33,7 +33,7 @@ def fire_update(F, v, dt, alpha, npos, *, dt_max, n_min, f_inc, f_dec, alpha_sta
     power = jnp.vdot(F, v)
     fn = jnp.sqrt(jnp.vdot(F, F))
     vn = jnp.sqrt(jnp.vdot(v, v))
-    v = (1.0 - alpha) * v + alpha * vn * F / jnp.where(fn > 0, fn, 1.0)  # F = 0: no mixing (float32 too)
+    v = (1.0 - alpha) * v + alpha * F * vn / jnp.where(fn > 0, fn, 1.0)  # F = 0: no mixing (float32 too)
     pos = power > 0.0
     npos = jnp.where(pos, npos + 1, 0)
     grow = pos & (npos > n_min)
