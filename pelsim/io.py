@@ -28,6 +28,7 @@ import numpy as np
 from etm.io import atomic_path
 from pelsim.config import Configuration
 from pelsim.errors import InputError
+from pelsim.geometry import minimum_image, wrap
 from pelsim.models import load_model
 
 __all__ = [
@@ -55,13 +56,12 @@ def validate_configuration(conf: Configuration, what: str = "configuration") -> 
     if conf.n > 1:
         from scipy.spatial import cKDTree
 
-        Rw = np.mod(R, conf.box)
-        Rw = np.where(Rw >= conf.box, 0.0, Rw)
+        Rw = wrap(R, conf.box)
         pairs = cKDTree(Rw, boxsize=conf.box).query_pairs(OVERLAP_FRACTION, output_type="ndarray")
         if len(pairs):
             i, j = pairs[0]
             d = Rw[i] - Rw[j]
-            d -= conf.box * np.round(d / conf.box)
+            d = minimum_image(d, conf.box)
             raise InputError(
                 f"{what}: particles {i} and {j} overlap (distance {np.linalg.norm(d):.3g} "
                 f"< {OVERLAP_FRACTION} sigma_AA)"

@@ -20,6 +20,7 @@ import numpy as np
 
 from pelsim.config import Configuration
 from pelsim.errors import InputError
+from pelsim.geometry import minimum_image
 from pelsim.md import MDRunner, Thermo
 from pelsim.minimize import MinResult
 from pelsim.minimize import quench as _quench
@@ -56,7 +57,7 @@ def random_configuration(model, n: int, seed: int = 0, min_dist: float = 0.75) -
 
         def soft(R):  # harmonic soft spheres of diameter min_dist * sigma_ab (only to remove overlaps)
             d = R[:, None, :] - R[None, :, :]
-            d = d - L * jnp.round(d / L)
+            d = minimum_image(d, L)
             r = jnp.sqrt(jnp.sum(d * d, -1) + jnp.where(off, 0.0, 1.0))
             return 0.25 * jnp.sum(jnp.where(off & (r < sig), (1 - r / sig) ** 2, 0.0))
 

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pelsim.errors import InputError
+from pelsim.geometry import minimum_image
 from pelsim.landscape.identity import displacement_field
 
 FEATURES = (
@@ -89,12 +90,6 @@ def pair_indices(M: int) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(f"number of minima must be >= 0, got {M}")
     i, j = np.triu_indices(M, 1)
     return i.astype(np.int64), j.astype(np.int64)
-
-
-def _minimum_image(d, box):
-    if box is None:
-        return d
-    return d - box * np.round(d / box)
 
 
 def pair_features(
@@ -155,7 +150,9 @@ def pair_features(
         out["n_moving"][a : a + block] = np.sum(u2 > MOVING_THRESHOLD**2, axis=1)
         pos = np.take_along_axis(R[ii], top[..., None], axis=1)  # (b, 3, d) in minimum i
         for name, (p, q) in (("r12", (0, 1)), ("r13", (0, 2)), ("r23", (1, 2))):
-            out[name][a : a + block] = np.linalg.norm(_minimum_image(pos[:, q] - pos[:, p], box), axis=-1)
+            sep = pos[:, q] - pos[:, p]
+            sep = sep if box is None else minimum_image(sep, box)
+            out[name][a : a + block] = np.linalg.norm(sep, axis=-1)
     lo = np.where(E[I] <= E[J], I, J)
     hi = np.where(E[I] <= E[J], J, I)
     e0 = E.min() if M else 0.0
