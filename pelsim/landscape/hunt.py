@@ -709,8 +709,6 @@ def hunt_glasses(
     and timings."""
     from tqdm.auto import tqdm
 
-    from pelsim.landscape.catalogue import Catalogue
-    from pelsim.models import load_model
     from pelsim.units import get_preset
 
     params = params or HuntParams()
@@ -743,21 +741,10 @@ def hunt_glasses(
             ranker.fit(*_training_set(hunts, E_thr))
         screen_round(hunts, it, params, ranker, hbar, neb_batch, neb_devices)
     t_screen = time.perf_counter() - t0 - t_plan
-    model = load_model(confs[0].model)
     if catalogue is None:
-        c0 = confs[0]
-        attrs = dict(
-            model=model.name,
-            potential=kind,
-            N=c0.n,
-            dim=c0.dim,
-            box=c0.box,
-            species=c0.species,
-            masses=np.asarray(model.masses)[c0.species],
-            unit_preset=unit_preset,
-            tls_threshold_K=tls_threshold_K,
-        )
-        catalogue = Catalogue.open(out, "a", **attrs) if out else Catalogue(None, **attrs)
+        from pelsim.landscape.search import catalogue_for
+
+        catalogue = catalogue_for(confs[0], kind, unit_preset, tls_threshold_K, out)
     rstats: dict = {}
     for h, s in zip(hunts, seeds, strict=True):
         catalogue.add_minimum(

@@ -345,6 +345,26 @@ def search_glasses(confs, out=None, glass: int = 0, seeds=None, progress: bool =
     return catalogue, all_stats
 
 
+def catalogue_for(conf, kind: str, unit_preset: str, tls_threshold_K: float, out=None) -> Catalogue:
+    """A catalogue of ``conf``'s system (model, N, box, species, masses) in a unit preset: the file
+    ``out`` opened for appending, or one in memory."""
+    from pelsim.models import load_model
+
+    model = load_model(conf.model)
+    attrs = dict(
+        model=model.name,
+        potential=kind,
+        N=conf.n,
+        dim=conf.dim,
+        box=conf.box,
+        species=conf.species,
+        masses=np.asarray(model.masses)[conf.species],
+        unit_preset=unit_preset,
+        tls_threshold_K=tls_threshold_K,
+    )
+    return Catalogue.open(out, "a", **attrs) if out else Catalogue(None, **attrs)
+
+
 def search_glass(
     conf,
     out=None,
@@ -403,23 +423,10 @@ def search_glass(
     if not valley_q_max > 0:
         raise InputError(f"valley_q_max must be > 0, got {valley_q_max}")
     from pelsim.landscape.valleys import valley_steps
-    from pelsim.models import load_model
 
     t0 = time.perf_counter()
-    model = load_model(conf.model)
     if catalogue is None:
-        attrs = dict(
-            model=model.name,
-            potential=kind,
-            N=conf.n,
-            dim=conf.dim,
-            box=conf.box,
-            species=conf.species,
-            masses=np.asarray(model.masses)[conf.species],
-            unit_preset=unit_preset,
-            tls_threshold_K=tls_threshold_K,
-        )
-        catalogue = Catalogue.open(out, "a", **attrs) if out else Catalogue(None, **attrs)
+        catalogue = catalogue_for(conf, kind, unit_preset, tls_threshold_K, out)
     if catalogue.attrs["N"] != conf.n:
         raise InputError(f"catalogue holds N={catalogue.attrs['N']} particles, glass has {conf.n}")
     if plan is None:
