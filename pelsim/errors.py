@@ -31,3 +31,16 @@ __all__ = [
 
 class ConvergenceError(CalculationError):
     """An iterative method did not reach its stopping rule."""
+
+
+def environment_failure(exc: OSError, doing: str = "") -> EnvironmentFailure:
+    """One-line :class:`EnvironmentFailure` from an OSError (disk full, read-only, permissions).
+
+    ``doing`` says what was being done ("writing the campaign log"); the line names the file
+    and the system's reason: ``writing the campaign log: out/log.jsonl: No space left on device``.
+    """
+    if isinstance(exc, EnvironmentFailure):
+        return exc
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    where = f"{exc.filename}: " if exc.filename else ""
+    return EnvironmentFailure(f"{doing + ': ' if doing else ''}{where}{reason}")
