@@ -67,8 +67,8 @@ def check_inputs(cfg: dict, base_dir: Path) -> None:
 
 
 #: smallest pair-list skin the IS quench accepts (pelsim.minimize.quench shrinks its skin in
-#: small boxes and refuses one below this)
-QUENCH_MIN_SKIN = 0.05
+#: small boxes, keeping a 1e-3 margin, and refuses one below 0.05)
+QUENCH_MIN_SKIN = 0.051
 
 
 def check_box(cfg: dict, box, what: str) -> None:
