@@ -128,7 +128,7 @@ class CampaignStore:
         ``toml_text``: the config about to be claimed (a leftover campaign.toml must equal it).
         """
         if self.root.exists() and not self.root.is_dir():
-            raise InputError(f"output {self.root} is a file, not a directory; give a directory for --out")
+            raise InputError(f"{self.root} is a file, not a directory (a campaign is a directory)")
         if self.root.is_dir() and not (self.root / "campaign.json").exists():
             self._unclaimed_leftovers(toml_text)
 
