@@ -155,15 +155,16 @@ def test_second_run_on_a_directory_in_use_is_refused(tmp_path):
     runner.run(cfg, ref, progress=False)
     out = tmp_path / "shared"
     first = subprocess.Popen(
-        _cmd(cfg, out), env=_env(0.4), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        _cmd(cfg, out), env=_env(1.0), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         t0 = time.monotonic()
-        while CampaignStore(out).holder() is None and time.monotonic() - t0 < 120:
+        while not (CampaignStore(out).holder() and (out / "campaign.json").exists()):
+            assert time.monotonic() - t0 < 120
             assert first.poll() is None, first.communicate()[1][-1500:]
             time.sleep(0.05)
         assert runner.status(out)["state"] == "running"
-        second = subprocess.run(_cmd(cfg, out), env=_env(0.4), capture_output=True, text=True, timeout=120)
+        second = subprocess.run(_cmd(cfg, out), env=_env(1.0), capture_output=True, text=True, timeout=120)
         assert first.poll() is None, "the first run ended before the second was tried: make it longer"
     finally:
         stdout, stderr = first.communicate(timeout=300)

@@ -46,6 +46,7 @@ import socket
 import struct
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,8 +178,6 @@ def execute_task(
 
 
 def _execute_task(root, cfg, stages_module, glass, glass_seed, stage, ext, base_dir, input_check, dep_infos):
-    import warnings
-
     # jax's dtype-promotion FutureWarnings from inside the engine would flood the progress bars
     warnings.filterwarnings("ignore", category=FutureWarning, module="jax")
     store = CampaignStore(root)
@@ -274,13 +273,15 @@ def connect(scheduler: str, workers: int, threads: int, processes: bool):
             raise InputError(f"bad scheduler address {scheduler!r}: {exc}") from None
         except MemoryError:  # a length that is not one (see probe_scheduler)
             raise InputError(f"no Dask scheduler at {scheduler}: its handshake is not Dask's") from None
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=threads,
-        processes=processes,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
+    with warnings.catch_warnings():  # the scheduler's HTTP port is moved when 8787 is taken: no news
+        warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=threads,
+            processes=processes,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
     return Client(cluster), cluster
 
 
@@ -501,6 +502,9 @@ def _load_campaign(out: str | Path):
     """(store, meta, validated cfg, stages module) of an existing campaign directory."""
     store = CampaignStore(out)
     store.check_target()
+    holder = store.holder()
+    if holder is not None and not (store.root / "campaign.json").exists():
+        raise InputError(f"{store.root}: a run ({holder}) is claiming the directory; try again")
     meta = store.read_meta()
     try:
         cfg = config_mod.validate(_unjson(meta["config"]))
