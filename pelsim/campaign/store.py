@@ -59,11 +59,21 @@ def atomic_path(final: str | Path):
         yield tmp
         if tmp.exists():
             with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
+                _fsync(fh, final)
             os.replace(tmp, final)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _fsync(fh, name) -> None:
+    """fsync, naming the file in the error (a full disk often answers only here)."""
+    try:
+        os.fsync(fh.fileno())
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(name)) from None
+        raise
 
 
 def atomic_write_text(final: str | Path, text: str) -> None:
@@ -350,7 +360,7 @@ class CampaignStore:
         with open(self.log_path, "a") as fh:
             fh.write(json.dumps(rec, default=str) + "\n")
             fh.flush()
-            os.fsync(fh.fileno())
+            _fsync(fh, self.log_path)
 
     def read_log(self) -> list[dict]:
         if not self.log_path.is_file():
