@@ -10,10 +10,12 @@ catalogue, not the assumed STM form P-bar/Delta0 (seed Eq. 2) -- goes into etm:
   STM line gamma T with P-bar fitted to it (``etm.heat_capacity.stm_linear_coefficient``);
 * the resonant and relaxation Delta eps'/eps'(T) (seed Eqs. 32-51) from the same discrete
   systems through ``etm.dielectric``'s from-systems functions, with their log slopes and T0;
-* the two-pulse echo amplitude against tau12 and field (seed Eqs. 76-88) through ``etm.echo``;
-* TWPs: the 3-level Hamiltonian of seed Eq. 6 with the Aharonov-Bohm phase of Eq. 7
-  (``etm.hamiltonian.eigenvalues_3ls``), its field-dependent heat capacity C_p(T, B) from
-  the 3-level partition function, and eps'(B), echo through the lowest two levels.
+* the two-pulse echo amplitude against tau12 (seed Eqs. 76-88) through ``etm.echo``;
+* TWPs in a field (:func:`twp_field_predictions`): the exact spectra of the 3-level
+  Hamiltonian of seed Eq. 6 with one amplitude per saddle and the Aharonov-Bohm phase of Eq. 7
+  from each TWP's loop area (``etm.levels``), orientation averaged: C_p(T, B) from the 3-level
+  partition function, M(T, B) = -dF/dB, the resonant Delta eps'(T, B)/eps' of the well
+  dipoles, and the echo amplitude against B through the lowest pair of levels.
 
 Normalisation: observables are per gram of simulated glass (n_glasses * N particles of
 mass m each, etm's convention), P-bar in J^-1 m^-3 (volume n_glasses * N / rho sigma^3).
@@ -25,8 +27,17 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.distributions import resample_counts
+from etm import dielectric as diel
+from etm import echo as ec
 from etm.heat_capacity import schottky, stm_linear_coefficient
-from etm.units import FLUX_PHASE_PER_T_K_A2, K_B
+from etm.levels import (
+    heat_capacity_levels,
+    moment_levels,
+    spectrum_3ls,
+    susceptibility_levels,
+    twp_dipole_overlaps,
+)
+from etm.units import EPS0, FLUX_PHASE_PER_T_K_A2, K_B
 
 
 def sample_mass_g(n_glasses: int, n_particles: int, particle_mass_kg: float) -> float:
@@ -43,21 +54,6 @@ def heat_capacity_systems(T_K, E_K, mass_g: float) -> np.ndarray:
     return K_B * np.asarray(schottky(E[None, :], T[:, None])).sum(axis=1) / mass_g
 
 
-def heat_capacity_levels(T_K, levels_K) -> np.ndarray:
-    """C/k_B of one multi-level system with levels (..., L) [K] at T (...) from its partition function.
-
-    C/k_B = (<E^2> - <E>^2) / T^2; for two levels this is the Schottky form of seed Eq. 15.
-    """
-    T = np.asarray(T_K, float)[..., None]
-    E = np.asarray(levels_K, float)
-    E = E - E.min(axis=-1, keepdims=True)
-    w = np.exp(-E / T)
-    Z = w.sum(axis=-1)
-    m1 = (w * E).sum(axis=-1) / Z
-    m2 = (w * E**2).sum(axis=-1) / Z
-    return (m2 - m1**2) / np.asarray(T_K, float) ** 2
-
-
 def fit_linear(T_K, C) -> dict:
     """gamma of C = gamma T (least squares), alpha of C = a T^(1+alpha) (log-log), max deviation."""
     T, C = np.asarray(T_K, float), np.asarray(C, float)
@@ -68,6 +64,31 @@ def fit_linear(T_K, C) -> dict:
     slope, _ = np.polyfit(np.log(T[ok]), np.log(C[ok]), 1)
     dev = np.abs(C[ok] / (gamma * T[ok]) - 1.0)
     return {"gamma_J_gK2": gamma, "alpha": float(slope - 1.0), "max_rel_deviation": float(dev.max())}
+
+
+#: a P-bar fitted to C_p means something only when many systems have gaps in the fitted range and
+#: C is close to linear there: at least this many gaps within [T_min, 5 T_max] ...
+MIN_SYSTEMS_FOR_PBAR_FIT = 20
+#: ... and C ~ T^(1 + alpha) with |alpha| at most this
+MAX_ALPHA_FOR_PBAR_FIT = 0.5
+
+
+def fit_support(E_K, T_K, fit: dict) -> dict:
+    """Whether the statistics support a P-bar fitted to C_p (``supported``, ``why``): a sum of a
+    handful of Schottky peaks is no linear specific heat (seed Eq. 15 needs a smooth DOS)."""
+    T = np.asarray(T_K, float)
+    E = np.asarray(E_K, float)
+    n = int(np.sum((E >= T.min()) & (E <= 5 * T.max())))
+    why = []
+    if n < MIN_SYSTEMS_FOR_PBAR_FIT:
+        why.append(
+            f"only {n} systems have gaps in [{T.min():g}, {5 * T.max():g}] K "
+            f"(need {MIN_SYSTEMS_FOR_PBAR_FIT})"
+        )
+    alpha = fit.get("alpha", float("nan"))
+    if not (np.isfinite(alpha) and abs(alpha) <= MAX_ALPHA_FOR_PBAR_FIT):
+        why.append(f"C is not linear in T (C ~ T^(1 + alpha), alpha = {alpha:.3g})")
+    return {"n_systems_in_range": n, "supported": not why, "why_not": "; ".join(why)}
 
 
 def pbar_from_gamma(gamma_J_gK2: float, mass_density_g_m3: float) -> float:
@@ -96,6 +117,7 @@ def heat_capacity_prediction(
     fit = fit_linear(T_K, C)
     rho_mass = units["number_density_m3"] * units["particle_mass_kg"] * 1e3
     fit["Pbar_fit_J_m3"] = pbar_from_gamma(fit["gamma_J_gK2"], rho_mass)
+    fit.update(fit_support(E, T_K, fit))
     return {
         "T_K": np.asarray(T_K, float),
         "C_J_gK": C,
@@ -120,42 +142,199 @@ def _splitting_K(dwps: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------------- TWPs
-def twp_levels(twps: dict, fields_T, units: dict, charge_e: float = 1.0) -> np.ndarray:
-    """Spectra (n_twp, n_B, 3) [K] of the 3-level Hamiltonian (seed Eq. 6) in fields B [T].
+#: Assumptions of the TWP predictions in a field (stated in the report): the simulated particles
+#: are neutral, so the tunnelling charge |q/e| is an assumption; the loop area S is the largest
+#: per-particle oriented area of the TWP; the field direction is isotropic with respect to the
+#: loop normal (average over cos(beta) in [0, 1] by Gauss-Legendre); the three wells carry
+#: dipoles p0 (DIELECTRIC_DEFAULTS) at 120 degrees (etm.levels.twp_dipole_overlaps); the echo
+#: drives the lowest pair of levels as an effective 2LS with the dephasing time of ECHO_SETUP.
+TWP_DEFAULTS = {"charge_e": 1.0, "orientation_nodes": 8, "n_fields": 41, "B_max_T": 1.0}
 
-    Well energies E1..E3 and the mean of the three amplitudes D0 come from the catalogue
-    (reduced -> K); the Aharonov-Bohm phase is phi = 2 pi (e/h) B |q/e| S (seed Eq. 7) with S
-    the largest per-particle oriented loop area (sigma^2 -> Angstrom^2) and charge |q/e| = charge_e
-    (the simulated particles are neutral: the charge is an assumption stated in the report).
-    """
-    from etm.hamiltonian import eigenvalues_3ls
 
+def _twp_arrays(twps: dict, units: dict):
+    """Well energies E (n, 3) [K], amplitudes D (n, 3) [K] (saddles 12, 23, 31), loop areas S (n,) [A^2]."""
     kpe = units["kelvin_per_epsilon"]
+    E = np.stack([twps["E1"], twps["E2"], twps["E3"]], axis=1).astype(float) * kpe
+    D = np.abs(np.asarray(twps["D0"], float)).reshape(-1, 3) * kpe
+    S = np.abs(np.asarray(twps["loop_area_particle_max"], float)) * (units["length_m"] * 1e10) ** 2
+    return E, D, S
+
+
+def twp_phase(twps: dict, fields_T, units: dict, charge_e: float = 1.0, cos_beta=1.0) -> np.ndarray:
+    """A-B phase phi = 2 pi (e/h) |q/e| B S cos(beta) [rad] (seed Eq. 7), shape (n, nB, *cos_beta.shape)."""
+    _, _, S = _twp_arrays(twps, units)
     B = np.asarray(fields_T, float)
-    E = np.stack([twps["E1"], twps["E2"], twps["E3"]], axis=1) * kpe
-    D0 = np.abs(np.asarray(twps["D0"], float)).mean(axis=1) * kpe
-    area_A2 = (
-        np.abs(np.asarray(twps.get("loop_area_particle_max", np.zeros(len(D0))), float))
-        * (units["length_m"] * 1e10) ** 2
-    )
-    phi = FLUX_PHASE_PER_T_K_A2 * B[None, :] * (charge_e * area_A2)[:, None]
-    D0 = np.where(D0 > 0, D0, 1e-300)
-    return np.asarray(eigenvalues_3ls(E[:, 0, None], E[:, 1, None], E[:, 2, None], D0[:, None], phi))
+    c = np.asarray(cos_beta, float)
+    extra = (None,) * c.ndim
+    Sx, Bx = S[(slice(None), None, *extra)], B[(None, slice(None), *extra)]
+    return FLUX_PHASE_PER_T_K_A2 * charge_e * Sx * Bx * c
 
 
-def twp_heat_capacity(
-    twps: dict, glasses, n_particles: int, units: dict, T_K, fields_T, charge_e: float = 1.0
+def twp_levels(twps: dict, fields_T, units: dict, charge_e: float = 1.0) -> np.ndarray:
+    """Exact spectra (n_twp, n_B, 3) [K] of seed Eq. 6 (one amplitude per saddle), B along the loop normal.
+
+    Well energies E1..E3 and the amplitudes D0 of the three saddles come from the catalogue
+    (reduced -> K); phi from :func:`twp_phase` with cos(beta) = 1.
+    """
+    E, D, _ = _twp_arrays(twps, units)
+    phi = twp_phase(twps, fields_T, units, charge_e)
+    return spectrum_3ls(E[:, None, :], D[:, None, :], phi)[0]
+
+
+def twp_field_predictions(
+    twps: dict, glasses, settings: dict, T_K, dwp_echo_J: float = 0.0, fields_T=None
 ) -> dict:
-    """C_p(T, B) [J/(g K)] of the TWPs, from the exact 3-level spectra in each field."""
+    """C_p(T, B), M(T, B), Delta eps'(T, B)/eps' and the echo amplitude against B of the TWPs.
+
+    Exact spectra of seed Eq. 6 with the three amplitudes of each TWP and the A-B phase of
+    Eq. 7 from its loop area (:func:`twp_phase`; charge and orientation: :data:`TWP_DEFAULTS`),
+    through :mod:`etm.levels`:
+
+    * C = k_B sum C/k_B(levels) / mass [J/(g K)];
+    * M = k_B sum <-dE/dB> / mass [A m^2/g] (M = -dF/dB; dE/dB = dE/dphi dphi/dB);
+    * Delta eps'/eps' = w sum chi, w = p0^2/(eps0 eps_r V) per system (as the DWPs'), chi the
+      resonant (van Vleck, seed Eq. 32 for two levels) response of the well dipoles; ``deps_rel``
+      is Delta eps'(T, B) - Delta eps'(T, 0) (the convention of Eq. 51); the relaxation
+      (population) part of the static response is ``deps_relaxation`` (omega tau << 1 limit);
+    * echo: the lowest pair as a 2LS (gap E1 - E0, Rabi frequency from <0|p|1>, rate 1/tau_phi)
+      in :func:`etm.echo.echo_integral_from_systems` at the set-up of :data:`ECHO_SETUP`;
+      ``echo_rel`` = (J_DWP + J_TWP(B)) / (J_DWP + J_TWP(0)) with the DWPs' J ``dwp_echo_J``
+      (field independent), ``echo_twp_rel`` the TWPs' J(B)/J(0).
+
+    Orientation: every observable is averaged over cos(beta) (field against loop normal).
+    """
     n = len(np.asarray(twps.get("id", [])))
-    T = np.asarray(T_K, float)
-    B = np.asarray(fields_T, float)
     if n == 0:
         return {"n_twps": 0}
-    mass_g = sample_mass_g(len(glasses), n_particles, units["particle_mass_kg"])
-    lev = twp_levels(twps, B, units, charge_e)  # (n, nB, 3)
-    C = K_B * heat_capacity_levels(T[:, None, None], lev[None, :, :, :]).sum(axis=1) / mass_g  # (nT, nB)
-    return {"n_twps": n, "T_K": T, "B_T": B, "C_J_gK": C, "levels_K": lev, "charge_e": charge_e}
+    a = {**TWP_DEFAULTS, **settings.get("twp", {})}
+    e = {**ECHO_SETUP, **settings.get("echo", {})}
+    units = settings["units"]
+    charge = float(settings.get("charge_e", a["charge_e"]))
+    fields = np.asarray(settings.get("fields_T", [0.0, 1.0]) if fields_T is None else fields_T, float)
+    B_max = max(float(fields.max()), a["B_max_T"])
+    B = np.unique(np.concatenate([np.linspace(0.0, B_max, int(a["n_fields"])), fields]))
+    T = np.asarray(T_K, float)
+    x, wx = np.polynomial.legendre.leggauss(int(a["orientation_nodes"]))
+    cb, wb = 0.5 * (x + 1.0), 0.5 * wx  # cos(beta) in [0, 1], weights sum to 1
+    E, D, S = _twp_arrays(twps, units)
+    phi = twp_phase(twps, B, units, charge, cb)  # (n, nB, nb)
+    lev, vec, dphi = spectrum_3ls(E[:, None, None, :], D[:, None, None, :], phi)
+    dphi_dB = FLUX_PHASE_PER_T_K_A2 * charge * S[:, None, None] * cb  # (n, 1, nb)
+    dB = dphi * dphi_dB[..., None]  # dE_k/dB [K/T]
+    off2, diag = twp_dipole_overlaps(vec)
+    mass_g = sample_mass_g(len(glasses), settings["n_particles"], units["particle_mass_kg"])
+    w_K = _dipole_weight_K(glasses, settings)
+    nT, nB = T.size, B.size
+    C, M, eps_res, eps_rel = (np.zeros((nT, nB)) for _ in range(4))
+    for i, t in enumerate(T):
+        C[i] = K_B * (heat_capacity_levels(t, lev) @ wb).sum(axis=0) / mass_g
+        M[i] = K_B * (moment_levels(t, lev, dB) @ wb).sum(axis=0) / mass_g
+        res, rel = susceptibility_levels(t, lev, off2, diag)
+        eps_res[i] = w_K * (res @ wb).sum(axis=0)
+        eps_rel[i] = w_K * (rel @ wb).sum(axis=0)
+    # echo of the lowest pair, at the set-up temperature and delay
+    gap = lev[..., 1] - lev[..., 0]
+    p0F0 = _pi_half_p0F0(e)
+    rabi = ec.RABI_PER_D_KV_M * p0F0 * np.sqrt(off2[..., 0, 1])
+    J = np.zeros(nB)
+    ok = (gap > 0) & (rabi > 0)
+    for k in range(nB):
+        m = ok[:, k, :]
+        if m.any():
+            Jk = ec.echo_integral_from_systems(
+                gap[:, k, :][m],
+                rabi[:, k, :][m],
+                np.full(int(m.sum()), 1.0 / e["tau_phi_s"]),
+                np.broadcast_to(wb, m.shape)[m],
+                tau12_s=e["tau12_s"],
+                **_echo_kw(e),
+            )
+            J[k] = float(np.asarray(Jk)[0])
+    total = dwp_echo_J + J
+    # relative to B = 0; NaN when the zero-field value vanishes (e.g. a degenerate lowest pair)
+    rel = lambda y: y / y[0] if abs(y[0]) > 1e-12 * np.abs(y).max() else np.full_like(y, np.nan)  # noqa: E731
+    i_fields = [int(np.argmin(np.abs(B - f))) for f in fields]
+    # size of the A-B effect: the level shift up to B_max along the loop normal (dE/dphi is linear
+    # in phi for small phi, so the shift is about (1/2) |dE/dphi| phi) against the float64
+    # resolution of the levels; below it, eps'(B) and the echo(B) from eigenvectors are round-off
+    shift_K = 0.5 * np.abs(dphi[:, -1, -1, :]).max(axis=-1) * np.abs(phi[:, -1, -1])
+    resolution_K = 1e-15 * np.abs(lev[:, -1, -1, :]).max(axis=-1)
+    return {
+        "n_twps": n,
+        "charge_e": charge,
+        "assumptions": {**a, "charge_e": charge, "p0_debye": _dielectric_assumptions(settings)["p0_debye"]},
+        "echo_setup": e,
+        "T_K": T,
+        "B_T": B,
+        "fields_T": fields,
+        "field_index": i_fields,
+        "C_J_gK": C,
+        "M_Am2_g": M,
+        "deps": eps_res,
+        "deps_rel": eps_res - eps_res[:, :1],
+        "deps_relaxation": eps_rel,
+        "echo_twp_J": J,
+        "echo_twp_rel": rel(J),
+        "echo_rel": rel(total),
+        "dwp_echo_J": float(dwp_echo_J),
+        "levels_K": lev[:, :, -1, :],  # field along the loop normal (largest cos(beta) node)
+        "phi_max_rad": phi[:, -1, -1],
+        "level_shift_K": shift_K,
+        "level_resolution_K": resolution_K,
+        "field_resolved": bool(np.any(shift_K > resolution_K)),
+    }
+
+
+def twp_markdown(d, fmt) -> list[str]:
+    """Report lines of the TWP field predictions."""
+    a = d["assumptions"]
+    i = d["field_index"][-1]
+    Bf = d["B_T"][i]
+    iT = [0, len(d["T_K"]) // 2, len(d["T_K"]) - 1]
+    note = (
+        []
+        if d["field_resolved"]
+        else [
+            "",
+            "**The A-B effect of these TWPs is below float64 resolution**: the changes of eps' and of the "
+            "echo with B shown below are round-off (M uses the closed-form dE/dphi and stays exact; it is "
+            "tiny).",
+        ]
+    )
+    L = [
+        "Exact 3-level spectra of seed Eq. 6 (one amplitude per saddle) with the Aharonov-Bohm phase of "
+        "Eq. 7 from each TWP's largest per-particle loop area; the simulated particles are neutral, so the "
+        f"charge |q/e| = {a['charge_e']:g} is an assumption; field direction averaged over the loop normal "
+        f"({a['orientation_nodes']} Gauss-Legendre nodes in cos beta); well dipoles {a['p0_debye']:g} D at "
+        f"120 degrees (etm.levels). Largest A-B phase at {d['B_T'][-1]:g} T: "
+        f"{fmt(float(np.max(d['phi_max_rad'])))} rad; largest level shift "
+        f"{fmt(float(np.max(d['level_shift_K'])))} K against a float64 resolution of the levels of "
+        f"{fmt(float(np.min(d['level_resolution_K'])))} K.",
+        *note,
+        "",
+        "| T [K] | C(B = 0) [J/(g K)] | C(B) - C(0) | M(B) [A m^2/g] | Delta eps'(B) - Delta eps'(0) |",
+        "|---|---|---|---|---|",
+    ]
+    for k in iT:
+        L.append(
+            f"| {fmt(d['T_K'][k])} | {fmt(d['C_J_gK'][k, 0])} | "
+            f"{fmt(d['C_J_gK'][k, i] - d['C_J_gK'][k, 0])} | {fmt(d['M_Am2_g'][k, i])} | "
+            f"{fmt(d['deps_rel'][k, i])} |"
+        )
+    L += [
+        "",
+        f"(field B = {Bf:g} T.) Echo amplitude at {d['echo_setup']['T_K'] * 1e3:g} mK, tau12 = "
+        f"{d['echo_setup']['tau12_s'] * 1e6:g} us, DWPs + TWPs relative to B = 0: "
+        + ", ".join(
+            f"{b:g} T: {fmt(v, '.6g')}"
+            for b, v in zip(
+                d["B_T"][:: max(1, len(d["B_T"]) // 5)],
+                d["echo_rel"][:: max(1, len(d["B_T"]) // 5)],
+                strict=True,
+            )
+        ),
+    ]
+    return L
 
 
 # ----------------------------------------------------------------------------- dielectric
@@ -173,24 +352,32 @@ DIELECTRIC_DEFAULTS = {
 DEBYE_C_M = 3.33564e-30
 
 
-def _dielectric_inputs(dwps, glasses, settings):
-    from etm.units import EPS0
+def _dielectric_assumptions(settings: dict) -> dict:
+    return {**DIELECTRIC_DEFAULTS, **settings.get("dielectric", {})}
 
+
+def _dipole_weight_K(glasses, settings: dict) -> float:
+    """w = p0^2 / (eps0 eps_r V) per system [K] (V: the volume of the simulated glasses)."""
     u = settings["units"]
-    a = {**DIELECTRIC_DEFAULTS, **settings.get("dielectric", {})}
+    a = _dielectric_assumptions(settings)
+    volume_m3 = len(glasses) * settings["n_particles"] / u["number_density_m3"]
+    p0 = a["p0_debye"] * DEBYE_C_M
+    return p0**2 / (EPS0 * a["eps_r"] * volume_m3) / K_B
+
+
+def _dielectric_inputs(dwps, glasses, settings):
+    u = settings["units"]
+    a = _dielectric_assumptions(settings)
     E = np.asarray(dwps.get("splitting_K", np.zeros(0)), float)
     D0 = np.asarray(dwps.get("Delta0_K", np.zeros(0)), float)
     glass = np.asarray(dwps.get("glass", np.zeros(0, int)))
     ok = np.isfinite(E) & np.isfinite(D0) & (E > 0)
     E, D0, glass = E[ok], np.minimum(np.abs(D0[ok]), E[ok]), glass[ok]
-    volume_m3 = len(glasses) * settings["n_particles"] / u["number_density_m3"]
     p0 = a["p0_debye"] * DEBYE_C_M
-    w_K = p0**2 / (EPS0 * a["eps_r"] * volume_m3) / K_B  # per system [K]
+    w_K = _dipole_weight_K(glasses, settings)
     rho_kg_m3 = u["number_density_m3"] * u["particle_mass_kg"]
-    from etm.dielectric import stm_gamma_from_elastic
-
     ev = 1.602176634e-19
-    gamma = stm_gamma_from_elastic(
+    gamma = diel.stm_gamma_from_elastic(
         rho_kg_m3, a["gamma_def_eV"] * ev, a["gamma_def_eV"] * ev, a["v_l_m_s"], a["v_t_m_s"]
     )
     return E, D0, glass, w_K, gamma, p0, a
@@ -211,9 +398,6 @@ def dielectric_prediction(dwps: dict, glasses, settings: dict, T_K) -> dict:
     C = P-bar p0^2/(eps0 eps_r), P-bar fitted to C_p, Delta0_min and E_max of the sample.
     Log slopes are fitted below T0/3 (resonant) and above 3 T0 (relaxation); T0 = seed Eq. (38).
     """
-    from etm import dielectric as diel
-    from etm.units import EPS0
-
     omega = 2 * np.pi * settings.get("frequency_Hz", 1e3)
     E, D0, glass, w_K, gamma, p0, a = _dielectric_inputs(dwps, glasses, settings)
     T0 = float(diel.stm_T0(gamma, omega))
@@ -256,7 +440,7 @@ def dielectric_prediction(dwps: dict, glasses, settings: dict, T_K) -> dict:
     return out
 
 
-def _fig_dielectric(d, path, plot):
+def fig_dielectric(d, path, plot):
     if "resonant" not in d:
         return None
     T = d["T_K"]
@@ -297,19 +481,23 @@ def dielectric_markdown(d, fmt) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- echo
-#: Two-pulse echo set-up (typical of the experiments of seed section 6): 1 GHz, 10 mK,
-#: pulses of 0.1 and 0.2 us with a pi/2 rotation for the average system, dephasing time 10 us,
-#: detection phase tan(omega dtau) = 1 (both quadratures of seed Eq. 76; at exact resonance
-#: the C term vanishes and only S tan(omega dtau) remains).
-ECHO_DEFAULTS = {
-    "freq_Hz": 1e9,
-    "T_K": 0.01,
-    "tau1_s": 1e-7,
-    "tau2_s": 2e-7,
-    "tau_phi_s": 1e-5,
-    "tau12_s": 5e-6,
-    "tan_omega_dtau": 1.0,
-}
+#: Two-pulse echo set-up of the predictions: etm's one set of echo defaults
+#: (:data:`etm.echo.ECHO_DEFAULTS`: 1 GHz, 12 mK, pulses of 0.1 and 0.2 us, tau12 = 2 us) plus two
+#: choices for discrete simulated systems: detection phase tan(omega dtau) = 1 (both quadratures of
+#: seed Eq. 76; at exact resonance the C term vanishes and only S tan(omega dtau) remains) and a
+#: dephasing time of 10 us (the simulated systems have no spectral-diffusion constant). The first
+#: pulse is a pi/2 rotation for the average system (:func:`_pi_half_p0F0`).
+ECHO_SETUP = {**ec.ECHO_DEFAULTS, "tan_omega_dtau": 1.0, "tau_phi_s": 1e-5}
+
+
+def _echo_kw(setup: dict) -> dict:
+    """The keywords of :func:`etm.echo.echo_integral_from_systems` from an echo set-up (but tau12)."""
+    return {k: setup[k] for k in ("T_K", "freq_Hz", "tau1_s", "tau2_s", "tan_omega_dtau")}
+
+
+def _pi_half_p0F0(setup: dict) -> float:
+    """p0 F0 [D kV/m] of a pi/2 first pulse for a resonant system with Delta0 = E: Omega tau1 = pi/2."""
+    return 0.5 * np.pi / (setup["tau1_s"] * ec.RABI_PER_D_KV_M / np.sqrt(3.0))
 
 
 def _stm_sample(E, D0, n_grid=60):
@@ -330,34 +518,27 @@ def _stm_sample(E, D0, n_grid=60):
     return Dg.ravel(), np.exp(Lg.ravel()), np.outer(wD, wl).ravel()
 
 
-def echo_prediction(dwps: dict, twps: dict, glasses, settings: dict) -> dict:
-    """Two-pulse echo of the simulated DWPs against tau12 (and of DWPs + TWPs against field).
+def echo_prediction(dwps: dict, glasses, settings: dict) -> dict:
+    """Two-pulse echo of the simulated DWPs against tau12 (the TWPs' echo against field:
+    :func:`twp_field_predictions`).
 
-    Discrete ensembles through :func:`etm.echo.two_level_echo_systems` /
-    :func:`etm.echo.ats_echo_systems` and :func:`etm.echo.echo_integral_from_systems` (seed
-    Eqs. 62-79); the STM reference is the same integral over the STM distribution with the
+    Discrete ensembles through :func:`etm.echo.two_level_echo_systems` and
+    :func:`etm.echo.echo_integral_from_systems` (seed Eqs. 62-79) at the set-up
+    :data:`ECHO_SETUP`; the STM reference is the same integral over the STM distribution with the
     P-bar fitted to C_p (:func:`_stm_sample`). Each curve is relative to its own value at the
-    shortest tau12 (only ratios are observable; seed section 6).
+    shortest tau12 (only ratios are observable; seed section 6). ``J_at_tau12`` is the DWPs'
+    echo integral at the set-up's tau12 (the field-independent part of the echo against field).
     """
-    from etm import echo as ec
-
-    a = {**ECHO_DEFAULTS, **settings.get("echo", {})}
+    a = {**ECHO_SETUP, **settings.get("echo", {})}
     E, D0, glass, w_K, gamma, p0, da = _dielectric_inputs(dwps, glasses, settings)
     tau12 = np.geomspace(1e-7, 1e-4, 40)
-    out = {"assumptions": a, "tau12_s": tau12, "n_systems": int(E.size)}
+    out = {"assumptions": a, "tau12_s": tau12, "n_systems": int(E.size), "J_at_tau12": 0.0}
     ok = D0 > 0
     if ok.sum() == 0:
         return out
     Dl = np.sqrt(np.maximum(E[ok] ** 2 - D0[ok] ** 2, 0.0))
-    # p0 F0 for a pi/2 first pulse of a resonant system with Delta0 = E: Omega tau1 = pi/2
-    p0F0 = 0.5 * np.pi / (a["tau1_s"] * ec.RABI_PER_D_KV_M / np.sqrt(3.0))
-    kw = dict(
-        T_K=a["T_K"],
-        freq_Hz=a["freq_Hz"],
-        tau1_s=a["tau1_s"],
-        tau2_s=a["tau2_s"],
-        tan_omega_dtau=a["tan_omega_dtau"],
-    )
+    p0F0 = _pi_half_p0F0(a)
+    kw = _echo_kw(a)
     Es, rabi, rate = ec.two_level_echo_systems(
         Dl, D0[ok], T_K=a["T_K"], p0F0_D_kV_m=p0F0, gamma_s_K3=gamma, tau_phi_s=a["tau_phi_s"]
     )
@@ -375,57 +556,19 @@ def echo_prediction(dwps: dict, twps: dict, glasses, settings: dict) -> dict:
     # each curve is shown relative to its own value at the shortest tau12
     rel = lambda y: y / y[0] if y[0] != 0 else np.zeros_like(y)  # noqa: E731
     resonant = np.abs(Es * ec.OMEGA_PER_K - 2 * np.pi * a["freq_Hz"]) < 5 * rabi
-    out.update(sim=rel(sim), stm=rel(stm), sim_abs=sim, p0F0_D_kV_m=p0F0, n_resonant=int(resonant.sum()))
-    # field dependence: 2LSs are field independent; TWPs enter through the ATS systems (Eq. 72)
-    n_tw = len(np.asarray(twps.get("id", [])))
-    if n_tw:
-        from etm.params import ATSParams
-
-        kpe = u["kelvin_per_epsilon"]
-        Ew = np.stack([twps["E1"], twps["E2"], twps["E3"]], axis=1) * kpe
-        Dw = np.sqrt(((Ew - Ew.mean(axis=1, keepdims=True)) ** 2).sum(axis=1))
-        S_A2 = (
-            np.abs(np.asarray(twps.get("loop_area_particle_max", np.zeros(n_tw)), float))
-            * (u["length_m"] * 1e10) ** 2
-        )
-        q = np.abs(np.asarray(twps["D0"], float)).mean(axis=1) * kpe * S_A2 * settings.get("charge_e", 1.0)
-        keep = (Dw > 0) & (q > 0)
-        if keep.any():
-            params = ATSParams(
-                D_min=float(Dw[keep].min()),
-                D0min_qS=float(q[keep].min()),
-                D0max_qS=float(q[keep].max()) * 1.0001,
-            )
-            fields = np.asarray(settings.get("fields_T", [0.0, 1.0]), float)
-            amp = []
-            for B in fields:
-                Ea, ra, rra = ec.ats_echo_systems(
-                    float(B),
-                    Dw[keep],
-                    q[keep],
-                    params,
-                    T_K=a["T_K"],
-                    p1F0_D_kV_m=p0F0,
-                    Gamma=0.0,
-                    c_ats=1.0 / a["tau_phi_s"] / a["T_K"],
-                )
-                ja = np.asarray(
-                    ec.echo_integral_from_systems(
-                        Ea, ra, ra * 0 + rra, np.ones(Ea.size), tau12_s=a["tau12_s"], **kw
-                    )
-                )[0]
-                j2 = np.asarray(
-                    ec.echo_integral_from_systems(
-                        Es, rabi, rate, np.ones(Es.size), tau12_s=a["tau12_s"], **kw
-                    )
-                )[0]
-                amp.append(j2 + ja)
-            amp = np.asarray(amp)
-            out.update(fields_T=fields, vs_field=amp / (amp[0] if amp[0] != 0 else 1.0))
+    J0 = ec.echo_integral_from_systems(Es, rabi, rate, np.ones(Es.size), tau12_s=a["tau12_s"], **kw)
+    out.update(
+        sim=rel(sim),
+        stm=rel(stm),
+        sim_abs=sim,
+        p0F0_D_kV_m=p0F0,
+        n_resonant=int(resonant.sum()),
+        J_at_tau12=float(np.asarray(J0)[0]),
+    )
     return out
 
 
-def _fig_echo(d, path, plot):
+def fig_echo(d, path, plot):
     if "sim" not in d:
         return None
     curves = {
@@ -453,12 +596,4 @@ def echo_markdown(d, fmt) -> list[str]:
         "frequencies of resonance. Amplitudes relative to the simulated echo at the shortest tau12; the STM curve "  # noqa: E501
         "uses the P-bar fitted to C_p on the same scale."
     ]
-    if "vs_field" in d:
-        L += [
-            "",
-            "Echo amplitude against field (DWPs + TWPs as ATSs, relative to B = 0): "
-            + ", ".join(
-                f"{b:g} T: {fmt(v, '.4g')}" for b, v in zip(d["fields_T"], d["vs_field"], strict=True)
-            ),
-        ]
     return L

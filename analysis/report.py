@@ -16,29 +16,22 @@ import numpy as np
 
 from analysis import bridge
 from analysis import distributions as dist
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    from pelsim.campaign.store import atomic_write_text
-
-    atomic_write_text(path, text)
+from etm.io import atomic_path, atomic_write_text
+from etm.units import AMU, ANGSTROM, K_B
+from pelsim.landscape.catalogue import Catalogue
+from pelsim.units import get_preset
 
 
 def _savefig(fig, path: Path) -> None:
-    from pelsim.campaign.store import atomic_path
+    import matplotlib.pyplot as plt
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    import matplotlib.pyplot as plt
-
     plt.close(fig)
 
 
 def units_for(preset: str, number_density: float, tls_threshold_K: float) -> dict:
     """Unit values of a :mod:`pelsim.units` preset as the dict the analysis uses."""
-    from etm.units import AMU, ANGSTROM, K_B
-    from pelsim.units import get_preset
-
     u = get_preset(preset)
     sigma_m = u.sigma_A * ANGSTROM
     return {
@@ -61,16 +54,13 @@ def analyse(catalogue_path: str | Path, out_dir: str | Path, settings: dict) -> 
     n_particles, number_density, units (see :func:`units_for`), bootstrap, T_min_K, T_max_K,
     fields_T, frequency_Hz, seed.
     """
-    from pelsim.landscape.catalogue import Catalogue
-
     out_dir = Path(out_dir)
     cat = Catalogue.open(str(catalogue_path), "r")
     try:
         dwps = cat.dwps()
         twps = cat.twps()
     finally:
-        if hasattr(cat, "close"):
-            cat.close()
+        cat.close()
     return analyse_arrays(dwps, twps, out_dir, settings)
 
 
@@ -92,16 +82,10 @@ def analyse_arrays(dwps: dict, twps: dict, out_dir: str | Path, settings: dict) 
     pred["heat_capacity"]["Pbar_n0_J_m3"] = summary["tls"]["Pbar_J_m3"]
     settings = {**settings, "Pbar_fit_J_m3": pred["heat_capacity"]["fit"]["Pbar_fit_J_m3"]}
     pred["dielectric"] = bridge.dielectric_prediction(dwps, glasses, settings, T)
-    if hasattr(bridge, "echo_prediction"):
-        pred["echo"] = bridge.echo_prediction(dwps, twps, glasses, settings)
-    pred["twp"] = bridge.twp_heat_capacity(
-        twps, glasses, settings["n_particles"], units, T, settings["fields_T"]
-    )
-    if hasattr(bridge, "twp_field_predictions") and pred["twp"].get("n_twps", 0):
-        pred["twp"].update(bridge.twp_field_predictions(twps, glasses, settings, T))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_text(out_dir / "distributions.json", json.dumps(dist.to_jsonable(summary), indent=1))
-    _atomic_text(out_dir / "predictions.json", json.dumps(dist.to_jsonable(pred), indent=1))
+    pred["echo"] = bridge.echo_prediction(dwps, glasses, settings)
+    pred["twp"] = bridge.twp_field_predictions(twps, glasses, settings, T, pred["echo"]["J_at_tau12"])
+    atomic_write_text(out_dir / "distributions.json", json.dumps(dist.to_jsonable(summary), indent=1))
+    atomic_write_text(out_dir / "predictions.json", json.dumps(dist.to_jsonable(pred), indent=1))
     return {
         "summary": summary,
         "predictions": pred,
@@ -191,14 +175,55 @@ def _fig_twp(res, path):
     if not tw.get("n_twps"):
         return None
     fig, ax = plt.subplots(figsize=(6, 4.2))
-    for k, B in enumerate(tw["B_T"]):
-        ax.loglog(
-            tw["T_K"], np.where(tw["C_J_gK"][:, k] > 0, tw["C_J_gK"][:, k], np.nan), label=f"B = {B:g} T"
-        )
+    for k in tw["field_index"]:
+        C = tw["C_J_gK"][:, k]
+        ax.loglog(tw["T_K"], np.where(C > 0, C, np.nan), label=f"B = {tw['B_T'][k]:g} T")
     ax.set_xlabel("T [K]")
     ax.set_ylabel("C_p (TWPs) [J / (g K)]")
     ax.set_title(f"{tw['n_twps']} TWPs, 3-level model (seed Eq. 6), |q/e| = {tw['charge_e']:g}")
     ax.legend(fontsize=8)
+    _savefig(fig, path)
+    return path
+
+
+def _fig_twp_field(res, path):
+    """M(B), Delta eps'(B) - Delta eps'(0) and the echo amplitude against B of the TWPs."""
+    import matplotlib.pyplot as plt
+
+    tw = res["predictions"]["twp"]
+    if not tw.get("n_twps"):
+        return None
+    B, T = tw["B_T"], tw["T_K"]
+    iT = sorted({0, len(T) // 3, 2 * len(T) // 3, len(T) - 1})
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for k in iT:
+        axes[0].plot(B, tw["M_Am2_g"][k], label=f"T = {T[k]:.3g} K")
+        axes[1].plot(B, tw["deps_rel"][k], label=f"T = {T[k]:.3g} K")
+    axes[0].set_ylabel("M (TWPs) [A m^2 / g]")
+    axes[1].set_ylabel("Delta eps'/eps'(B) - (B = 0), resonant")
+    e = tw["echo_setup"]
+    axes[2].plot(B, tw["echo_rel"], "k-", label="DWPs + TWPs")
+    axes[2].plot(B, tw["echo_twp_rel"], "C1--", label="TWPs only")
+    axes[2].set_ylabel(f"echo amplitude / (B = 0), {e['T_K'] * 1e3:g} mK, tau12 = {e['tau12_s'] * 1e6:g} us")
+    for ax in axes:
+        ax.set_xlabel("B [T]")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    if not tw["field_resolved"]:
+        for ax in axes[1:]:
+            ax.text(
+                0.5,
+                0.04,
+                "A-B effect below float64 resolution:\nthese changes are round-off",
+                transform=ax.transAxes,
+                ha="center",
+                fontsize=9,
+                color="C3",
+            )
+    fig.suptitle(
+        f"{tw['n_twps']} TWPs in a field: exact 3-level spectra (seed Eqs. 6-7), |q/e| = {tw['charge_e']:g}, "
+        "orientation averaged"
+    )
     _savefig(fig, path)
     return path
 
@@ -226,6 +251,43 @@ def _fmt(x, spec=".3g"):
         return str(x)
 
 
+def _pbar_fit_cell(fit: dict) -> str:
+    if fit.get("supported", True):
+        return _fmt(fit["Pbar_fit_J_m3"])
+    return f"{_fmt(fit['Pbar_fit_J_m3'])} (not supported, see below)"
+
+
+def _tls_hunt_section(h: dict) -> list[str]:
+    """The TLS hunt's selection-aware statistics (pelsim.landscape.hunt.hunt_statistics)."""
+    L = [
+        "## TLS hunt (selection-aware)",
+        "",
+        "Every pair of the minima found by low-T MD was described by static features; the pairs within "
+        "the physics bounds (the pool) were screened by a cheap NEB + 1D splitting, ranked by the "
+        "active-learning classifier/regressor, plus a uniform control sample that measures the recall.",
+        "",
+        "| quantity | value |",
+        "|---|---|",
+        f"| glasses | {h['glasses']} |",
+        f"| pool (pairs within the bounds) | {h['pool']} |",
+        f"| screened pairs (ranked + control) | {h['screened']} ({h['ranked']} + {h['control']}) |",
+        f"| screened double wells | {h['screened_dw']} |",
+        f"| TLS found by the screen | {_fmt(h['tls_found'], '.0f')} |",
+        f"| control sample: pairs, TLS | {h['control']}, {h['control_tls']} |",
+        f"| recall of the ranked screen | {_fmt(h['recall'])} +- {_fmt(h['recall_err'])} |",
+        f"| n0 from TLS found (lower bound) [per particle per eps] | {_fmt(h['n0_found'])} +- {_fmt(h['n0_found_err'])} |",  # noqa: E501
+        f"| n0 estimated from the control [per particle per eps] | {_fmt(h['n0_estimated'])} +- {_fmt(h['n0_estimated_err'])} |",  # noqa: E501
+        f"| pairs with minima from band interiors: screened, DW, TLS | {h.get('expanded_screened', 0)}, "
+        f"{h.get('expanded_dw', 0)}, {h.get('expanded_tls', 0)} |",
+        f"| refined (full connection) | {h['refined']} |",
+        f"| screened TLS rejected by their refinement | {h.get('screen_tls_rejected_by_refinement', 0)} |",
+        "",
+    ]
+    if h.get("caveat"):
+        L += [f"**Caveat:** {h['caveat']}.", ""]
+    return L
+
+
 def write_report(res: dict, report_dir: str | Path, meta: dict) -> Path:
     """Markdown report with PNG figures in ``report_dir``; returns the path of report.md."""
     import matplotlib
@@ -239,10 +301,10 @@ def write_report(res: dict, report_dir: str | Path, meta: dict) -> Path:
         "joint": _fig_joint(res, rd / "joint_Delta_lnDelta0.png"),
         "cp": _fig_heat_capacity(res, rd / "heat_capacity.png"),
         "twp": _fig_twp(res, rd / "twp_heat_capacity.png"),
+        "twp_field": _fig_twp_field(res, rd / "twp_field.png"),
+        "dielectric": bridge.fig_dielectric(p["dielectric"], rd / "dielectric.png", _fig_generic),
+        "echo": bridge.fig_echo(p["echo"], rd / "echo.png", _fig_generic),
     }
-    for name, fn in (("dielectric", "_fig_dielectric"), ("echo", "_fig_echo")):
-        if name in p and hasattr(bridge, fn):
-            figs[name] = getattr(bridge, fn)(p[name], rd / f"{name}.png", _fig_generic)
     tls = s["tls"]
     hc = p["heat_capacity"]
     L = [f"# Campaign report: {meta.get('name', '')}", ""]
@@ -264,9 +326,23 @@ def write_report(res: dict, report_dir: str | Path, meta: dict) -> Path:
         f"| TWPs | {s['twps']['n_twps']} |",
         f"| n0 [per particle per epsilon] | {_fmt(tls['n0_per_particle_per_epsilon'])} +- {_fmt(tls['n0_err'])} |",  # noqa: E501
         f"| P-bar from n0 [J^-1 m^-3] | {_fmt(tls['Pbar_J_m3'])} +- {_fmt(tls['Pbar_err_J_m3'])} |",
-        f"| P-bar fitted to C_p [J^-1 m^-3] | {_fmt(hc['fit']['Pbar_fit_J_m3'])} |",
+        f"| P-bar fitted to C_p [J^-1 m^-3] | {_pbar_fit_cell(hc['fit'])} |",
         "",
     ]
+    if tls["n_tls"] < 3:
+        L += [
+            f"**Not a result:** n0 and P-bar from n0 rest on {tls['n_tls']} TLS; they are not measured to "
+            "better than an order of magnitude (a count of 0-2 sets only a bound).",
+            "",
+        ]
+    if not hc["fit"].get("supported", True):
+        L += [
+            "**Not a result:** the P-bar fitted to C_p is not supported by these statistics: "
+            f"{hc['fit']['why_not']}. The fit is shown in the figure only to make that visible.",
+            "",
+        ]
+    if res.get("tls_hunt"):
+        L += _tls_hunt_section(res["tls_hunt"])
     if s.get("median"):
         L += ["Medians: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in s["median"].items()), ""]
     L += [
@@ -322,22 +398,14 @@ def write_report(res: dict, report_dir: str | Path, meta: dict) -> Path:
     ]
     if figs["cp"]:
         L += ["![heat capacity](heat_capacity.png)", ""]
-    for name in ("dielectric", "echo"):
-        if name in p and hasattr(bridge, f"{name}_markdown"):
-            L += getattr(bridge, f"{name}_markdown")(p[name], _fmt) + [""]
-            if figs.get(name):
-                L += [f"![{name}]({name}.png)", ""]
+    for name, markdown in (("dielectric", bridge.dielectric_markdown), ("echo", bridge.echo_markdown)):
+        L += markdown(p[name], _fmt) + [""]
+        if figs[name]:
+            L += [f"![{name}]({name}.png)", ""]
     L += ["### TWPs in a magnetic field", ""]
     if p["twp"].get("n_twps"):
-        L += [
-            "Exact 3-level spectra (seed Eq. 6) with the Aharonov-Bohm phase of Eq. 7; the simulated particles "  # noqa: E501
-            f"are neutral, so the charge |q/e| = {p['twp']['charge_e']:g} is an assumption.",
-            "",
-            "![TWP heat capacity](twp_heat_capacity.png)",
-            "",
-        ]
-        if hasattr(bridge, "twp_markdown"):
-            L += bridge.twp_markdown(p["twp"], _fmt) + [""]
+        L += bridge.twp_markdown(p["twp"], _fmt) + [""]
+        L += ["![TWP heat capacity](twp_heat_capacity.png)", "", "![TWP field](twp_field.png)", ""]
     else:
         L += ["No TWPs were found, so there is no field-dependent prediction.", ""]
     L += [
@@ -349,5 +417,5 @@ def write_report(res: dict, report_dir: str | Path, meta: dict) -> Path:
         "",
     ]
     path = rd / "report.md"
-    _atomic_text(path, "\n".join(L))
+    atomic_write_text(path, "\n".join(L))
     return path

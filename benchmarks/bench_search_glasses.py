@@ -35,7 +35,11 @@ def run(glasses, a, tmp):
         raise SystemExit(f"pelsim search failed ({p.returncode}): {p.stderr[-2000:]}")
     compiles = sum("Finished XLA compilation" in line for line in p.stderr.splitlines())
     summary = json.loads(p.stdout.strip().splitlines()[-1])
+    stats = summary.get("glasses", [summary])
+    pairs = sum(int(st.get("is_pairs", 0)) + int(st.get("is_pairs_closing", 0)) for st in stats)
     return {
+        "is_pairs": pairs,
+        "is_pairs_per_hour": pairs * 3600 / wall,
         "compilations": compiles,
         "wall_s": wall,
         "dwps": summary.get("dwps"),
@@ -50,7 +54,8 @@ def main():
     ap.add_argument("--modes", type=int, default=1)
     ap.add_argument("--interval", type=int, default=100)
     a = ap.parse_args()
-    files = sorted(DATA.glob("ka3d_n1000_is*.extxyz"))[: a.glasses]
+    files = sorted(DATA.glob("ka3d_n1000_is*.extxyz"))
+    files = [files[k % len(files)] for k in range(a.glasses)]  # more glasses than files: repeat them
     with tempfile.TemporaryDirectory() as tmp:
         one = run(files[:1], a, tmp)
         print("1 glass:", one, file=sys.stderr)

@@ -6,7 +6,7 @@ Measures, on whatever device JAX finds (it records which):
 - neb_many over the IS pairs of several glasses (one energy per band) with batch 1, 8, 32, 128:
   band-steps per second and the speed-up over batch 1;
 - a TLS-hunt figure: IS pairs -> first-band NEB -> Delta0 per hour on this device
-  (benchmarks/bench_tls_hunt.py does not exist yet: this is the screening-NEB cost per pair).
+  (the screening NEB of pelsim.landscape.hunt, the cost per pair behind benchmarks/bench_tls_hunt.py).
 Each part is bounded in time; the last line of stdout is one JSON object.
 """
 
@@ -125,17 +125,17 @@ def landscape_energy_of(e, v, cols):
     )
 
 
-def tls_hunt(n, pairs, steps):
-    """Screening cost: first-band NEB (SEARCH_NEB settings, capped) + 1D splitting per IS pair."""
+def tls_hunt(n, pairs, steps, batch=1):
+    """Screening cost of the TLS hunt (pelsim.landscape.hunt.screen_pairs: SCREEN_NEB band through
+    one neb_many queue with ``batch`` slots + 1D splitting) per pair of minima."""
     from dataclasses import replace
 
-    from pelsim.landscape.connect import path_profile
-    from pelsim.landscape.neb import neb_many, periodic_displacement
-    from pelsim.landscape.search import SEARCH_NEB, landscape_energy
+    from pelsim.landscape.hunt import DOUBLE_WELL, SCREEN_NEB, screen_pairs
+    from pelsim.landscape.search import landscape_energy
     from pelsim.minimize import quench
     from pelsim.models import load_model
     from pelsim.prepare import random_configuration
-    from pelsim.tunneling import dwp_parameters
+    from pelsim.units import get_preset
 
     m = load_model("ka3d")
     conf = random_configuration(m, n, seed=3)
@@ -143,21 +143,16 @@ def tls_hunt(n, pairs, steps):
     e, v = landscape_energy(_with(conf, R0))
     rng = np.random.default_rng(0)
     B = [quench(m, conf.box, conf.species, R0 + 0.08 * rng.normal(size=R0.shape)).R for _ in range(pairs)]
-    p = replace(SEARCH_NEB, max_steps=steps)
-    disp = periodic_displacement(conf.box)
+    X = np.stack([R0, *B])
+    idx = [(0, k + 1) for k in range(pairs)]
+    p = replace(SCREEN_NEB, max_steps=min(steps, SCREEN_NEB.max_steps))
     t = time.perf_counter()
-    bands = neb_many(e, np.stack([R0] * pairs), np.stack(B), 12, p, disp, is_valid=v)
-    n_split = 0
-    for b in bands:
-        prof = path_profile(e, b.images, displacement=disp)
-        try:
-            dwp_parameters(prof["s"], prof["V"], 0.0296, dVds=prof["dVds"], curvature=prof["curvature"])
-            n_split += 1
-        except Exception:  # noqa: BLE001 - a profile the 1D solver refuses counts as screened
-            pass
+    recs, _ = screen_pairs(e, X, idx, get_preset("argon").hbar, conf.box, is_valid=v, params=p, batch=batch)
+    n_split = sum(r["outcome"] == DOUBLE_WELL for r in recs)
     dt = time.perf_counter() - t
     return {
         "tls_hunt_pairs": pairs,
+        "tls_hunt_batch": batch,
         "tls_hunt_splittings": n_split,
         "tls_hunt_pairs_per_hour": pairs * 3600 / dt,
     }
@@ -194,7 +189,7 @@ def main():
         else:
             res.update(neb_many_rates(1000, 4, 32, [1, 8, 32, 128], 200))
     if "tls" not in skip:
-        res.update(tls_hunt(1000, 4 if a.quick else 64, 100 if a.quick else 2000))
+        res.update(tls_hunt(1000, 4 if a.quick else 64, 100 if a.quick else 400, batch=1 if a.quick else 32))
     res["total_s"] = time.perf_counter() - t0
     print(json.dumps(res))
 

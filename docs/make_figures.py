@@ -12,8 +12,8 @@ made by ``pelsim campaign run simulations/figures.toml``) or a catalogue file. W
 - ``ka_twp.png`` (when the catalogue holds a TWP; ``--twp-only`` writes only this one, e.g.
   ``docs/make_figures.py docs/data/ka_twp_catalogue.h5 --out docs/figures --twp-only``): the
   three minima and three saddles of the TWP with the lowest highest barrier, and its 3-level
-  spectrum vs magnetic field (:func:`analysis.bridge.twp_levels`, seed Eqs. 6-8, charge
-  |q/e| = 1 assumed; when D0 underflows to 0, etm's Eq. 6 Hamiltonian diagonalised numerically).
+  spectrum vs magnetic field (:func:`analysis.bridge.twp_levels`: the exact spectrum of seed
+  Eq. 6 with the three amplitudes of the TWP, Eq. 7 phase, charge |q/e| = 1 assumed).
 
 Prints one JSON object with the counts the caption quotes.
 """
@@ -148,19 +148,8 @@ def twp_figure(cat, k: int, out: Path, fields_T=None) -> dict:
     units = units_for(cat.attrs["unit_preset"], model.density, float(cat.attrs["tls_threshold_K"]))
     B = np.linspace(0.0, 10.0, 101) if fields_T is None else np.asarray(fields_T, float)
     one = {key: np.asarray(v)[k:k + 1] for key, v in t.items()}
-    how = "etm Eq. 8"
-    if np.abs(one["D0"]).mean() * kpe > 1e-12:  # etm's closed form (Eq. 8), as the analysis uses it
-        lev = np.asarray(twp_levels(one, B, units)[0])  # (n_B, 3) [K]
-    else:  # Eq. 8 needs D0 != 0: diagonalise etm's Eq. 6 Hamiltonian instead (same phase, Eq. 7)
-        from etm.hamiltonian import h_3ls
-        from etm.units import FLUX_PHASE_PER_T_K_A2
-
-        E = np.array([one["E1"][0], one["E2"][0], one["E3"][0]]) * kpe
-        S_A2 = one["loop_area_particle_max"][0] * (units["length_m"] * 1e10) ** 2
-        phi = FLUX_PHASE_PER_T_K_A2 * B * S_A2
-        H = np.asarray(h_3ls(E[0], E[1], E[2], np.abs(one["D0"]).mean() * kpe, phi))
-        lev = np.linalg.eigvalsh(H)
-        how = "etm Eq. 6, numerical"
+    how = "exact, etm.levels"
+    lev = np.asarray(twp_levels(one, B, units)[0])  # (n_B, 3) [K], Eq. 6 with the three amplitudes
     for j in range(3):
         ax2.plot(B, lev[:, j] - lev[0, 0], label=f"level {j}")
     ax2.set_xlabel("B (T)")

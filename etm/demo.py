@@ -3,7 +3,9 @@
 Writes to DIR
   * every figure of :mod:`etm.plots` (Figs. 4-6, 26 from the theory; Figs. 7-11, 16, 17,
     20-25 in the style of the paper, from the presets of Tables 1-8, 10, 11, 14);
-  * CSVs of the main curves, produced by the ``etm`` CLI itself (same columns and units);
+  * CSVs of the main curves, produced by the ``etm`` CLI itself (same columns and units): the
+    caller hands in the CLI's entry point (``etm.cli.main``), so this module does not import
+    the CLI that imports it;
   * ``README.md``, an index of the files with what each one shows.
 Runs in well under two minutes on two CPU cores.  Anything that cannot be produced
 (e.g. a physics module missing from the installation) is listed in the index as skipped.
@@ -15,8 +17,11 @@ import contextlib
 import io
 import os
 import time
+from collections.abc import Callable
 
+from etm import plots
 from etm.errors import InputError
+from etm.io import atomic_write_text
 
 #: (file name, CLI arguments, description) of the demo CSVs
 CSV_JOBS = [
@@ -84,23 +89,18 @@ CSV_JOBS = [
 ]
 
 
-def _atomic_text(path: str, text: str) -> None:
-    from etm.cli import atomic_write_text
+def run_demo(out_dir: str, cli_main: Callable[[list[str]], int]) -> dict:
+    """Write figures, CSVs and README.md to ``out_dir``; returns {'written': [...], 'skipped': [...]}.
 
-    atomic_write_text(path, text)
-
-
-def run_demo(out_dir: str) -> dict:
-    """Write figures, CSVs and README.md to ``out_dir``; returns {'written': [...], 'skipped': [...]}."""
-    from etm.cli import main as cli_main
-    from etm.plots import FIGURES, write_figures
-
+    cli_main: the ``etm`` entry point (``etm.cli.main``: argv list -> exit code) that writes
+    each CSV of :data:`CSV_JOBS`.
+    """
     if not out_dir:
         raise InputError("demo: --out must name a folder")
     os.makedirs(out_dir, exist_ok=True)
     t0 = time.perf_counter()
     skipped: list[tuple[str, str]] = []
-    fig_paths = write_figures(out_dir, skipped=skipped)
+    fig_paths = plots.write_figures(out_dir, skipped=skipped)
     csv_rows = []
     for fname, argv, text in CSV_JOBS:
         path = os.path.join(out_dir, fname)
@@ -113,7 +113,7 @@ def run_demo(out_dir: str) -> dict:
             skipped.append((fname, err.getvalue().strip() or f"exit code {code}"))
     elapsed = time.perf_counter() - t0
 
-    fig_text = {fname: text for fname, _, text in FIGURES.values()}
+    fig_text = {fname: text for fname, _, text in plots.FIGURES.values()}
     lines = [
         "# etm demo: theory figures and main curves of the extended tunneling model",
         "",
@@ -138,7 +138,7 @@ def run_demo(out_dir: str) -> dict:
         for what, why in skipped:
             lines.append(f"- `{what}`: {why}")
     lines.append("")
-    _atomic_text(os.path.join(out_dir, "README.md"), "\n".join(lines))
+    atomic_write_text(os.path.join(out_dir, "README.md"), "\n".join(lines))
     print(
         f"etm demo: {len(fig_paths)} figures, {len(csv_rows)} CSVs, {len(skipped)} skipped "
         f"in {elapsed:.1f} s -> {out_dir}/README.md"

@@ -42,32 +42,18 @@ import numpy as np
 from etm.errors import InputError
 from etm.hamiltonian import d0phi_effective
 from etm.params import ATSParams
-from etm.quadrature import gauss_legendre_unit
+from etm.quadrature import gauss_legendre_unit, map_nodes, sech2
 from etm.units import HBAR, K_B
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def _as_positive(x, name):
+def as_positive(x, name):
+    """x as a float array, or InputError naming ``name`` unless every value is finite and > 0."""
     a = np.asarray(x, float)
     if not np.all(np.isfinite(a)) or np.any(a <= 0):
         raise InputError(f"{name} must be finite and > 0")
     return a
-
-
-def _gl(a, b, n):
-    """Gauss-Legendre nodes/weights on [a, b] (broadcast), shape (..., n)."""
-    x, w = gauss_legendre_unit(n)
-    a = jnp.asarray(a)[..., None]
-    b = jnp.asarray(b)[..., None]
-    return a + (b - a) * x, (b - a) * w
-
-
-def _sech2(x):
-    """sech^2(x), overflow-safe."""
-    ax = jnp.abs(x)
-    e = jnp.exp(-2.0 * ax)
-    return 4.0 * e / (1.0 + e) ** 2
 
 
 # ----------------------------------------------------------------------------- STM
@@ -81,7 +67,7 @@ def stm_gamma_from_elastic(rho_kg_m3, gamma_l_J, gamma_t_J, v_l_m_s, v_t_m_s):
     Deformation potentials gamma_l,t in J, sound speeds in m/s, density in kg/m^3.
     """
     for v, n in ((rho_kg_m3, "rho"), (v_l_m_s, "v_l"), (v_t_m_s, "v_t")):
-        _as_positive(v, n)
+        as_positive(v, n)
     denom = gamma_l_J**2 / v_l_m_s**5 + 2.0 * gamma_t_J**2 / v_t_m_s**5
     if not denom > 0:
         raise InputError("deformation potentials gamma_l, gamma_t must not both be zero")
@@ -105,8 +91,8 @@ def stm_T0(gamma_s_K3, omega_rad_s):
     Emax = 10 K; T_min scales as omega^(1/3) like T0) and assert it within a
     factor of 2.
     """
-    _as_positive(gamma_s_K3, "gamma")
-    _as_positive(omega_rad_s, "omega")
+    as_positive(gamma_s_K3, "gamma")
+    as_positive(omega_rad_s, "omega")
     return (0.5 * np.asarray(gamma_s_K3) * np.asarray(omega_rad_s)) ** (1.0 / 3.0)
 
 
@@ -121,7 +107,7 @@ def stm_log_slopes(C):
 @jax.jit
 def _stm_res_core(T, d0min, emax):
     # d eps = (2C/3) int_{d0min}^{emax} dE/E tanh(E/2T) sqrt(1 - (d0min/E)^2); s = ln E
-    s, w = _gl(jnp.log(d0min), jnp.log(emax), 256)
+    s, w = map_nodes(jnp.log(d0min), jnp.log(emax), 256)
     E = jnp.exp(s)
     f = jnp.tanh(E / (2.0 * T[..., None])) * jnp.sqrt(jnp.maximum(1.0 - (d0min / E) ** 2, 0.0))
     return jnp.sum(w * f, axis=-1)
@@ -134,8 +120,8 @@ def deps_stm_resonant(T_K, C, Delta0_min_K, E_max_K):
     dependence is observable (slope -2C/3 per ln T for Delta0min << T << Emax, Eq. 36).
     C = Pbar p0^2/(eps0 eps_r) [dimensionless]; T, Delta0min, Emax in K.
     """
-    T = jnp.asarray(_as_positive(T_K, "T"))
-    _as_positive(Delta0_min_K, "Delta0_min")
+    T = jnp.asarray(as_positive(T_K, "T"))
+    as_positive(Delta0_min_K, "Delta0_min")
     if not E_max_K > Delta0_min_K:
         raise InputError("E_max must be larger than Delta0_min")
     return (2.0 * C / 3.0) * _stm_res_core(T, float(Delta0_min_K), float(E_max_K))
@@ -145,17 +131,17 @@ def _stm_rel_integral(T, omega, d0min, emax, gamma, loss):
     """int dE sech^2(E/2T) int_{x_min}^1 dx/x sqrt(1-x) g(omega tau_min/x), x = tau_min/tau."""
     # E nodes on ln E in [ln d0min, ln min(emax, d0min + 80 T)]
     Ehi = jnp.minimum(emax, d0min + 80.0 * T)
-    s, ws = _gl(jnp.log(d0min), jnp.log(Ehi), 160)
+    s, ws = map_nodes(jnp.log(d0min), jnp.log(Ehi), 160)
     E = jnp.exp(s)  # (..., nE)
     wE = ws * E
     tmin = gamma * jnp.tanh(E / (2.0 * T[..., None])) / E**3
     lx_lo = 2.0 * jnp.log(d0min / E)  # ln x_min <= 0
-    y, wy = _gl(lx_lo, jnp.zeros_like(lx_lo), 160)  # y = ln x
+    y, wy = map_nodes(lx_lo, jnp.zeros_like(lx_lo), 160)  # y = ln x
     x = jnp.exp(y)
     wt = omega * tmin[..., None] / x
     g = jnp.where(loss, wt / (1.0 + wt**2), 1.0 / (1.0 + wt**2))
     inner = jnp.sum(wy * jnp.sqrt(jnp.maximum(1.0 - x, 0.0)) * g, axis=-1)
-    return jnp.sum(wE * _sech2(E / (2.0 * T[..., None])) * inner, axis=-1)
+    return jnp.sum(wE * sech2(E / (2.0 * T[..., None])) * inner, axis=-1)
 
 
 _stm_rel_jit = jax.jit(_stm_rel_integral, static_argnames=("loss",))
@@ -168,10 +154,10 @@ def deps_stm_relaxation(T_K, omega_rad_s, C, Delta0_min_K, E_max_K, gamma_s_K3):
     tau_min(E) = gamma tanh(E/2T)/E^3, tau_max = tau_min E^2/Delta0min^2 (Eqs. 39, 40).
     omega in rad/s, gamma in s K^3 (see :func:`stm_gamma_from_elastic`).
     """
-    T = jnp.asarray(_as_positive(T_K, "T"))
-    _as_positive(omega_rad_s, "omega")
-    _as_positive(gamma_s_K3, "gamma")
-    _as_positive(Delta0_min_K, "Delta0_min")
+    T = jnp.asarray(as_positive(T_K, "T"))
+    as_positive(omega_rad_s, "omega")
+    as_positive(gamma_s_K3, "gamma")
+    as_positive(Delta0_min_K, "Delta0_min")
     if not E_max_K > Delta0_min_K:
         raise InputError("E_max must be larger than Delta0_min")
     I = _stm_rel_jit(
@@ -183,9 +169,9 @@ def deps_stm_relaxation(T_K, omega_rad_s, C, Delta0_min_K, E_max_K, gamma_s_K3):
 def dtan_delta_stm(T_K, omega_rad_s, C, Delta0_min_K, E_max_K, gamma_s_K3):
     """STM relaxation loss Delta tan delta (Eq. 35, third line, prefactor C/6; Eq. 34 with
     omega tau/(1 + omega^2 tau^2) as in Eq. 30 - Eq. 34 as printed lacks the omega tau)."""
-    T = jnp.asarray(_as_positive(T_K, "T"))
-    _as_positive(omega_rad_s, "omega")
-    _as_positive(gamma_s_K3, "gamma")
+    T = jnp.asarray(as_positive(T_K, "T"))
+    as_positive(omega_rad_s, "omega")
+    as_positive(gamma_s_K3, "gamma")
     I = _stm_rel_jit(T, float(omega_rad_s), float(Delta0_min_K), float(E_max_K), float(gamma_s_K3), loss=True)
     return C / (6.0 * T) * I
 
@@ -214,7 +200,7 @@ def stm_minimum_temperature(omega_rad_s, C, Delta0_min_K, E_max_K, gamma_s_K3, T
 
 
 def _systems(E_K, Delta0_K, weights):
-    E = _as_positive(E_K, "E")
+    E = as_positive(E_K, "E")
     D0 = np.asarray(Delta0_K, float)
     w = np.asarray(weights, float)
     if np.any(D0 < 0) or np.any(D0 > E * (1 + 1e-12)):
@@ -230,24 +216,24 @@ def deps_stm_resonant_from_systems(T_K, E_K, Delta0_K, weights):
     sum_i w_i (2/3) Delta0_i^2/E_i^3 tanh(E_i/2T); w_i = n_i p0_i^2/(eps0 eps_r) [K] per
     system (the 1/3 orientational average of p0^2 cos^2 theta is included). T broadcasts.
     """
-    T = jnp.asarray(_as_positive(T_K, "T"))[..., None]
+    T = jnp.asarray(as_positive(T_K, "T"))[..., None]
     E, D0, w = _systems(E_K, Delta0_K, weights)
     return jnp.sum(w * (2.0 / 3.0) * D0**2 / E**3 * jnp.tanh(E / (2.0 * T)), axis=-1)
 
 
 def _rel_from_systems(T_K, omega, E_K, Delta0_K, weights, gamma, tau_s, loss):
-    T = jnp.asarray(_as_positive(T_K, "T"))[..., None]
+    T = jnp.asarray(as_positive(T_K, "T"))[..., None]
     E, D0, w = _systems(E_K, Delta0_K, weights)
     if tau_s is None:
         if gamma is None:
             raise InputError("give gamma_s_K3 or tau_s for the relaxation times")
         tau = tau_stm(E, D0, T, gamma)
     else:
-        tau = jnp.asarray(_as_positive(tau_s, "tau"))
+        tau = jnp.asarray(as_positive(tau_s, "tau"))
     wt = omega * tau
     g = wt / (1.0 + wt**2) if loss else 1.0 / (1.0 + wt**2)
     D2 = E**2 - D0**2
-    return jnp.sum(w / (3.0 * T) * D2 / E**2 * _sech2(E / (2.0 * T)) * g, axis=-1)
+    return jnp.sum(w / (3.0 * T) * D2 / E**2 * sech2(E / (2.0 * T)) * g, axis=-1)
 
 
 def deps_stm_relaxation_from_systems(T_K, omega_rad_s, E_K, Delta0_K, weights, gamma_s_K3=None, tau_s=None):
@@ -288,7 +274,7 @@ def _deps_ats_reduced(T, u1, u2, Dmin, lnr):
     u1s = jnp.where(u1 > 0, u1, 1.0)
     # middle band (empty at B = 0); variable v = ln(E^2 - u1^2) resolves the log structure
     # at E_c1 (width ~ D_min^2/u1 when D_min << u1)
-    v, wv0 = _gl(jnp.full_like(Ec1, 2 * jnp.log(Dmin)), jnp.log(Dmin**2 + u2**2 - u1**2), 96)
+    v, wv0 = map_nodes(jnp.full_like(Ec1, 2 * jnp.log(Dmin)), jnp.log(Dmin**2 + u2**2 - u1**2), 96)
     a = jnp.exp(v)
     E = jnp.sqrt(u1[..., None] ** 2 + a)
     w = jnp.where((u2 > u1)[..., None], wv0 * a / (2 * E), 0.0)
@@ -299,21 +285,21 @@ def _deps_ats_reduced(T, u1, u2, Dmin, lnr):
     mid = jnp.sum(w * jnp.tanh(E / (2 * T)) / E**2 * logs, axis=-1)
     # tail: v = ln(E^2 - u2^2) from ln Dmin^2 to ln(Ehi^2)
     Ehi = 1e4 * jnp.maximum(Ec2, T[..., 0])
-    v, wv = _gl(jnp.full_like(Ec2, 2 * jnp.log(Dmin)), 2 * jnp.log(Ehi), 192)
+    v, wv = map_nodes(jnp.full_like(Ec2, 2 * jnp.log(Dmin)), 2 * jnp.log(Ehi), 192)
     ev = jnp.exp(v)
     E2 = u2[..., None] ** 2 + ev
     Et = jnp.sqrt(E2)
     L = jnp.log1p((u2[..., None] ** 2 - u1[..., None] ** 2) / ev)
     tail = jnp.sum(wv * jnp.tanh(Et / (2 * T)) / E2 * L * ev / (2 * Et), axis=-1)
     # - ln r int_{Dmin}^{Ec2} tanh/E^2 dE  (s = ln E)
-    s, ws = _gl(jnp.full_like(Ec2, jnp.log(Dmin)), jnp.log(Ec2), 64)
+    s, ws = map_nodes(jnp.full_like(Ec2, jnp.log(Dmin)), jnp.log(Ec2), 64)
     Es = jnp.exp(s)
     low = jnp.sum(ws * jnp.tanh(Es / (2 * T)) / Es, axis=-1)
     return mid + tail - lnr * low
 
 
 def _check_T(T_K):
-    return _as_positive(T_K, "T")
+    return as_positive(T_K, "T")
 
 
 def deps_ats(T_K, B_T, params: ATSParams, amplitude, full_orientation_average=False, n_angle=48):
@@ -363,8 +349,8 @@ def deps_ats_from_systems(T_K, B_T, D_K, D0qS_K_A2, weights_K, params: ATSParams
     T = _check_T(T_K)
     B = np.asarray(B_T, float)
     T, B = np.broadcast_arrays(T, B)
-    D = jnp.asarray(_as_positive(D_K, "D"))
-    q = jnp.asarray(_as_positive(D0qS_K_A2, "D0qS"))
+    D = jnp.asarray(as_positive(D_K, "D"))
+    q = jnp.asarray(as_positive(D0qS_K_A2, "D0qS"))
     w = jnp.asarray(weights_K, float)
     u = d0phi_effective(B[..., None], q, params)
     E = jnp.sqrt(D**2 + u**2)

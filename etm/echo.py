@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.special as sp
 
-from etm.dielectric import _as_positive, ats_u
+from etm.dielectric import as_positive, ats_u
 from etm.errors import InputError
 from etm.hamiltonian import d0phi_effective
 from etm.loss import tau_ats
@@ -53,6 +53,21 @@ DEBYE_C_M = 3.33564e-30  # C m
 RABI_PER_D_KV_M = DEBYE_C_M * 1e3 / HBAR
 #: angular frequency [rad/s] per kelvin of energy
 OMEGA_PER_K = K_B / HBAR
+
+#: The one set of echo defaults (keyword names of :func:`echo_amplitude`), used when neither a
+#: flag nor a preset gives a value: the ``etm echo`` command, ``etm fit echo`` and the
+#: campaign report (:mod:`analysis.bridge`, which states its own two additions).
+ECHO_DEFAULTS = {
+    "T_K": 0.012,
+    "freq_Hz": 1e9,
+    "tau1_s": 1e-7,
+    "tau2_s": 2e-7,
+    "tau12_s": 2e-6,
+    "Gamma": 0.0,
+    "c_ats": 0.0,
+    "tan_omega_dtau": 0.0,
+    "ats_ratio": 0.5,
+}
 
 
 # ----------------------------------------------------------------------------- single system
@@ -147,9 +162,9 @@ def _echo_kernel(E, rabi, rate, T, omega, tau1, tau2, tau12, tan_wdt, integrated
 
 
 def _check_echo_args(T_K, freq_Hz, tau1_s, tau2_s, tau12_s, p1F0, Gamma, c_ats):
-    _as_positive(T_K, "T")
+    as_positive(T_K, "T")
     for v, n in ((freq_Hz, "freq_Hz"), (tau1_s, "tau1_s"), (tau2_s, "tau2_s"), (p1F0, "p1F0")):
-        _as_positive(v, n)
+        as_positive(v, n)
     if np.any(np.asarray(tau12_s) < 0):
         raise InputError("tau12_s must be >= 0")
     if Gamma < 0 or c_ats < 0:
@@ -496,8 +511,8 @@ def ats_iea_tau12(tau12_s, tau_phi_s, delta_omega_rad_s):
     = e^{-a} - (a/pi) int_b^inf cos x/(x^2+a^2) dx = e^{-a}/2 + (a/pi) I(a, b),
     a = 2 tau12/tau_phi, b = 2 tau12 (omega - D_min/hbar) = 2 tau12 delta_omega (Eq. 88).
     """
-    t = _as_positive(tau12_s, "tau12")
-    _as_positive(tau_phi_s, "tau_phi")
+    t = as_positive(tau12_s, "tau12")
+    as_positive(tau_phi_s, "tau_phi")
     a = 2.0 * t / tau_phi_s
     b = 2.0 * t * delta_omega_rad_s
     return 0.5 * np.exp(-a) + a / np.pi * lorentzian_cos_integral(a, b)
@@ -513,7 +528,7 @@ def echo_vs_tau12(tau12_s, *, C_2ls, tau_phi2_s, C_ats, tau_phi3_s, delta_omega_
     C_ATS (tau_phi/tau12) e^{-a} + K_ATS Im{...}: with chi normalised as in Eq. (81), the
     exponential and the Ei terms share one constant and no 1/tau12 survives.
     """
-    t = _as_positive(tau12_s, "tau12")
+    t = as_positive(tau12_s, "tau12")
     return C_2ls * np.exp(-2.0 * t / tau_phi2_s) - C_ats * ats_iea_tau12(t, tau_phi3_s, delta_omega_rad_s)
 
 
@@ -540,8 +555,8 @@ def echo_integral_from_systems(
     (or the Eq. 80 kernel when ``integrated``), for systems with gap E_i [K], Rabi frequency
     Omega_i [rad/s], damping rate r_i [1/s] and weight w_i. tau12 may be an array (last axis).
     """
-    E = jnp.asarray(_as_positive(E_K, "E"))
-    rabi = jnp.asarray(_as_positive(rabi_rad_s, "rabi"))
+    E = jnp.asarray(as_positive(E_K, "E"))
+    rabi = jnp.asarray(as_positive(rabi_rad_s, "rabi"))
     rate = jnp.asarray(rate_per_s, float)
     w = jnp.asarray(weights, float)
     taus = jnp.atleast_1d(jnp.asarray(tau12_s, float))[:, None]
@@ -553,7 +568,7 @@ def echo_integral_from_systems(
 
 def ats_echo_systems(B_T, D_K, D0qS_K_A2, params: ATSParams, *, T_K, p1F0_D_kV_m, Gamma, c_ats):
     """(E, Omega_R, rate) of discrete ATSs at field B (Eqs. 9, 72, 55 corrected, 78-79)."""
-    D = jnp.asarray(_as_positive(D_K, "D"))
+    D = jnp.asarray(as_positive(D_K, "D"))
     u = d0phi_effective(float(B_T), jnp.asarray(D0qS_K_A2, float), params)
     E = jnp.sqrt(D**2 + u**2)
     rabi = rabi_ats(E, D, p1F0_D_kV_m)
@@ -565,7 +580,7 @@ def two_level_echo_systems(Delta_K, Delta0_K, *, T_K, p0F0_D_kV_m, gamma_s_K3=No
     """(E, Omega_R, rate) of discrete 2LSs: E = sqrt(Delta^2 + Delta0^2), Omega_R = p0 F0
     Delta0/(hbar E sqrt 3) (rms over dipole orientations), rate = 1/tau_phi + 1/tau (Eq. 39)."""
     Dl = jnp.asarray(Delta_K, float)
-    D0 = jnp.asarray(_as_positive(Delta0_K, "Delta0"))
+    D0 = jnp.asarray(as_positive(Delta0_K, "Delta0"))
     E = jnp.sqrt(Dl**2 + D0**2)
     rabi = RABI_PER_D_KV_M * p0F0_D_kV_m * D0 / (E * math.sqrt(3.0))
     rate = jnp.zeros_like(E)

@@ -8,6 +8,8 @@ bounds and fixed/free flags; the report gives best values, standard errors (from
 covariance of the Levenberg-Marquardt fit, scaled by the reduced chi^2 when no sigma
 column is given) and the correlations, as text or JSON.
 
+Each model is a function whose signature names its parameters (``heat_capacity_model`` ...);
+``lmfit.Model`` reads them from it, so no parameter list is kept by hand.
 Internally every free parameter is fitted as a multiple of its starting value, so that
 parameters of very different magnitude (P* n_ATS ~ 1e16 per g, D_min ~ 0.1 K) are all of
 order one for the optimiser; values, errors and bounds are reported in the physical units.
@@ -17,75 +19,117 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import lmfit
 import numpy as np
 
+from etm.columns import (
+    dielectric_columns,
+    echo_columns,
+    heat_capacity_columns,
+    loss_columns,
+    magnetization_columns,
+)
 from etm.errors import InputError
+from etm.io import read_csv_columns
+
+# ---------------------------------------------------------------------------- the models
+# Each model is a function of its x columns and its parameters, returning the etm.columns table;
+# lmfit.Model reads the parameter names (and their order in the report) from its signature.
+# ``fixed`` carries the values that are not parameters (orientation_average, the echo's T_K).
+
+
+def _values(scope: dict, x: tuple[str, ...]) -> dict:
+    v = dict(scope)
+    fixed = v.pop("fixed")
+    for name in x:
+        v.pop(name)
+    return {**fixed, **v}
+
+
+def heat_capacity_model(T_K, B_T, Pn, n_fe2, n_fe3, D_min, D0min_qS, D0max_qS, B_star, **fixed):
+    """C_ATS + C_para (etm.columns.heat_capacity_columns)."""
+    return heat_capacity_columns(T_K, B_T, _values(locals(), ("T_K", "B_T")))
+
+
+def magnetization_model(T_K, B_T, Pn, n_fe2, n_fe3, D_min, D0min_qS, D0max_qS, B_star, M_offset, **fixed):
+    """M_ATS + M_para (etm.columns.magnetization_columns) plus a constant offset of M_total."""
+    cols = magnetization_columns(T_K, B_T, _values(locals(), ("T_K", "B_T")))
+    if M_offset:
+        cols = {**cols, "M_total_Am2_per_g": cols["M_total_Am2_per_g"] + M_offset}
+    return cols
+
+
+def dielectric_model(T_K, B_T, amplitude, D_min, D0min_qS, D0max_qS, B_star, **fixed):
+    """Delta eps'/eps' of Eq. (51) (etm.columns.dielectric_columns)."""
+    return dielectric_columns(T_K, B_T, _values(locals(), ("T_K", "B_T")))
+
+
+def loss_model(T_K, B_T, amplitude, D_min, D0min_qS, D0max_qS, B_star, Gamma, frequency, **fixed):
+    """Delta tan delta of Eq. (61) (etm.columns.loss_columns)."""
+    return loss_columns(T_K, B_T, _values(locals(), ("T_K", "B_T")))
+
+
+def echo_model(
+    B_T,
+    ats_ratio,
+    D_min,
+    D0min_qS,
+    D0max_qS,
+    B_star,
+    p1F0,
+    Gamma,
+    c_ats,
+    tan_omega_dtau,
+    frequency,
+    tau1,
+    tau2,
+    tau12,
+    **fixed,
+):
+    """A(B)/A(inf) of Eqs. (76-77) (etm.columns.echo_columns); T_K is a fixed value."""
+    return echo_columns(B_T, _values(locals(), ("B_T",)))
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What a fit model needs: its x columns, default y column and parameter names."""
+    """A fit model: its function (x columns first, then the parameters), y columns, default free set."""
 
     name: str
+    fn: Callable[..., dict]
     x: tuple[str, ...]
     y: tuple[str, ...]  # allowed y columns; the first is the default
-    params: tuple[str, ...]  # every parameter the model takes
     default_vary: tuple[str, ...]
 
+    @cached_property
+    def params(self) -> tuple[str, ...]:
+        """Every parameter the model takes, read from its function's signature by lmfit.Model."""
+        return tuple(lmfit.Model(self.fn, independent_vars=list(self.x)).param_names)
 
+
+_XY = ("T_K", "B_T")
+_ATS = ("D_min", "D0min_qS", "D0max_qS")
 MODELS = {
     "heat-capacity": ModelSpec(
         "heat-capacity",
-        ("T_K", "B_T"),
+        heat_capacity_model,
+        _XY,
         ("C_total_J_per_gK", "C_ATS_J_per_gK", "C_para_J_per_gK"),
-        ("Pn", "n_fe2", "n_fe3", "D_min", "D0min_qS", "D0max_qS", "B_star"),
-        ("Pn", "n_fe2", "n_fe3", "D_min", "D0min_qS", "D0max_qS"),
+        ("Pn", "n_fe2", "n_fe3", *_ATS),
     ),
     "magnetization": ModelSpec(
         "magnetization",
-        ("T_K", "B_T"),
+        magnetization_model,
+        _XY,
         ("M_total_Am2_per_g", "M_ATS_Am2_per_g", "M_para_Am2_per_g"),
-        ("Pn", "n_fe2", "n_fe3", "D_min", "D0min_qS", "D0max_qS", "B_star", "M_offset"),
-        ("Pn", "n_fe2", "n_fe3", "D_min", "D0min_qS", "D0max_qS"),
+        ("Pn", "n_fe2", "n_fe3", *_ATS),
     ),
-    "dielectric": ModelSpec(
-        "dielectric",
-        ("T_K", "B_T"),
-        ("deps_rel",),
-        ("amplitude", "D_min", "D0min_qS", "D0max_qS", "B_star"),
-        ("amplitude", "D_min", "D0min_qS", "D0max_qS"),
-    ),
-    "loss": ModelSpec(
-        "loss",
-        ("T_K", "B_T"),
-        ("dtan_delta",),
-        ("amplitude", "D_min", "D0min_qS", "D0max_qS", "B_star", "Gamma", "frequency"),
-        ("amplitude", "D_min", "D0min_qS", "D0max_qS", "Gamma"),
-    ),
-    "echo": ModelSpec(
-        "echo",
-        ("B_T",),
-        ("echo_rel",),
-        (
-            "ats_ratio",
-            "D_min",
-            "D0min_qS",
-            "D0max_qS",
-            "B_star",
-            "p1F0",
-            "Gamma",
-            "c_ats",
-            "tan_omega_dtau",
-            "frequency",
-            "tau1",
-            "tau2",
-            "tau12",
-        ),
-        ("ats_ratio", "D_min", "D0min_qS", "D0max_qS"),
-    ),
+    "dielectric": ModelSpec("dielectric", dielectric_model, _XY, ("deps_rel",), ("amplitude", *_ATS)),
+    "loss": ModelSpec("loss", loss_model, _XY, ("dtan_delta",), ("amplitude", *_ATS, "Gamma")),
+    "echo": ModelSpec("echo", echo_model, ("B_T",), ("echo_rel",), ("ats_ratio", *_ATS)),
 }
 
 #: lower bounds of the parameters (all are positive except these)
@@ -93,22 +137,11 @@ _LOWER = {"M_offset": -np.inf, "tan_omega_dtau": -np.inf, "ats_ratio": -np.inf}
 
 
 def model_function(model: str, values: dict, x: dict) -> dict:
-    """Evaluate the CLI column function of ``model`` at the x columns; returns its columns."""
-    from etm import cli
-
-    if model == "echo":
-        return cli.echo_columns(x["B_T"], values)
-    fn = {
-        "heat-capacity": cli.heat_capacity_columns,
-        "magnetization": cli.magnetization_columns,
-        "dielectric": cli.dielectric_columns,
-        "loss": cli.loss_columns,
-    }[model]
-    cols = fn(x["T_K"], x["B_T"], values)
-    if model == "magnetization" and values.get("M_offset"):
-        cols = dict(cols)
-        cols["M_total_Am2_per_g"] = cols["M_total_Am2_per_g"] + values["M_offset"]
-    return cols
+    """Evaluate ``model`` at the x columns with the parameter values (missing ones: None)."""
+    spec = MODELS[model]
+    params = spec.params
+    fixed = {k: v for k, v in values.items() if k not in params and k not in spec.x}
+    return spec.fn(**x, **{p: values.get(p) for p in params}, **fixed)
 
 
 def _spec(model: str) -> ModelSpec:
@@ -242,8 +275,6 @@ def fit_csv(
     sigma: str | None = None,
 ) -> dict:
     """Fit ``model`` to the CSV at ``path`` (columns named like the CLI output); see :func:`fit_arrays`."""
-    from etm.cli import read_csv_columns
-
     spec = _spec(model)
     cols = read_csv_columns(path)
     ycol = y or next((c for c in spec.y if c in cols), spec.y[0])

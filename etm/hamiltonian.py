@@ -2,7 +2,8 @@
 
 * :func:`h_2ls` - the 2LS Hamiltonian of Eq. (1), real symmetric 2x2.
 * :func:`h_3ls` - the 3LS (ATS) Hamiltonian with the Aharonov-Bohm phase, Eq. (6)
-  (Eq. 5 at phi = 0), complex Hermitian 3x3.
+  (Eq. 5 at phi = 0), complex Hermitian 3x3; :func:`h_3ls_amplitudes` the same with one
+  amplitude per saddle (simulated TWPs; :mod:`etm.levels` takes its exact spectra).
 * :func:`eigenvalues_3ls` - the exact trigonometric (Cardano) eigenvalues of Eq. (8),
   sorted ascending. Eq. (8) as printed is correct for E1 + E2 + E3 = 0, the plane
   the model lives on (checked against ``numpy.linalg.eigvalsh`` in the tests); off that
@@ -51,14 +52,24 @@ def h_3ls(E1, E2, E3, D0, phi):
 
     Off-diagonal hoppings D0 exp(+-i phi/3) (Peierls phase phi/3 per saddle); phi = 0 gives Eq. (5).
     """
-    E1, E2, E3, D0, phi = jnp.broadcast_arrays(*(jnp.asarray(v, float) for v in (E1, E2, E3, D0, phi)))
-    a = D0 * jnp.exp(1j * phi / 3.0)
-    b = jnp.conj(a)
+    return h_3ls_amplitudes(E1, E2, E3, D0, D0, D0, phi)
+
+
+def h_3ls_amplitudes(E1, E2, E3, D12, D23, D31, phi):
+    """Eq. (6) with one amplitude per saddle (a simulated TWP): complex Hermitian, shape (..., 3, 3).
+
+    H_12 = D12 e^{i phi/3}, H_23 = D23 e^{i phi/3}, H_31 = D31 e^{i phi/3} (and conjugates), so the
+    loop 1 -> 2 -> 3 -> 1 picks up the A-B phase phi of Eq. (7); equal amplitudes give :func:`h_3ls`.
+    """
+    args = jnp.broadcast_arrays(*(jnp.asarray(v, float) for v in (E1, E2, E3, D12, D23, D31, phi)))
+    E1, E2, E3, D12, D23, D31, phi = args
+    u = jnp.exp(1j * phi / 3.0)
+    a, b, c = D12 * u, D23 * u, D31 * u  # H_12, H_23, H_31
     z = jnp.zeros_like(a)
     rows = [
-        jnp.stack([E1 + z, a, b], axis=-1),
-        jnp.stack([b, E2 + z, a], axis=-1),
-        jnp.stack([a, b, E3 + z], axis=-1),
+        jnp.stack([E1 + z, a, jnp.conj(c)], axis=-1),
+        jnp.stack([jnp.conj(a), E2 + z, b], axis=-1),
+        jnp.stack([c, jnp.conj(b), E3 + z], axis=-1),
     ]
     return jnp.stack(rows, axis=-2)
 

@@ -35,7 +35,7 @@ import numpy as np
 from etm.errors import InputError
 from etm.hamiltonian import check_field, phase_factor_squared
 from etm.params import ATSParams
-from etm.quadrature import gauss_legendre_unit, integrate_ats_log
+from etm.quadrature import gauss_legendre_unit, integrate_ats_log, sech2
 from etm.units import K_B, MU_B_OVER_KB
 
 #: default Gauss-Legendre orders of the fast C_ATS form (see c_ats_reduced; rel. error ~1e-13)
@@ -53,16 +53,10 @@ def check_temperature(T_K):
     return T
 
 
-def _sech2(x):
-    """sech^2(x) for x >= 0 without overflow."""
-    e = jnp.exp(-2.0 * jnp.abs(x))
-    return 4.0 * e / (1.0 + e) ** 2
-
-
 def schottky(E_K, T_K):
     """Eq. (15): heat capacity of one 2LS of gap E at temperature T, in units of k_B."""
     x = jnp.asarray(E_K, float) / (2.0 * jnp.asarray(T_K, float))
-    return x**2 * _sech2(x)
+    return x**2 * sech2(x)
 
 
 def c_from_dos(T_K, E_grid, g):
@@ -285,7 +279,7 @@ def zeeman_spacing_K(B_T, g=2.0):
     return g * MU_B_OVER_KB * jnp.asarray(B_T, float)
 
 
-def _check_J(J, g):
+def check_J(J, g):
     if not (J > 0 and abs(2 * J - round(2 * J)) < 1e-12):
         raise InputError(f"J must be a positive integer or half-integer, got {J}")
     if not (g > 0):
@@ -298,7 +292,7 @@ def c_paramagnetic(T_K, B_T, n_per_g, J, g=2.0):
     C_J = n_J k_B (z/2)^2 [ sinh^-2(z/2) - (2J+1)^2 sinh^-2((2J+1) z/2) ], the Schottky
     heat capacity of 2J+1 equally spaced Zeeman levels. Fe2+: J = 2, Fe3+: J = 5/2, g = 2.
     """
-    _check_J(J, g)
+    check_J(J, g)
     T, B = broadcast_TB(check_temperature(T_K), B_T)
     if not np.all(np.isfinite(B)):
         raise InputError("B must be finite")

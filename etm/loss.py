@@ -26,10 +26,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from etm.dielectric import _as_positive, _gl, _sech2, ats_u
+from etm.dielectric import as_positive, ats_u
 from etm.errors import InputError
 from etm.hamiltonian import d0phi_effective
 from etm.params import ATSParams
+from etm.quadrature import map_nodes, sech2
 
 
 def tau_ats(E_K, D_K, T_K, Gamma_per_s_K5):
@@ -76,8 +77,8 @@ def _dtan_reduced(T, u1, u2, c, Dmin, q0min, q0max, Gamma, omega):
     # split the E range at E_c2, where the inner D0 range has its kink
     Ehi = Ec1 + 60.0 * T[..., 0]
     Ec2 = jnp.minimum(jnp.sqrt(Dmin**2 + u2**2), Ehi)
-    s1, ws1 = _gl(jnp.log(Ec1), jnp.log(Ec2), 48)
-    s2, ws2 = _gl(jnp.log(Ec2), jnp.log(Ehi), 64)
+    s1, ws1 = map_nodes(jnp.log(Ec1), jnp.log(Ec2), 48)
+    s2, ws2 = map_nodes(jnp.log(Ec2), jnp.log(Ehi), 64)
     s = jnp.concatenate([s1, s2], axis=-1)
     ws = jnp.concatenate([ws1, ws2], axis=-1)
     E = jnp.exp(s)
@@ -86,12 +87,12 @@ def _dtan_reduced(T, u1, u2, c, Dmin, q0min, q0max, Gamma, omega):
         c[..., None] > 0, jnp.minimum(q0max, jnp.sqrt(jnp.maximum(E**2 - Dmin**2, 0.0)) / cs), q0max
     )
     q_hi = jnp.maximum(q_hi, q0min)
-    t, wt = _gl(jnp.full_like(q_hi, 1.0) * jnp.log(q0min), jnp.log(q_hi), 24)
+    t, wt = map_nodes(jnp.full_like(q_hi, 1.0) * jnp.log(q0min), jnp.log(q_hi), 24)
     u = c[..., None, None] * jnp.exp(t)
     D = jnp.sqrt(jnp.maximum(E[..., None] ** 2 - u**2, Dmin**2))
     g = _loss_kernel(E[..., None], D, T[..., None], Gamma, omega)
     inner = jnp.sum(wt * g, axis=-1)  # D dD/(E^2-D^2) = -d ln u = -d ln D0
-    return jnp.sum(ws * _sech2(E / (2.0 * T)) * inner, axis=-1)  # dE/E = d ln E
+    return jnp.sum(ws * sech2(E / (2.0 * T)) * inner, axis=-1)  # dE/E = d ln E
 
 
 def dtan_delta_ats(T_K, B_T, params: ATSParams, amplitude, Gamma, omega, relative_to_zero_field=False):
@@ -102,9 +103,9 @@ def dtan_delta_ats(T_K, B_T, params: ATSParams, amplitude, Gamma, omega, relativ
     ``relative_to_zero_field`` returns tan delta(T, B) - tan delta(T, 0) instead.
     The orientational average is the phi^2 -> phi^2/3 rule of params.
     """
-    T = _as_positive(T_K, "T")
-    _as_positive(Gamma, "Gamma")
-    _as_positive(omega, "omega")
+    T = as_positive(T_K, "T")
+    as_positive(Gamma, "Gamma")
+    as_positive(omega, "omega")
     B = np.asarray(B_T, float)
     T, B = np.broadcast_arrays(T, B)
     u1, u2 = ats_u(B, params)
@@ -126,11 +127,11 @@ def dtan_delta_ats_from_systems(T_K, B_T, D_K, D0qS_K_A2, weights_K, params: ATS
     per system [K]. For the continuum use w = amplitude dD dD0/(D D0), i.e. the
     weights of :func:`etm.dielectric.ats_quadrature_systems` divided by 2 (tests).
     """
-    T = _as_positive(T_K, "T")
+    T = as_positive(T_K, "T")
     B = np.asarray(B_T, float)
     T, B = np.broadcast_arrays(T, B)
-    D = jnp.asarray(_as_positive(D_K, "D"))
-    q = jnp.asarray(_as_positive(D0qS_K_A2, "D0qS"))
+    D = jnp.asarray(as_positive(D_K, "D"))
+    q = jnp.asarray(as_positive(D0qS_K_A2, "D0qS"))
     if D.shape != q.shape:
         raise InputError("D and D0qS must have the same shape")
     w = jnp.asarray(weights_K, float)
@@ -138,4 +139,4 @@ def dtan_delta_ats_from_systems(T_K, B_T, D_K, D0qS_K_A2, weights_K, params: ATS
     E = jnp.sqrt(D**2 + u**2)
     Tn = jnp.asarray(T)[..., None]
     g = _loss_kernel(E, D, Tn, Gamma, omega)
-    return jnp.sum(w * D**2 / (4.0 * Tn * E**2) * _sech2(E / (2.0 * Tn)) * g, axis=-1)
+    return jnp.sum(w * D**2 / (4.0 * Tn * E**2) * sech2(E / (2.0 * Tn)) * g, axis=-1)

@@ -31,7 +31,7 @@ import numpy as np
 
 from etm.errors import InputError
 from etm.hamiltonian import check_field, dlog_phase_factor_dB, phase_factor_squared
-from etm.heat_capacity import E_CAP_OVER_T, _check_J, broadcast_TB, check_temperature
+from etm.heat_capacity import E_CAP_OVER_T, broadcast_TB, check_J, check_temperature
 from etm.params import ATSParams
 from etm.quadrature import integrate_ats_log
 from etm.units import K_B, MU_B
@@ -58,7 +58,7 @@ def brillouin(J, z):
 
 def m_brillouin(T_K, B_T, n_per_g, J, g=2.0):
     """Paramagnetic-ion magnetization, Eqs. (90-91) [A m^2/g]: n g mu_B J B_J(g mu_B J B/(k_B T))."""
-    _check_J(J, g)
+    check_J(J, g)
     T, B = broadcast_TB(check_temperature(T_K), B_T)
     if not np.all(np.isfinite(B)):
         raise InputError("B must be finite")

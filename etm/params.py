@@ -46,3 +46,9 @@ class ATSParams:
             )
         if self.B_star is not None and not (self.B_star > 0):
             raise InputError(f"B_star must be > 0 T, got {self.B_star}")
+
+
+#: trace paramagnetic ions of the seed paper (Eqs. 16, 90): total angular momentum J and Lande g
+J_FE2 = 2.0  # Fe2+
+J_FE3 = 2.5  # Fe3+
+G_FE = 2.0

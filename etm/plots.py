@@ -13,8 +13,8 @@ Curves from the presets, in the style of the paper's fit figures:
   fig20  integrated echo amplitude vs tau_12 at B = 0 (Eq. 87)
   fig21-25  magnetization and heat-capacity contributions (Tables 10, 11, 14; Eqs. 16, 90-94)
 
-A figure whose physics function is missing from the installation is skipped with a
-warning (``write_figures`` returns what it wrote and what it skipped).  Files are
+A figure that fails is skipped with a warning (``write_figures`` returns what it wrote
+and what it skipped).  Files are
 written atomically (temp file + os.replace).
 """
 
@@ -22,11 +22,26 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 
 import numpy as np
 
+from etm.columns import (
+    dielectric_columns,
+    echo_columns,
+    heat_capacity_columns,
+    loss_columns,
+    magnetization_columns,
+)
+from etm.dos import g_ats_from_u
+from etm.echo import ats_iea_tau12, echo_vs_tau12
 from etm.errors import InputError
+from etm.hamiltonian import eigenvalues_3ls
+from etm.heat_capacity import c_paramagnetic
+from etm.io import atomic_path
+from etm.magnetization import m_brillouin
+from etm.params import G_FE, J_FE2, J_FE3
+from etm.presets import get_preset, preset_values
+from etm.tunneling import delta0_two_parabola
 
 
 def _plt():
@@ -39,16 +54,11 @@ def _plt():
 
 
 def save_figure(fig, path: str) -> str:
-    """Save a matplotlib figure as PNG atomically; returns the path."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
-    os.close(fd)
+    """Save a matplotlib figure as PNG atomically (etm.io.atomic_path); returns the path."""
     try:
-        fig.savefig(tmp, dpi=110, format="png")
-        os.replace(tmp, path)
+        with atomic_path(path, ".png") as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         _plt().close(fig)
     return path
 
@@ -82,7 +92,6 @@ def plot_table(columns: dict, x: str, y: list[str], group: str | None, path: str
 
 def fig04_spectrum():
     """Eq. (6) spectrum in units of D0 vs phi, for a near-degenerate asymmetry (Fig. 4)."""
-    from etm.hamiltonian import eigenvalues_3ls
 
     plt = _plt()
     phi = np.linspace(-2 * np.pi, 2 * np.pi, 721)
@@ -109,7 +118,6 @@ _DOS_DEMO = dict(D_min=0.05, D0min=10.0, D0max=60.0)
 
 def _g_reduced(E, phi):
     """g_ATS / (n_ATS P*) [1/K] of Eq. (13) at A-B phase phi for the _DOS_DEMO cutoffs."""
-    from etm.dos import g_ats_from_u
 
     d = _DOS_DEMO
     return (
@@ -157,7 +165,6 @@ def fig06_dos_vs_phi():
 
 def fig26_delta0_map():
     """Iso-lines of Delta0 (Eq. 4) over V0 and hbar Omega; bold red: 1e-6 K and 1e-3 K."""
-    from etm.tunneling import delta0_two_parabola
 
     plt = _plt()
     V0 = np.linspace(0.0, 25.0, 400)
@@ -189,7 +196,6 @@ def fig26_delta0_map():
 
 
 def _values(name, **extra):
-    from etm.presets import preset_values
 
     v = preset_values(name)
     v["orientation_average"] = True
@@ -199,7 +205,6 @@ def _values(name, **extra):
 
 def fig07_heat_capacity():
     """C_p(T, B) - C_p(T, 8 T) of the ATS + Fe terms for BAS (a) and Duran (b), Tables 1-4."""
-    from etm.cli import heat_capacity_columns
 
     plt = _plt()
     B = np.linspace(0.0, 3.0, 301)
@@ -227,7 +232,6 @@ def fig07_heat_capacity():
 def _field_curves(ax, names, column_fn, ycol, B, scale=1.0, ylabel="", label_fn=None):
     for name in names:
         v = _values(name)
-        from etm.presets import get_preset
 
         T = get_preset(name).temperature
         cols = column_fn(np.full_like(B, T), B, v)
@@ -239,7 +243,6 @@ def _field_curves(ax, names, column_fn, ycol, B, scale=1.0, ylabel="", label_fn=
 
 
 def fig08_dielectric():
-    from etm.cli import dielectric_columns
 
     plt = _plt()
     B = np.linspace(0.0, 0.4, 401)
@@ -259,7 +262,6 @@ def fig08_dielectric():
 
 
 def fig09_dielectric_BAS():
-    from etm.cli import dielectric_columns
 
     plt = _plt()
     B = np.linspace(0.0, 0.4, 401)
@@ -279,7 +281,6 @@ def fig09_dielectric_BAS():
 
 
 def fig10_dielectric_SiOCH():
-    from etm.cli import dielectric_columns
 
     plt = _plt()
     B = np.linspace(0.0, 1.0, 401)
@@ -299,7 +300,6 @@ def fig10_dielectric_SiOCH():
 
 
 def fig11_loss():
-    from etm.cli import loss_columns
 
     plt = _plt()
     B = np.linspace(0.0, 0.4, 301)
@@ -324,7 +324,6 @@ def fig11_loss():
 
 
 def _echo_fig(names, title, B_max):
-    from etm.cli import echo_columns
 
     plt = _plt()
     B = np.linspace(0.0, B_max, 121)
@@ -357,10 +356,8 @@ def fig20_iea_tau12():
     tau_phi(3) = 1 us (and 0.3 us, panel b), tau_phi(2) = 10 us, delta_omega = 2 pi x 0.6 MHz;
     the amplitudes C_2LS = 1, C_ATS = 0.5 are illustrative (the paper does not give them).
     """
-    from etm.cli import _physics
 
-    fn = _physics("echo", "echo_vs_tau12")
-    ats = _physics("echo", "ats_iea_tau12")
+    fn, ats = echo_vs_tau12, ats_iea_tau12
     plt = _plt()
     tau12 = np.linspace(0.05e-6, 12e-6, 800)
     dw = 2 * np.pi * 0.6e6
@@ -401,7 +398,6 @@ M_TEMPERATURES = (2.0, 4.2, 10.0)
 
 
 def _magnetization_fig(name, title):
-    from etm.cli import magnetization_columns
 
     plt = _plt()
     v = _values(name)
@@ -434,10 +430,9 @@ DURAN_NOMINAL_FE3_PER_G = 1.23e18
 
 
 def fig23_heat_capacity_terms_Duran():
-    from etm.cli import _physics, heat_capacity_columns
 
     plt = _plt()
-    c_para = _physics("heat_capacity", "c_paramagnetic")
+    c_para = c_paramagnetic
     name, T = "Duran-cp-1.36K", 1.36
     v = _values(name)
     B = np.linspace(0.0, 3.0, 301)
@@ -445,14 +440,14 @@ def fig23_heat_capacity_terms_Duran():
     cols = heat_capacity_columns(Tg, B, v)
     fig, ax = plt.subplots(figsize=(9.0, 4.6))
     s = 1e6
-    ax.plot(B, s * np.asarray(c_para(Tg, B, v["n_fe2"], 2.0, 2.0)), label=r"$C_{Fe^{2+}}$")
-    ax.plot(B, s * np.asarray(c_para(Tg, B, v["n_fe3"], 2.5, 2.0)), label=r"$C_{Fe^{3+}}$")
+    ax.plot(B, s * np.asarray(c_para(Tg, B, v["n_fe2"], J_FE2, G_FE)), label=r"$C_{Fe^{2+}}$")
+    ax.plot(B, s * np.asarray(c_para(Tg, B, v["n_fe3"], J_FE3, G_FE)), label=r"$C_{Fe^{3+}}$")
     ax.plot(B, s * cols["C_para_J_per_gK"], label=r"$C_{param}$")
     ax.plot(B, s * cols["C_ATS_J_per_gK"], label=r"$C_{ATS}$")
     ax.plot(B, s * cols["C_total_J_per_gK"], lw=2, color="g", label="total")
     ax.plot(
         B,
-        s * np.asarray(c_para(Tg, B, DURAN_NOMINAL_FE3_PER_G, 2.5, 2.0)),
+        s * np.asarray(c_para(Tg, B, DURAN_NOMINAL_FE3_PER_G, J_FE3, G_FE)),
         "k--",
         label=r"Langevin only, nominal $\bar n_{Fe^{3+}}$ = 126 ppm",
     )
@@ -466,10 +461,9 @@ def fig23_heat_capacity_terms_Duran():
 
 
 def fig24_magnetization_terms_Duran():
-    from etm.cli import _physics, magnetization_columns
 
     plt = _plt()
-    m_b = _physics("magnetization", "m_brillouin")
+    m_b = m_brillouin
     v = _values("Duran-M")
     T = 4.2
     B = np.linspace(0.0, _b_max(v, 5.0), 201)
@@ -477,8 +471,8 @@ def fig24_magnetization_terms_Duran():
     cols = magnetization_columns(Tg, B, v)
     s = 1e3
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    ax.plot(B, s * np.asarray(m_b(Tg, B, v["n_fe2"], 2.0, 2.0)), label=r"$M_{Fe^{2+}}$")
-    ax.plot(B, s * np.asarray(m_b(Tg, B, v["n_fe3"], 2.5, 2.0)), label=r"$M_{Fe^{3+}}$")
+    ax.plot(B, s * np.asarray(m_b(Tg, B, v["n_fe2"], J_FE2, G_FE)), label=r"$M_{Fe^{2+}}$")
+    ax.plot(B, s * np.asarray(m_b(Tg, B, v["n_fe3"], J_FE3, G_FE)), label=r"$M_{Fe^{3+}}$")
     ax.plot(B, s * cols["M_para_Am2_per_g"], label=r"$M_{param}$")
     ax.plot(B, s * cols["M_ATS_Am2_per_g"], label=r"$M_{ATS}$")
     ax.plot(B, s * cols["M_total_Am2_per_g"], lw=2, label="total")

@@ -1,4 +1,5 @@
-"""Fixed-order Gauss-Legendre quadrature helpers shared by the etm observables.
+"""Fixed-order Gauss-Legendre quadrature helpers shared by the etm observables, and the
+overflow-safe sech^2 of their thermal factors (seed Eqs. 15, 41, 55).
 
 The ATS observables (C, M, epsilon', ...) are integrals over the asymmetry D and the
 tunneling parameter D0 of the distribution of seed Eq. (10). In the logarithmic variables
@@ -21,6 +22,14 @@ def gauss_legendre_unit(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Legendre nodes and weights on [0, 1] (numpy float64, cached)."""
     x, w = np.polynomial.legendre.leggauss(int(n))
     return 0.5 * (x + 1.0), 0.5 * w
+
+
+def sech2(x):
+    """sech^2(x) = 4 e^{-2|x|} / (1 + e^{-2|x|})^2, without overflow at large |x| (JAX)."""
+    import jax.numpy as jnp
+
+    e = jnp.exp(-2.0 * jnp.abs(x))
+    return 4.0 * e / (1.0 + e) ** 2
 
 
 def map_nodes(a, b, n: int):

@@ -25,12 +25,19 @@ __all__ = [
     "ConvergenceError",
     "EnvironmentFailure",
     "InputError",
+    "RejectedStep",
     "ToolkitError",
 ]
 
 
 class ConvergenceError(CalculationError):
     """An iterative method did not reach its stopping rule."""
+
+
+class RejectedStep(CalculationError):
+    """A found elementary step that the catalogue refuses: it joins a minimum to itself, or its
+    path profile defines no DWP (fewer than two wells, a well without positive curvature).
+    A physics outcome of a search, not bad input; the searches count it and go on."""
 
 
 def environment_failure(exc: OSError, doing: str = "") -> EnvironmentFailure:

@@ -10,10 +10,10 @@ float64. Two methods, both one jitted ``lax.while_loop`` (no Python loop per ste
   working when energy differences fall below float64 precision (~1e-12 |E|). That is
   why scipy's L-BFGS-B stalls at max|F| ~ 1e-6 on KA (docs/engine.md); LAMMPS CG
   reaches 1e-10 the same gradient-based way.
-* ``fire`` - FIRE (Bitzek et al., PRL 97, 170201 (2006)) with a cap on the per-particle
-  step. Hand-written rather than ``jax_md.minimize.fire_descent`` because that one adds
-  1e-6 to |F|^2 in the velocity mixing (wrong once |F| < 1e-3) and has no step cap
-  (diverges on KA at dt_max = 0.05, see /work/shared/MEASURED.md).
+* ``fire`` - FIRE (Bitzek et al., PRL 97, 170201 (2006); the update rule of :mod:`pelsim.fire`)
+  with a cap on the per-particle step. Hand-written rather than ``jax_md.minimize.fire_descent``
+  because that one adds 1e-6 to |F|^2 in the velocity mixing (wrong once |F| < 1e-3) and has no
+  step cap (diverges on KA at dt_max = 0.05, see /work/shared/MEASURED.md).
 * ``auto`` - L-BFGS, falling back to FIRE then L-BFGS again if the line search stalls.
 
 ``minimize(energy, R0)`` works for any energy, including analytic 2D test surfaces
@@ -36,6 +36,7 @@ import numpy as np
 
 from pelsim.cache import BoundedCache
 from pelsim.errors import InputError
+from pelsim.fire import fire_update
 from pelsim.lbfgs import MinResult, empty_memory, lbfgs_active, lbfgs_steps, max_force
 from pelsim.system import as_pytree
 
@@ -148,6 +149,10 @@ def _fire_program(dt_start, dt_max, max_disp, n_min, f_inc, f_dec, alpha_start, 
     """The jitted FIRE loop for one set of hyperparameters (energy and validity are pytree arguments,
     as in :func:`_lbfgs_program`)."""
 
+    rule = dict(
+        dt_max=dt_max, n_min=n_min, f_inc=f_inc, f_dec=f_dec, alpha_start=alpha_start, f_alpha=f_alpha
+    )
+
     def run(energy, valid, R0, fmax, max_steps, args):
         vg = jax.value_and_grad(energy)
         E0, g0 = vg(R0, *args)
@@ -169,21 +174,9 @@ def _fire_program(dt_start, dt_max, max_disp, n_min, f_inc, f_dec, alpha_start, 
 
         def body(s):
             F = -s["g"]
-            v = s["v"]
-            P = jnp.vdot(F, v)
-            vnorm = jnp.sqrt(jnp.vdot(v, v))
-            fnorm = jnp.sqrt(jnp.vdot(F, F))
-            v = (1 - s["alpha"]) * v + s["alpha"] * F * vnorm / jnp.where(fnorm > 0, fnorm, 1.0)
-            up = P > 0
-            npos = jnp.where(up, s["npos"] + 1, 0)
-            grow = up & (npos > n_min)
-            dt = jnp.where(
-                grow, jnp.minimum(s["dt"] * f_inc, dt_max), jnp.where(up, s["dt"], s["dt"] * f_dec)
-            )
-            alpha = jnp.where(grow, s["alpha"] * f_alpha, jnp.where(up, s["alpha"], alpha_start))
-            v = jnp.where(up, v, jnp.zeros_like(v))
-            # semi-implicit Euler (unit masses), per-particle step capped at max_disp
-            v = v + dt * F
+            v, dt, alpha, npos = fire_update(F, s["v"], s["dt"], s["alpha"], s["npos"], **rule)
+            # semi-implicit Euler (unit masses), per-particle step capped at max_disp; unlike the
+            # NEB band (pelsim.landscape.neb), the velocity is scaled down with a capped move
             dx = dt * v
             dnorm = jnp.sqrt(jnp.max(jnp.sum(dx.reshape(dx.shape[0], -1) ** 2, axis=-1)))
             scale = jnp.minimum(1.0, max_disp / jnp.where(dnorm > 0, dnorm, 1.0))

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pelsim.errors import InputError
+from pelsim.geometry import minimum_image, wrap
 from pelsim.models import load_model
 
 __all__ = [
@@ -267,7 +268,7 @@ class DenseNeighborFn:
             d2 = 0.0
             for k in range(R.shape[1]):
                 x = R[ii, k][:, None] - Rp[cand, k] if gathered else R[ii, k][:, None] - R[None, :, k]
-                x = x - box[k] * jnp.round(x * inv_box[k])
+                x = minimum_image(x, box[k], inv_box[k])
                 d2 = d2 + x * x
             if self.pair_cutoff is None:
                 lim = rl2
@@ -307,13 +308,12 @@ class DenseNeighborFn:
         """Host-side sizing: neighbor count of every particle (N,) and largest cell occupancy at R."""
         from scipy.spatial import cKDTree
 
-        Rw = np.mod(np.asarray(R, float), self.box)
-        Rw = np.where(Rw >= self.box, 0.0, Rw)
+        Rw = wrap(np.asarray(R, float), self.box)
         tree = cKDTree(Rw, boxsize=self.box)
         pairs = tree.query_pairs(self.r_list, output_type="ndarray")
         if self.pair_cutoff is not None and pairs.size:
             d = Rw[pairs[:, 0]] - Rw[pairs[:, 1]]
-            d -= self.box * np.round(d / self.box)
+            d = minimum_image(d, self.box)
             lim = self.pair_cutoff[self.species[pairs[:, 0]], self.species[pairs[:, 1]]]
             pairs = pairs[np.sum(d * d, axis=1) < lim**2]
         counts = np.bincount(pairs.ravel(), minlength=self.n)
@@ -367,7 +367,7 @@ class DenseNeighborFn:
         """d_1 + d_2: the two largest minimum-image displacements from R_ref (a JAX scalar)."""
         box = jnp.asarray(self.box, R.dtype)
         d = R - R_ref
-        d = d - box * jnp.round(d / box)
+        d = minimum_image(d, box)
         return two_largest_sum(jnp.sum(d * d, axis=-1))
 
     def rebuild(self, R, nbrs):

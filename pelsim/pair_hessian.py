@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pelsim.errors import InputError
+from pelsim.geometry import minimum_image
 from pelsim.models import load_model
 from pelsim.potentials import KINDS, pair_coefficients, pair_list
 from pelsim.system import PairEnergy, PairHessian
@@ -71,7 +72,7 @@ def pair_hessian(model, box, species, kind: str = "smooth", pairs=None) -> PairH
         """(P, d, d) pair blocks K_ij and the pair vectors (P, d)."""
         R = jnp.asarray(R, jnp.float64).reshape(n, d)
         r = R[i] - R[j]
-        r = r - box_j * jnp.round(r / box_j)
+        r = minimum_image(r, box_j)
         s = jnp.sum(r * r, axis=-1) * a
         inside = s < sc2
         s = jnp.where(inside, s, 1.0)

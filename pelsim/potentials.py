@@ -31,7 +31,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from pelsim.errors import InputError
-from pelsim.models import LJModel, load_model
+from pelsim.geometry import minimum_image
+from pelsim.models import LJModel, PolydisperseModel, load_model
 from pelsim.system import (
     AllPairsKernel,
     MovedLessThan,
@@ -78,8 +79,11 @@ def pair_potential(r, eps=1.0, sigma=1.0, rc_factor=2.5, kind="smooth"):
     return _pair_u((r / sigma) ** 2, eps, rc_factor**2, pair_coefficients(kind, rc_factor))
 
 
-def _check(model, box, species, kind):
+def check_system(model, box, species, kind):
+    """(model, box (d,), species int32) checked: box sides, species range, kind, box > 2 cutoffs."""
     model = load_model(model)
+    if isinstance(model, PolydisperseModel):
+        raise InputError(f"model {model.name} has per-particle diameters: use pelsim.polydisperse")
     box = np.asarray(box, dtype=float).reshape(-1)
     if box.size == 1:
         box = np.full(model.dim, float(box[0]))
@@ -98,6 +102,8 @@ def _check(model, box, species, kind):
     return model, box, species
 
 
+
+
 def _pair_params(model: LJModel, si, sj, dtype):
     eps = jnp.asarray(model.eps, dtype)[si, sj]
     inv_sig2 = 1.0 / jnp.asarray(model.sigma, dtype)[si, sj] ** 2
@@ -106,7 +112,7 @@ def _pair_params(model: LJModel, si, sj, dtype):
 
 def _pairs_energy(R, i, j, eps, inv_sig2, box, sc2, coeffs, mask=None, strain=1.0):
     dR = R[i] - R[j]
-    dR = (dR - box * jnp.round(dR / box)) * strain
+    dR = minimum_image(dR, box) * strain
     s = jnp.sum(dR * dR, axis=-1) * inv_sig2
     u = _pair_u(s, eps, sc2, coeffs)
     if mask is not None:
@@ -124,7 +130,7 @@ def energy_fn(model, box, species, kind: str = "smooth"):
     work. O(N^2) time (rows in blocks of ~2^17 matrix entries, so memory stays O(N)); fine up to a
     few thousand particles.
     """
-    model, box, species = _check(model, box, species, kind)
+    model, box, species = check_system(model, box, species, kind)
     n = species.size
     kernel = AllPairsKernel(model, kind, n)
     return PairEnergy(kernel, kernel.system(species, box), n * (n - 1) // 2)
@@ -149,7 +155,7 @@ def pair_list(model, box, species, R_ref, skin: float) -> tuple[np.ndarray, np.n
         return np.zeros(0, np.int32), np.zeros(0, np.int32)
     i, j = pairs[:, 0], pairs[:, 1]
     d = R[i] - R[j]
-    d -= box * np.round(d / box)
+    d = minimum_image(d, box)
     keep = np.sum(d * d, axis=1) < (model.rc[species[i], species[j]] + skin) ** 2
     i, j = i[keep], j[keep]
     order = np.lexsort((j, i))
@@ -178,7 +184,7 @@ def pair_list_energy(model, box, species, kind: str = "smooth", skin: float = 0.
     ``pairs`` comes from :func:`padded_pair_list` (same skin); the functions themselves do not
     change when the list is rebuilt, so jitted minimisers compile once.
     """
-    model, box, species = _check(model, box, species, kind)
+    model, box, species = check_system(model, box, species, kind)
     coeffs = pair_coefficients(kind, model.rc_factor)
     sc2 = model.rc_factor**2
     species_j = jnp.asarray(species)
@@ -199,7 +205,7 @@ def _moved_less_than(R, R_ref, box, limit2):  # the dense MD-style lists of dens
     """JAX bool: every particle's minimum-image displacement from R_ref is below sqrt(limit2)
     (the validity of a pair list built at R_ref with skin 2 sqrt(limit2))."""
     d = R - jnp.asarray(R_ref).astype(R.dtype)
-    d = d - box * jnp.round(d / box)
+    d = minimum_image(d, box)
     return jnp.max(jnp.sum(d * d, axis=-1)) < limit2
 
 
@@ -217,7 +223,7 @@ def fixed_pair_energy(
     The pairs are held as a dense (N, M) neighbour matrix (both directions) with analytic
     forces: no scatter-add in the gradient.
     """
-    model, box, species = _check(model, box, species, kind)
+    model, box, species = check_system(model, box, species, kind)
     R_ref = np.asarray(R_ref, dtype=float)
     i, j = pair_list(model, box, species, R_ref, skin)
     idx = _dense_rows(i, j, species.size)
@@ -233,7 +239,7 @@ def neighbor_list_energy(model, box, species, kind: str = "smooth"):
     The list must be built with cutoff >= max r_c,ab (see :mod:`pelsim.neighbors`); the
     per-pair cutoffs are applied here. Works in the dtype of R (float32 or float64).
     """
-    model, box, species = _check(model, box, species, kind)
+    model, box, species = check_system(model, box, species, kind)
     n = species.size
     coeffs = pair_coefficients(kind, model.rc_factor)
     sc2 = model.rc_factor**2
@@ -270,7 +276,7 @@ def reference_energy(model, box, species, kind: str = "smooth"):
     Written differently from the production code (it uses r, not s = r^2, and the
     closed-form potential through :func:`pair_potential`) so that tests compare two routes.
     """
-    model, box, species = _check(model, box, species, kind)
+    model, box, species = check_system(model, box, species, kind)
     n = species.size
     eps = jnp.asarray(model.eps)[species[:, None], species[None, :]]
     sig = jnp.asarray(model.sigma)[species[:, None], species[None, :]]
@@ -278,7 +284,7 @@ def reference_energy(model, box, species, kind: str = "smooth"):
 
     def energy(R):
         d = R[:, None, :] - R[None, :, :]
-        d = d - box * jnp.round(d / box)
+        d = minimum_image(d, box)
         r2 = jnp.sum(d * d, axis=-1)
         r = jnp.sqrt(jnp.where(off, r2, 1.0))
         v = jax.vmap(jax.vmap(lambda r_, e_, s_: pair_potential(r_, e_, s_, model.rc_factor, kind)))(
@@ -310,7 +316,7 @@ def dense_neighbor_forces(model, box, species, kind: str = "smooth"):
     is a :class:`pelsim.neighbors.DenseNeighborList` (or a jax-md Dense list: ``idx`` (N, M),
     fill value N). Energies in eps_AA, forces in eps_AA/sigma_AA, in the dtype of R.
     """
-    model, box, species = _check(model, box, species, kind)
+    model, box, species = check_system(model, box, species, kind)
     n = species.size
     c0, c2, c4 = pair_coefficients(kind, model.rc_factor)
     sc2 = model.rc_factor**2
@@ -421,7 +427,7 @@ def dense_pair_energy(model, box, species, kind: str = "smooth", skin: float = 0
     """
     e_fn, f_fn = dense_neighbor_forces(model, box, species, kind)
     half_skin2 = (0.5 * skin) ** 2
-    box_ = np.asarray(_check(model, box, species, kind)[1])
+    box_ = np.asarray(check_system(model, box, species, kind)[1])
 
     class _NB:
         def __init__(self, idx):

@@ -20,16 +20,19 @@ import numpy as np
 
 from pelsim.config import Configuration
 from pelsim.errors import InputError
+from pelsim.geometry import minimum_image
 from pelsim.md import MDRunner, Thermo
 from pelsim.minimize import MinResult
 from pelsim.minimize import quench as _quench
-from pelsim.models import load_model, species_counts
+from pelsim.models import PolydisperseModel, load_model, species_counts
 
 __all__ = ["random_configuration", "equilibrate", "cool", "quench", "sample", "EquilibrationCheck"]
 
 
 def random_configuration(model, n: int, seed: int = 0, min_dist: float = 0.75) -> Configuration:
-    """Non-overlapping random configuration of n particles at the model density."""
+    """Non-overlapping random configuration of n particles at the model density.
+
+    Polydisperse models: diameters from :meth:`PolydisperseModel.diameters` (same seed)."""
     import jax
     import jax.numpy as jnp
 
@@ -44,13 +47,17 @@ def random_configuration(model, n: int, seed: int = 0, min_dist: float = 0.75) -
     species = np.repeat(np.arange(m.n_species), species_counts(m, n)).astype(np.int32)
     rng.shuffle(species)
     R = rng.uniform(0, L, size=(n, m.dim))
+    diameters = m.diameters(n, seed) if isinstance(m, PolydisperseModel) else None
     if n <= 4000:  # dense O(N^2) soft-sphere push-apart (N x N arrays: small N only)
-        sig = jnp.asarray(m.sigma)[species[:, None], species[None, :]] * min_dist
+        if diameters is None:
+            sig = jnp.asarray(m.sigma)[species[:, None], species[None, :]] * min_dist
+        else:
+            sig = jnp.asarray(m.pair_sigma(diameters[:, None], diameters[None, :])) * min_dist
         off = jnp.asarray(~np.eye(n, dtype=bool))
 
         def soft(R):  # harmonic soft spheres of diameter min_dist * sigma_ab (only to remove overlaps)
             d = R[:, None, :] - R[None, :, :]
-            d = d - L * jnp.round(d / L)
+            d = minimum_image(d, L)
             r = jnp.sqrt(jnp.sum(d * d, -1) + jnp.where(off, 0.0, 1.0))
             return 0.25 * jnp.sum(jnp.where(off & (r < sig), (1 - r / sig) ** 2, 0.0))
 
@@ -62,7 +69,7 @@ def random_configuration(model, n: int, seed: int = 0, min_dist: float = 0.75) -
         grid = grid[rng.permutation(len(grid))[:n]] * (L / k)
         R = np.mod(grid + rng.uniform(-0.05, 0.05, grid.shape) * (L / k), L)
     del jax
-    return Configuration(R, species, box, m.name, {"seed": seed, "protocol": "random"})
+    return Configuration(R, species, box, m.name, {"seed": seed, "protocol": "random"}, diameters)
 
 
 class EquilibrationCheck(dict):

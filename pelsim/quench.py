@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pelsim.errors import InputError
+from pelsim.geometry import minimum_image
 from pelsim.lbfgs import MinResult, empty_memory, lbfgs_active, lbfgs_steps, max_force
 from pelsim.neighbors import two_largest_sum
 
@@ -96,7 +97,7 @@ def _rows_mask(spec, R, sp, ii):
     d2 = 0.0
     for k in range(R.shape[1]):
         x = R[ii, k][:, None] - R[None, :, k]
-        x = x - box[k] * jnp.round(x * (1.0 / box[k]))
+        x = minimum_image(x, box[k], 1.0 / box[k])
         d2 = d2 + x * x
     t = sp[ii][:, None] * spec.ns + sp[None, :]
     rl2 = jnp.asarray(spec.rl2, R.dtype)[t]
@@ -155,7 +156,7 @@ def _energy_grad(spec, R, lst):
     dR = []
     for k in range(R.shape[1]):
         x = R[:, k][:, None] - R[:, k][jj]
-        dR.append(x - box[k] * jnp.round(x * (1.0 / box[k])))
+        dR.append(minimum_image(x, box[k], 1.0 / box[k]))
     s = sum(x * x for x in dR) * isg
     inside = s < spec.sc2
     inv = 1.0 / s
@@ -245,9 +246,9 @@ def _round_capacity(count, factor=1.1):
 
 
 def _base_spec(model, box, species, kind, skin, m, max_step, block):
-    from pelsim.potentials import _check, pair_coefficients
+    from pelsim.potentials import check_system, pair_coefficients
 
-    model, box, species = _check(model, box, species, kind)
+    model, box, species = check_system(model, box, species, kind)
     if skin <= 0 or model.rc_max + skin >= 0.5 * box.min():
         raise InputError(
             f"pair-list skin {skin} must be positive, and cutoff + skin below half the box side "

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pelsim.errors import InputError
+from pelsim.geometry import minimum_image
 
 __all__ = [
     "PairHessian",
@@ -152,7 +153,7 @@ class MovedLessThan:
     def __call__(self, R):
         d = R - self.R_ref.astype(R.dtype)
         box = self.box.astype(R.dtype)
-        d = d - box * jnp.round(d / box)
+        d = minimum_image(d, box)
         return jnp.max(jnp.sum(d * d, axis=-1)) < self.limit2
 
     def tree_flatten(self):
@@ -301,7 +302,7 @@ class AllPairsKernel(_Kernel):
         box = system["box"]
         R = jnp.asarray(R, jnp.float64).reshape(self.n, self.dim)
         r = R[i] - R[j]
-        r = r - box * jnp.round(r / box)
+        r = minimum_image(r, box)
         return self._pair_blocks(r, eps, a, jnp.bool_(True))
 
     def apply(self, K, v, system):
@@ -387,7 +388,7 @@ class RowsKernel(_Kernel):
         sp, jj, box = system["species"], system["jj"], system["box"]
         R = jnp.asarray(R, jnp.float64).reshape(self.n, self.dim)
         r = R[:, None, :] - R[jj]
-        r = r - box * jnp.round(r / box)
+        r = minimum_image(r, box)
         eps = jnp.asarray(self.eps_m)[sp[:, None], system["sj"]]
         a = jnp.asarray(self.isg_m)[sp[:, None], system["sj"]]
         return self._pair_blocks(r, eps, a, system["mask"])

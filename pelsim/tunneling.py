@@ -21,8 +21,10 @@ Output (all reduced energies):
   force along s (:func:`delta0_anticrossing`; STM E = sqrt(Delta^2 + Delta0^2), seed Eq. 2
   parametrisation); 0 below its numerical floor ``Delta0_floor``;
 - ``Delta0_wkb``: seed Eq. 3, hbar Omega exp(-(d/hbar) sqrt(2 m V0)), m = 1;
-- ``Delta0_parabola``: seed Eq. 4, (hbar Omega/2) [3 - sqrt(8 V0/(pi hbar Omega))] exp(-2 V0/hbar Omega);
-  both with hbar Omega = (hbar_omega_a + hbar_omega_b)/2.
+- ``Delta0_parabola``: seed Eq. 4, (hbar Omega/2) [3 - sqrt(8 V0/(pi hbar Omega))] exp(-2 V0/hbar Omega),
+  0 beyond V0 = 9 pi hbar Omega / 8 where the printed bracket turns negative;
+  both with hbar Omega = (hbar_omega_a + hbar_omega_b)/2, both from :mod:`etm.tunneling` (the one
+  implementation of seed Eqs. 3-4).
 
 Walls: a path that ends at its two minima (an NEB path) is continued beyond each
 end by the harmonic wall V_end + k_end (s - s_end)^2 / 2 (k_end the spline
@@ -32,9 +34,8 @@ ends is used as given (the DVR imposes psi = 0 beyond the grid).
 
 Precision: eigenvalues carry an absolute round-off of ~1e-15 x (hbar^2 / dx^2);
 splittings below ~1e-12 of hbar*omega are at that floor (``splitting_floor``).
-The Delta0 helpers of seed Eqs. 3-4 live here because ``etm.tunneling`` did not
-exist when this module was written; :func:`delta0_wkb` and
-:func:`delta0_two_parabola` are vectorised NumPy functions.
+Profiles are read and written as CSV (``x,V`` and the optional ``dVds``, ``d2Vds2`` columns:
+:func:`read_profile_columns`, :func:`write_profile_csv`; ``pelsim splitting``, catalogue export).
 """
 
 from __future__ import annotations
@@ -43,24 +44,9 @@ import numpy as np
 from scipy.interpolate import CubicHermiteSpline, CubicSpline
 from scipy.linalg import eigh
 
-from pelsim.errors import InputError
-
-
-def delta0_wkb(hbar_omega, V0, d, hbar, mass=1.0):
-    """Seed Eq. 3: Delta0 = hbar Omega exp(-(d/hbar) sqrt(2 m V0)) (reduced units)."""
-    return np.asarray(hbar_omega) * np.exp(-(np.asarray(d) / hbar) * np.sqrt(2.0 * mass * np.asarray(V0)))
-
-
-def delta0_two_parabola(hbar_omega, V0):
-    """Seed Eq. 4 (symmetric two-parabola DWP):
-    Delta0 = (hbar Omega / 2) [3 - sqrt(8 V0 / (pi hbar Omega))] exp(-2 V0 / hbar Omega).
-
-    The bracket turns negative for V0 > 9 pi hbar Omega / 8, beyond the formula's
-    validity; 0 is returned there (never a negative amplitude)."""
-    hw = np.asarray(hbar_omega, dtype=float)
-    V0 = np.asarray(V0, dtype=float)
-    val = 0.5 * hw * (3.0 - np.sqrt(8.0 * V0 / (np.pi * hw))) * np.exp(-2.0 * V0 / hw)
-    return np.maximum(val, 0.0)
+from etm.io import atomic_path
+from etm.tunneling import delta0_two_parabola, delta0_wkb
+from pelsim.errors import CalculationError, InputError
 
 
 def sinc_dvr_levels(V_grid, dx, hbar, mass=1.0, n_levels=2):
@@ -198,7 +184,7 @@ def _weights_right(psi, x, s_top):
     return p2[x > s_top].sum(axis=0) / p2.sum(axis=0)
 
 
-class NoLocalisedState(InputError):
+class NoLocalisedState(CalculationError):
     """A well of the profile holds no eigenstate localised in it."""
 
 
@@ -499,8 +485,8 @@ def dwp_parameters(s, V, hbar, dVds=None, d=None, curvature=None, rtol=1e-8) -> 
         "Delta0_method": method,
         "Delta0_floor": D0_floor,
         "bias_resonance": float(lam),
-        "Delta0_wkb": float(delta0_wkb(hw, V0, dist, hbar)),
-        "Delta0_parabola": float(delta0_two_parabola(hw, V0)),
+        "Delta0_wkb": float(delta0_wkb(V0, hw, dist, 1.0, hbar)),
+        "Delta0_parabola": float(delta0_two_parabola(V0, hw)),
         "walls_extended": prof.ends_at_minima,
         "grid_points": int(pair["grid_points"]),
         "splitting_floor": float(pair["floor"]),
@@ -509,6 +495,18 @@ def dwp_parameters(s, V, hbar, dVds=None, d=None, curvature=None, rtol=1e-8) -> 
 
 def read_profile_csv(path):
     """Read a CSV with a header naming columns ``x`` and ``V`` -> (x, V) sorted by x."""
+    p = read_profile_columns(path)
+    return p["x"], p["V"]
+
+
+def read_profile_columns(path) -> dict:
+    """Read a profile CSV (:func:`write_profile_csv`) -> dict x, V, dVds, curvature, sorted by x.
+
+    Columns ``x`` and ``V`` are required. Optional: ``dVds`` (the path force along x at each
+    point; absent or any empty cell -> None) and ``d2Vds2`` (d2V/dx2 at the two end points, read
+    from the first and last row after sorting; other rows may be empty; absent -> None), the
+    inputs ``dVds=`` and ``curvature=`` of :func:`dwp_parameters`.
+    """
     import csv
 
     try:
@@ -525,8 +523,43 @@ def read_profile_csv(path):
         V = np.array([float(r["V"]) for r in rows])
     except (TypeError, ValueError):
         raise InputError(f"{path}: non-numeric x or V value") from None
-    order = np.argsort(x)
+    order = np.argsort(x, kind="stable")
     x, V = x[order], V[order]
     if np.any(np.diff(x) == 0):
         raise InputError(f"{path}: repeated x values")
-    return x, V
+    rows = [rows[i] for i in order]
+    out = {"x": x, "V": V, "dVds": None, "curvature": None}
+    try:
+        if "dVds" in rows[0] and all((r["dVds"] or "").strip() for r in rows):
+            out["dVds"] = np.array([float(r["dVds"]) for r in rows])
+        if "d2Vds2" in rows[0] and all((r["d2Vds2"] or "").strip() for r in (rows[0], rows[-1])):
+            out["curvature"] = (float(rows[0]["d2Vds2"]), float(rows[-1]["d2Vds2"]))
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: non-numeric dVds or d2Vds2 value") from None
+    return out
+
+
+def write_profile_csv(path, x, V, dVds=None, curvature=None) -> None:
+    """Write a path profile as CSV (``%.17g``: read back bit for bit), atomically.
+
+    Columns ``x,V``, plus ``dVds`` when given and ``d2Vds2`` (the two end curvatures
+    ``curvature = (k_a, k_b)``, on the first and last row only) when given: exactly the inputs of
+    :func:`dwp_parameters`, so that ``pelsim splitting FILE --hbar H`` recomputes the same levels.
+    """
+    x, V = np.asarray(x, float), np.asarray(V, float)
+    cols = [x, V]
+    head = ["x", "V"]
+    if dVds is not None:
+        cols.append(np.asarray(dVds, float))
+        head.append("dVds")
+    if any(len(c) != len(x) for c in cols):
+        raise InputError("profile columns x, V, dVds must have the same length")
+    lines = [",".join(head + (["d2Vds2"] if curvature is not None else []))]
+    ends = {0: 0, len(x) - 1: 1}
+    for k in range(len(x)):
+        row = [f"{c[k]:.17g}" for c in cols]
+        if curvature is not None:
+            row.append(f"{float(curvature[ends[k]]):.17g}" if k in ends else "")
+        lines.append(",".join(row))
+    with atomic_path(path, ".csv") as tmp, open(tmp, "w") as fh:
+        fh.write("\n".join(lines) + "\n")

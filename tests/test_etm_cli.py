@@ -230,7 +230,8 @@ def test_tunneling_equals_eq4(capsys):
     assert header == ["V0_K", "hbar_omega_K", "Delta0_K"]
     V0, hw = c["V0_K"], c["hbar_omega_K"]
     ref = hw / 2 * (3 - np.sqrt(8 * V0 / (np.pi * hw))) * np.exp(-2 * V0 / hw)
-    np.testing.assert_allclose(c["Delta0_K"], ref, rtol=1e-14)
+    np.testing.assert_allclose(c["Delta0_K"], np.maximum(ref, 0.0), rtol=1e-14)
+    assert ref[4] < 0 and c["Delta0_K"][4] == 0.0  # V0/hbar Omega = 5 > 9 pi/8: clamped, never negative
     np.testing.assert_array_equal(V0, [0, 0, 2, 2, 5, 5])  # V0 outer, hbar Omega inner
 
 

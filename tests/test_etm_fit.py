@@ -11,7 +11,8 @@ import json
 import numpy as np
 import pytest
 
-from etm.cli import heat_capacity_columns, magnetization_columns, main
+from etm.cli import main
+from etm.columns import heat_capacity_columns, magnetization_columns
 from etm.errors import InputError
 from etm.fit import fit_arrays, format_report, within_sigma
 from etm.presets import preset_values
@@ -65,7 +66,7 @@ def test_dielectric_round_trip():
     """Eq. (51) at three temperatures; D0min fixed: alone, (amplitude, D0min, D0max) are nearly
     degenerate (only amplitude x ln(D0max/D0min) and the D0 scale are seen), as the fit's
     correlations of +-1 show when all are free."""
-    from etm.cli import dielectric_columns
+    from etm.columns import dielectric_columns
 
     truth = preset_values("BAS-eps-94mK")
     B = np.tile(np.linspace(0.0, 0.6, 40), 3)

@@ -48,7 +48,9 @@ def test_eq4_regime():
         assert abs(delta0_two_parabola(r, 1.0) / delta0_two_parabola_numeric(r, 1.0) - 1) < 0.1
     for r in (0.0, 0.1, 1.0, 2.0):
         assert abs(delta0_two_parabola(r, 1.0) / delta0_two_parabola_numeric(r, 1.0) - 1) > 0.3
-    assert delta0_two_parabola(EQ4_ZERO * 1.01, 1.0) < 0 < delta0_two_parabola(EQ4_ZERO * 0.99, 1.0)
+    # beyond the zero of the printed bracket (V0/hbar Omega = 9 pi/8) the amplitude is 0, never < 0
+    assert delta0_two_parabola(EQ4_ZERO * 1.01, 1.0) == 0.0 < delta0_two_parabola(EQ4_ZERO * 0.99, 1.0)
+    assert np.all(delta0_two_parabola(np.linspace(EQ4_ZERO, 50.0, 20), 1.0) == 0.0)
     # scaling: Delta0/hbar Omega is a function of V0/hbar Omega only
     assert np.isclose(delta0_two_parabola(3.0, 10.0), 10 * delta0_two_parabola(0.3, 1.0))
 
@@ -61,7 +63,7 @@ def test_wkb_exponent_matches_two_parabola():
     Omega = hw_K * K_B / HBAR
     for V0 in (2.0, 10.0):
         a = np.sqrt(2 * V0 * K_B / (m * Omega**2))
-        ratio = delta0_wkb(hw_K, a, m, V0) / hw_K
+        ratio = delta0_wkb(V0 * K_B, hw_K, a, m, HBAR) / hw_K  # SI for V0, d, m, hbar
         assert np.isclose(np.log(ratio), -2 * V0 / hw_K, rtol=1e-10)
     # and the numeric splitting has the same exponential slope at large barriers
     r1, r2 = 5.0, 6.0

@@ -5,8 +5,9 @@ import functools
 import numpy as np
 import pytest
 
+from etm.tunneling import delta0_two_parabola, delta0_wkb
 from pelsim.errors import InputError
-from pelsim.tunneling import delta0_two_parabola, delta0_wkb, dwp_parameters, levels, sinc_dvr_levels
+from pelsim.tunneling import dwp_parameters, levels, sinc_dvr_levels
 from pelsim.units import PRESETS, custom, get_preset
 
 
@@ -127,11 +128,11 @@ def test_delta0_floor():
 
 def test_seed_eqs_3_and_4():
     # Eq. 3 at d = 0 is hbar Omega; it decays as exp(-(d/hbar) sqrt(2 V0))
-    assert delta0_wkb(0.3, 1.0, 0.0, 0.1) == pytest.approx(0.3)
-    assert delta0_wkb(0.3, 2.0, 1.5, 0.1) == pytest.approx(0.3 * np.exp(-15.0 * 2.0), rel=1e-14)
+    assert delta0_wkb(1.0, 0.3, 0.0, 1.0, 0.1) == pytest.approx(0.3)
+    assert delta0_wkb(2.0, 0.3, 1.5, 1.0, 0.1) == pytest.approx(0.3 * np.exp(-15.0 * 2.0), rel=1e-14)
     # Eq. 4 by hand at V0 = hbar Omega: 0.5 (3 - sqrt(8/pi)) e^-2
     assert delta0_two_parabola(1.0, 1.0) == pytest.approx(0.5 * (3 - np.sqrt(8 / np.pi)) * np.exp(-2))
-    assert delta0_two_parabola(1.0, 10.0) == 0.0  # beyond its validity, never negative
+    assert delta0_two_parabola(10.0, 1.0) == 0.0  # beyond its validity, never negative
 
 
 def test_bad_profiles():

@@ -172,6 +172,26 @@ SCHEMA: dict[str, Any] = {
     },
 }
 
+
+def _route_keys(cls, enabled: bool = False) -> dict:
+    """The schema section of a search route, generated from its parameter dataclass
+    (:mod:`pelsim.params`): same names, defaults, bounds and documentation as the library."""
+    from pelsim.params import schema_fields
+
+    keys = {"enabled": Key(bool, enabled, doc="run this search")}
+    for name, (typ, default, lo, hi, choices, doc) in schema_fields(cls).items():
+        keys[name] = Key(typ, default, min=lo, max=hi, choices=choices, doc=doc)
+    return keys
+
+
+def _generated_routes() -> None:
+    from pelsim.landscape.routes import HuntParams
+
+    SCHEMA["search"]["tls_hunt"] = _route_keys(HuntParams)
+
+
+_generated_routes()
+
 #: sections whose keys do not change results (left out of the hash)
 UNHASHED_SECTIONS = ("runner",)
 

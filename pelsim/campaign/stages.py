@@ -31,7 +31,7 @@ import numpy as np
 
 from pelsim.errors import InputError
 
-SEARCHES = ("is_pairs", "single_ended", "intra_basin", "explore")
+SEARCHES = ("is_pairs", "single_ended", "intra_basin", "explore", "tls_hunt")
 STAGES = [("prepare", "npz", ())] + [(s, "h5", ("prepare",)) for s in SEARCHES]
 #: the catalogue's method tag of each search stage
 METHOD = {
@@ -39,6 +39,7 @@ METHOD = {
     "single_ended": "single_ended",
     "intra_basin": "intra_basin",
     "explore": "explore",
+    "tls_hunt": "tls_hunt",
 }
 
 
@@ -259,6 +260,48 @@ def stage_explore(ctx) -> dict:
     return _search(ctx, "explore")
 
 
+def stage_tls_hunt(ctx) -> dict:
+    """The TLS hunt on one glass (:func:`pelsim.landscape.hunt.hunt_glasses`): its catalogue of
+    refined DWPs is the task result; the glass's hunt counts (pool, control, screened, refined)
+    are returned with the ``hunt_`` prefix for the selection-aware statistics of the report."""
+    from pelsim.landscape.hunt import hunt_glasses
+    from pelsim.landscape.routes import HuntParams
+
+    cfg = ctx.cfg
+    _glass_conf, IS = load_prepared(ctx.inputs["prepare"])
+    IS.info["source"] = f"glass {ctx.glass} (seed {ctx.glass_seed}) IS"
+    cat, _hunts, summary = hunt_glasses(
+        [IS],
+        params=HuntParams.from_dict(cfg["search"]["tls_hunt"]),
+        glass=ctx.glass,
+        seeds=[ctx.stage_seed],
+        kind=cfg["model"]["potential"],
+        unit_preset=cfg["units"]["preset"],
+        tls_threshold_K=cfg["units"]["tls_threshold_K"],
+        out=ctx.output,
+        neb_batch=cfg["runner"]["neb_batch"],
+    )
+    s = cat.summary()
+    g = summary["glasses"][0]
+    out = {"dwps": s["dwps"], "tls": s["tls"], "twps": s["twps"], "minima": s["minima"]}
+    out.update({f"hunt_{k}": v for k, v in g.items() if isinstance(v, int | float)})
+    out.update({f"hunt_seconds_{k}": v for k, v in summary["seconds"].items()})
+    return out
+
+
+def hunt_summaries(cfg: dict, store) -> list[dict]:
+    """The per-glass hunt counts of a campaign's finished tls_hunt tasks (``hunt_`` keys)."""
+    out = []
+    if not cfg["search"]["tls_hunt"]["enabled"]:
+        return out
+    for g in range(cfg["glasses"]["count"]):
+        done = store.finished(g, "tls_hunt")
+        if done:
+            s = done.get("summary", done)
+            out.append({k[5:]: v for k, v in s.items() if k.startswith("hunt_")})
+    return out
+
+
 def merge(cfg: dict, outputs: list[Path], out: Path) -> dict:
     """Merge the search catalogues in the given (glass, stage) order into one catalogue at ``out``."""
     from pelsim.landscape.catalogue import Catalogue
@@ -344,6 +387,16 @@ def finalize(cfg: dict, store) -> dict:
     }
     dwps, twps = _filtered(cat.dwps(), cat.twps(), cfg["filters"])
     res = analyse_arrays(dwps, twps, store.analysis_dir, settings)
+    hunts = hunt_summaries(cfg, store)
+    if hunts:
+        from etm.io import atomic_write_text
+        from pelsim.landscape.hunt import hunt_statistics
+        from pelsim.units import get_preset
+
+        E_thr = get_preset(cfg["units"]["preset"]).energy_reduced(cfg["units"]["tls_threshold_K"])
+        res["tls_hunt"] = hunt_statistics(hunts, cfg["model"]["N"], E_thr, bootstrap=max(a["bootstrap"], 1))
+        text = json.dumps({"glasses": hunts, "statistics": res["tls_hunt"]}, indent=1, default=float)
+        atomic_write_text(store.analysis_dir / "tls_hunt.json", text)
     seconds = sum(e.get("seconds", 0.0) for e in store.read_log() if e.get("event") == "task")
     meta = {
         "name": cfg["campaign"]["name"],
@@ -363,4 +416,6 @@ def finalize(cfg: dict, store) -> dict:
         "twps": s["twps"]["n_twps"],
         "Pbar_J_m3": s["tls"]["Pbar_J_m3"],
         "Pbar_fit_J_m3": res["predictions"]["heat_capacity"]["fit"]["Pbar_fit_J_m3"],
+        "Pbar_fit_supported": bool(res["predictions"]["heat_capacity"]["fit"].get("supported", True)),
+        **({"tls_hunt": res["tls_hunt"]} if hunts else {}),
     }

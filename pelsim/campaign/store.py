@@ -17,10 +17,11 @@ Layout of a campaign directory ``OUT/``::
 
 A task counts as finished only when its marker exists, the result named in it
 exists and its sha256 matches; anything else is redone. Every file is written to a
-temporary name in the same directory and moved into place with ``os.replace``,
-which is atomic on POSIX, so a SIGKILL at any moment leaves either the old file or
-the new one, never a torn one. Leftover temporary files are removed on resume, by the
-run that holds the directory's lock (:meth:`CampaignStore.lock`), never by another one.
+temporary name in the same directory and moved into place with ``os.replace``
+(:func:`etm.io.atomic_path`, the toolkit's one atomic write), which is atomic on POSIX,
+so a SIGKILL at any moment leaves either the old file or the new one, never a torn one.
+Leftover temporary files are removed on resume, by the run that holds the directory's
+lock (:meth:`CampaignStore.lock`), never by another one.
 
 A new campaign directory is claimed by writing ``campaign.json`` before anything else of
 its own, so a kill at any point of the first claim leaves either a directory that holds
@@ -39,31 +40,15 @@ import platform
 import socket
 import sys
 import time
-import uuid
 from pathlib import Path
 
+from etm.io import TMP_TAG, atomic_path, atomic_write_text
 from pelsim.errors import InputError, environment_failure
 
-TMP_TAG = ".tmp-"
+__all__ = ["TMP_TAG", "CampaignStore", "atomic_path", "atomic_write_text", "sha256_file", "versions"]
+
 LOCK_NAME = "campaign.lock"
 FINAL_MARKER = "final.done.json"
-
-
-@contextlib.contextmanager
-def atomic_path(final: str | Path):
-    """Yield a temporary path beside ``final``; on success move it into place atomically."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f"{final.stem}{TMP_TAG}{uuid.uuid4().hex[:12]}{final.suffix}")  # keeps the suffix
-    try:
-        yield tmp
-        if tmp.exists():
-            with open(tmp, "rb") as fh:
-                _fsync(fh, final)
-            os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _fsync(fh, name) -> None:
@@ -74,12 +59,6 @@ def _fsync(fh, name) -> None:
         if exc.filename is None:
             raise OSError(exc.errno, exc.strerror, str(name)) from None
         raise
-
-
-def atomic_write_text(final: str | Path, text: str) -> None:
-    """Write text to ``final`` atomically."""
-    with atomic_path(final) as tmp:
-        tmp.write_text(text)
 
 
 def sha256_file(path: str | Path) -> str:

@@ -13,13 +13,15 @@ full, read-only file system, permissions, out of memory), 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
+from pelsim import __version__
+from pelsim.cli import campaign, engine, landscape
+from pelsim.device import select
 from pelsim.errors import EXIT_ENVIRONMENT, EXIT_INPUT, ToolkitError, environment_failure
 
-# module name -> description; each module registers its own subcommands
-_SUBCOMMAND_MODULES = ("engine", "landscape", "campaign")
+#: the modules that register subcommands, in the order of ``pelsim --help``
+_SUBCOMMAND_MODULES = (engine, landscape, campaign)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,8 +29,6 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pelsim",
         description="Potential-energy-landscape simulation of glasses (KA-BLJ on jax-md).",
     )
-    from pelsim import __version__
-
     parser.add_argument("--version", action="version", version=f"pelsim {__version__}")
     parser.add_argument(
         "--device",
@@ -36,14 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="JAX platform to run on (default: what JAX finds; a GPU when a CUDA build is installed)",
     )
+    parser.set_defaults(func=None)  # a (sub)command without an action prints the help
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _SUBCOMMAND_MODULES:
-        try:
-            mod = importlib.import_module(f"pelsim.cli.{name}")
-        except ModuleNotFoundError as exc:  # a subcommand module not written yet
-            if exc.name == f"pelsim.cli.{name}":
-                continue
-            raise
+    for mod in _SUBCOMMAND_MODULES:
         mod.register(sub)
     return parser
 
@@ -51,12 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
+    if args.func is None:
         parser.print_help()
         return 2
     try:
-        from pelsim.device import select
-
         select(args.device)
         return int(args.func(args) or 0)
     except ToolkitError as exc:

@@ -1,8 +1,10 @@
 """``pelsim energy | prepare | minimize``: the engine's command-line interface.
 
-* ``pelsim energy CONFIG.extxyz [--potential smooth|shifted] --json`` prints
+* ``pelsim energy CONFIG [--model M] [--potential smooth|shifted] --json`` prints
   ``{"energy": E, "energy_per_particle": e, "max_force": f}`` (E total potential energy in
-  eps_AA, f = max_i |F_i| in eps_AA/sigma_AA).
+  eps_AA, f = max_i |F_i| in eps_AA/sigma_AA). CONFIG is extxyz, H5MD (last frame) or a LAMMPS
+  data file (atom_style atomic, or charge with the diameters of a polydisperse model in the
+  charge column, e.g. ``--model polydisperse-ss``).
 * ``pelsim prepare`` makes glasses: random start, NVT equilibration at --T-high, cooling at
   --rate to --T, sampling; trajectory into H5MD, final configuration as extxyz.
 * ``pelsim minimize CONFIG.extxyz`` quenches to the inherent structure (max|F| <= --fmax).
@@ -23,11 +25,23 @@ def _energy(args) -> int:
     import jax
     import jax.numpy as jnp
 
-    from pelsim.io import read_extxyz
+    from pelsim.io import read_configuration
+    from pelsim.models import PolydisperseModel, load_model
     from pelsim.potentials import energy_fn, fixed_pair_energy
 
-    conf = read_extxyz(args.config)
-    if conf.n <= 3000:
+    conf = read_configuration(args.config, args.model)
+    if isinstance(load_model(conf.model), PolydisperseModel):
+        from pelsim import polydisperse
+
+        if args.potential != "smooth":
+            raise InputError(
+                f"model {conf.model} has its own smooth cutoff: --potential shifted does not apply"
+            )
+        if conf.n <= 3000:
+            e = polydisperse.energy_fn(conf.model, conf.box, conf.diameters)
+        else:
+            e, _ = polydisperse.fixed_pair_energy(conf.model, conf.box, conf.diameters, conf.positions, 0.0)
+    elif conf.n <= 3000:
         e = energy_fn(conf.model, conf.box, conf.species, args.potential)
     else:
         e, _ = fixed_pair_energy(conf.model, conf.box, conf.species, conf.positions, 0.0, args.potential)
@@ -118,8 +132,9 @@ def _minimize(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("energy", help="potential energy and max force of an extxyz configuration")
-    p.add_argument("config", help="extxyz file with a periodic cubic cell, symbols Ni/P")
+    p = sub.add_parser("energy", help="potential energy and max force of a configuration")
+    p.add_argument("config", help="extxyz, H5MD (.h5) or LAMMPS data file with a periodic orthorhombic cell")
+    p.add_argument("--model", default=None, help="model (default: from the file, else ka3d)")
     p.add_argument("--potential", choices=("smooth", "shifted"), default="smooth")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_energy)

@@ -6,14 +6,21 @@
   n_negative_modes; writes a catalogue with the steps (method "neb").
 - ``search GLASS.extxyz --out catalogue.h5``: single-ended, IS-pair and intra-basin
   searches on one glass (pelsim.landscape.search).
+- ``hunt G1.extxyz [G2 ...] --out catalogue.h5 [--pairs pairs.h5]``: the TLS hunt
+  (pelsim.landscape.hunt: minima from low-T MD, all pairs, prefilter, ranked + control screening
+  NEBs, refinement of TLS candidates); prints the selection-aware statistics.
 - ``catalogue catalogue.h5 [--export DIR] [--json]``: summary table; export of every
-  DWP as DIR/<id>/{min_a,saddle,min_b}.extxyz and DIR/index.json.
+  DWP as DIR/<id>/{min_a,saddle,min_b}.extxyz, DIR/<id>/path.extxyz (the configurations of the
+  profile's points, a trajectory from min_a to min_b), DIR/<id>/profile.csv (the profile the
+  splitting was computed from) and DIR/index.json (with the preset's hbar).
 - ``splitting PROFILE.csv --hbar H --json``: 1D tunneling parameters of a profile
-  (pelsim.tunneling; seed Eqs. 3-4).
+  (pelsim.tunneling; seed Eqs. 3-4); optional columns dVds and d2Vds2 (as export writes them)
+  are used as the catalogue uses them, so an exported profile.csv gives its DWP's splitting.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -41,13 +48,15 @@ def _print(obj, as_json):
 
 
 def cmd_splitting(args) -> int:
-    from pelsim.tunneling import dwp_parameters, read_profile_csv
+    from pelsim.tunneling import dwp_parameters, read_profile_columns
 
     number_in(args.hbar, "--hbar", 0.0, HBAR_MAX)
     number_in(args.rtol, "--rtol", 0.0, 0.1)
-    x, V = read_profile_csv(args.profile)
+    prof = read_profile_columns(args.profile)
     try:
-        p = dwp_parameters(x, V, args.hbar, rtol=args.rtol)
+        p = dwp_parameters(
+            prof["x"], prof["V"], args.hbar, dVds=prof["dVds"], curvature=prof["curvature"], rtol=args.rtol
+        )
     except (OverflowError, FloatingPointError) as exc:
         raise CalculationError(f"splitting of {args.profile}: numerical overflow ({exc})") from None
     _print(p, args.json)
@@ -167,12 +176,66 @@ def cmd_search(args) -> int:
     return 0
 
 
+def cmd_hunt(args) -> int:
+    from dataclasses import fields
+
+    from pelsim.io import read_extxyz
+    from pelsim.landscape.hunt import hunt_glasses, write_pair_tables
+    from pelsim.landscape.routes import HuntParams
+
+    params = HuntParams(**{f.name: getattr(args, f.name) for f in fields(HuntParams)})
+    if args.pairs:
+        _writable(args.pairs)
+    _writable(args.out)
+    confs = []
+    for path in args.glass:
+        conf = read_extxyz(path, args.model)
+        conf.info["source"] = str(path)
+        confs.append(conf)
+    cat, hunts, summary = hunt_glasses(
+        confs,
+        params=params,
+        glass=args.glass_index,
+        seeds=[args.seed + k for k in range(len(confs))],
+        kind=args.potential,
+        unit_preset=args.units,
+        tls_threshold_K=args.tls_threshold,
+        out=args.out,
+        neb_batch=args.neb_batch,
+        progress=not args.json,
+    )
+    if args.pairs:
+        write_pair_tables(args.pairs, hunts, summary)
+    out = dict(cat.summary(), statistics=summary["statistics"], seconds=summary["seconds"])
+    if args.json:
+        print(json.dumps(dict(out, glasses=summary["glasses"]), default=float))
+    else:
+        _print(out, False)
+    return 0
+
+
+def _writable(path) -> None:
+    """Refuse before any work when ``path``'s folder does not exist."""
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        raise InputError(f"output folder does not exist: {parent}")
+
+
 def cmd_catalogue(args) -> int:
     from pelsim.landscape.catalogue import Catalogue
 
     cat = Catalogue.open(args.catalogue, "r")
     if args.export:
-        export(cat, Path(args.export))
+        done = export(cat, Path(args.export))
+        if done["without_path"]:
+            print(
+                f"note: {args.catalogue} stores no path configurations for {done['without_path']} of "
+                f"{done['dwps']} DWPs (written before they were catalogued): path.extxyz not written "
+                "for them; their profile.csv lacks dVds and the end curvatures, so pelsim splitting "
+                "reproduces their splitting only approximately (index.json: path_extxyz null, "
+                "splitting_reproducible false)",
+                file=sys.stderr,
+            )
     if args.json:
         print(json.dumps({"summary": cat.summary(), "dwps": _rows(cat)}, default=float))
         return 0
@@ -207,27 +270,59 @@ def _rows(cat):
     return [{k: r[k] for k in keep} | {"methods": r.get("methods", r["method"])} for r in cat.dwp_rows]
 
 
-def export(cat, outdir: Path) -> None:
-    """DIR/<id>/{min_a,saddle,min_b}.extxyz (with energies) and DIR/index.json (reduced units)."""
+def export(cat, outdir: Path) -> dict:
+    """Per DWP, in DIR/<id>/: {min_a,saddle,min_b}.extxyz (with energies); profile.csv (x,V and,
+    when stored, dVds and the end curvatures d2Vds2: the exact inputs of the catalogued tunneling
+    parameters); path.extxyz (when stored: the configurations of the profile's points from min_a
+    to min_b, one frame each, with energy, s and V). DIR/index.json lists the DWPs (reduced
+    units, with the preset's hbar). Returns counts {"dwps", "without_path"}."""
     from pelsim.config import Configuration
-    from pelsim.io import atomic_path, write_extxyz
+    from pelsim.io import atomic_path, write_extxyz, write_extxyz_trajectory
+    from pelsim.tunneling import write_profile_csv
 
     outdir.mkdir(parents=True, exist_ok=True)
     a = cat.attrs
     model = str(a["model"])
     if model.startswith("analytic:"):
         raise InputError("cannot export an analytic-surface catalogue as extxyz")
+    box = np.asarray(a["box"], float)
     index = []
+    without_path = 0
     for r in cat.dwp_rows:
-        d = outdir / str(int(r["id"]))
+        i = int(r["id"])
+        d = outdir / str(i)
         M, S = cat.minima, cat.saddles
         for name, pos, e in (
             ("min_a", M["positions"][r["min_a"]], M["energy"][r["min_a"]]),
             ("saddle", S["positions"][r["saddle"]], S["energy"][r["saddle"]]),
             ("min_b", M["positions"][r["min_b"]], M["energy"][r["min_b"]]),
         ):
-            conf = Configuration(np.mod(pos, a["box"]), a["species"], a["box"], model)
+            conf = Configuration(np.mod(pos, box), a["species"], box, model)
             write_extxyz(d / f"{name}.extxyz", conf, energy=float(e))
+        prof = cat.profile_dict(i)
+        write_profile_csv(d / "profile.csv", prof["s"], prof["V"], prof["dVds"], prof["curvature"])
+        X = cat.dwp_path(i)
+        if X is not None:
+            # frame 0 wrapped as min_a.extxyz, the others continuous with it (minimum image of the
+            # displacement), so that a viewer shows no particle jumping across the cell
+            U = X - X[0]
+            U -= box * np.round(U / box)
+            X0 = np.mod(X[0], box)
+            E0 = cat.profile_inputs.get(i, {}).get("energy_start")
+            frames = [
+                Configuration(
+                    X0 + U[k],
+                    a["species"],
+                    box,
+                    model,
+                    {"dwp": i, "frame": k, "s": float(sk), "V": float(vk)},
+                )
+                for k, (sk, vk) in enumerate(zip(prof["s"], prof["V"], strict=True))
+            ]
+            energies = None if E0 is None else [E0 + float(v) for v in prof["V"]]
+            write_extxyz_trajectory(d / "path.extxyz", frames, energies)
+        else:
+            without_path += 1
         index.append(
             {
                 "id": int(r["id"]),
@@ -244,11 +339,19 @@ def export(cat, outdir: Path) -> None:
                 "methods": str(r.get("methods", r["method"])),
                 "splitting_lowest": float(r.get("splitting_lowest", float("nan"))),
                 "unit_preset": str(a["unit_preset"]),
-                "dir": str(int(r["id"])),
+                "hbar": float(a["hbar"]),
+                "dir": str(i),
+                "profile_csv": "profile.csv",
+                "profile_points": len(prof["s"]),
+                # pelsim splitting profile.csv --hbar <hbar> gives this row's splitting (to the
+                # solver's rtol) when the profile carries the stored dVds and end curvatures
+                "splitting_reproducible": prof["dVds"] is not None and prof["curvature"] is not None,
+                "path_extxyz": "path.extxyz" if X is not None else None,
             }
         )
     with atomic_path(outdir / "index.json", ".json") as tmp:
         Path(tmp).write_text(json.dumps(index, indent=1))
+    return {"dwps": len(index), "without_path": without_path}
 
 
 def register(subparsers) -> None:
@@ -316,11 +419,54 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 
-    p = subparsers.add_parser("catalogue", help="summarise a DWP/TWP catalogue; --export extxyz + index.json")
+    _register_hunt(subparsers)
+
+    p = subparsers.add_parser(
+        "catalogue", help="summarise a DWP/TWP catalogue; --export extxyz, path, profile + index.json"
+    )
     p.add_argument("catalogue")
-    p.add_argument("--export", default=None, metavar="DIR")
+    p.add_argument(
+        "--export",
+        default=None,
+        metavar="DIR",
+        help="write DIR/<id>/{min_a,saddle,min_b,path}.extxyz, DIR/<id>/profile.csv, DIR/index.json",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_catalogue)
+
+
+def _register_hunt(subparsers) -> None:
+    from pelsim.landscape.routes import HuntParams
+    from pelsim.params import schema_fields
+
+    p = subparsers.add_parser(
+        "hunt",
+        help="TLS hunt: minima from low-T MD, all pairs screened (ranked + control), TLS refined",
+        description="TLS hunt on one or more glasses of one N (pelsim.landscape.hunt, "
+        "docs/landscape.md 'TLS hunting'). Writes the catalogue of refined DWPs/TWPs (--out) and, "
+        "with --pairs, the table of every pair of minima with its features and screening outcome.",
+    )
+    p.add_argument("glass", nargs="+", help="extxyz glass configuration(s), all of the same N")
+    p.add_argument("--out", required=True, help="catalogue file (appended to if it exists)")
+    p.add_argument("--pairs", default=None, help="HDF5 file for the pair tables (one group per glass)")
+    p.add_argument("--model", default=None)
+    p.add_argument("--potential", choices=("smooth", "shifted"), default="smooth")
+    for name, (typ, default, lo, hi, _ch, doc) in schema_fields(HuntParams).items():
+        bounds = f" [{lo if lo is not None else ''}..{hi if hi is not None else ''}]"
+        flag = f"--{name.replace('_', '-')}"
+        if typ is bool:
+            p.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=default, help=doc)
+        else:
+            p.add_argument(flag, dest=name, type=typ, default=default, help=doc + bounds)
+    p.add_argument("--neb-batch", dest="neb_batch", type=int, default=1, help="screening bands per device")
+    p.add_argument("--glass-index", dest="glass_index", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--units", default="argon", help="unit preset (hbar, kelvin)")
+    p.add_argument(
+        "--tls-threshold", dest="tls_threshold", type=float, default=1.0, help="TLS: splitting < this [K]"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_hunt)
 
 
 if __name__ == "__main__":  # pragma: no cover

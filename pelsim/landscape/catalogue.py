@@ -6,7 +6,11 @@ closing; a truncated or corrupt file raises :class:`InputError` naming it.
 DWPs are the edges of the minima graph and TWPs its triangles. The DWP rows
 carry the tunneling parameters of seed Eqs. 3-4 (computed by
 :mod:`pelsim.tunneling` from the stored path profile); the TWP rows the 3-level
-Hamiltonian of seed Eq. 5 (:mod:`pelsim.landscape.twp`).
+Hamiltonian of seed Eq. 5 (:mod:`pelsim.landscape.twp`). Each DWP keeps the exact inputs of
+its tunneling parameters (profile s, V, dV/ds, end curvatures) and the configurations of the
+profile's points (the path), which ``pelsim catalogue --export`` writes as profile.csv and
+path.extxyz. Paths read from a file stay there until asked for (:meth:`Catalogue.dwp_path`): one
+path of 15 images at N = 1000 is 0.36 MB of float64, too much to hold for every DWP of a catalogue.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pelsim.errors import InputError
+from pelsim.errors import InputError, RejectedStep
 from pelsim.landscape.identity import DISTANCE_TOL, ENERGY_TOL, find_minimum
 from pelsim.landscape.twp import dwp_geometry, twp_parameters
 from pelsim.tunneling import dwp_parameters
@@ -49,6 +53,43 @@ DWP_INT_FIELDS = ("id", "glass", "seed", "min_a", "min_b", "saddle", "n_moving",
 _DWP_DEFAULTS = {"splitting_lowest": np.nan, "Delta0_floor": np.nan, "n_found": 1}
 TWP_FLOAT_FIELDS = ("E1", "E2", "E3", "loop_area", "loop_area_particle_max", "loop_area_config")
 _STR = None  # set lazily to h5py.string_dtype()
+
+#: grid (sigma) on which the path displacements from the path's first image are stored: 2^-36
+#: (1.5e-11 sigma) moves a frame's energy by ~|grad E| 2^-36 / sqrt(12) ~ 1e-11 eps for
+#: |grad E| ~ 1 eps/sigma, far below the 1e-9 eps to which the frames must reproduce V; the
+#: rounded float64 values have zero low-order mantissa bits, which HDF5's shuffle + gzip filters
+#: then compress (KA 3D, N = 270, 15 images: 0.53 of the float64 size, against 0.77 unrounded).
+#: Hand-rounded rather than HDF5's scale-offset filter so that the file holds plain float64
+#: values that any HDF5 reader decodes with the standard filters.
+PATH_QUANTUM = 2.0**-36
+_PATH_FILTERS = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+
+
+class _StoredPath:
+    """The path of one DWP left in an HDF5 file (group ``dwps/profiles/<id>``) until needed."""
+
+    def __init__(self, file: Path, group: str):
+        self.file, self.group = Path(file).resolve(), group
+
+    def load(self) -> tuple[np.ndarray, np.ndarray]:
+        import h5py
+
+        try:
+            with h5py.File(self.file, "r") as f:
+                g = f[self.group]
+                return g["start_positions"][()], g["displacements"][()]
+        except (OSError, KeyError) as exc:
+            raise InputError(
+                f"{self.file}: path configurations of {self.group} unreadable "
+                f"(file changed since it was opened?): {str(exc).splitlines()[0]}"
+            ) from None
+
+
+def _quantised_path(images) -> tuple[np.ndarray, np.ndarray]:
+    """(first image, displacements of every image from it rounded to PATH_QUANTUM)."""
+    X = np.asarray(images, float)
+    U = np.round((X - X[0]) / PATH_QUANTUM) * PATH_QUANTUM
+    return X[0].copy(), U
 
 
 def _now():
@@ -109,6 +150,11 @@ class Catalogue:
         }
         self.dwp_rows: list[dict] = []
         self.profiles: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # per DWP id: dVds (P,) and curvature (2,) of the profile, energy_start (energy of the
+        # path's first image); absent in files written before they were stored
+        self.profile_inputs: dict[int, dict] = {}
+        # per DWP id: (start_positions (N, d), displacements (P, N, d)) or a _StoredPath
+        self.dwp_paths: dict[int, tuple[np.ndarray, np.ndarray] | _StoredPath] = {}
         self.twp_rows: list[dict] = []
         self.mode = "w"
 
@@ -171,8 +217,16 @@ class Catalogue:
                             x.decode() if isinstance(x, bytes) else (x.item() if hasattr(x, "item") else x)
                         )
                     cat.dwp_rows.append(row)
-                    pg = g["profiles"][str(int(row["id"]))]
-                    cat.profiles[int(row["id"])] = (pg["s"][()], pg["V"][()])
+                    i = int(row["id"])
+                    pg = g["profiles"][str(i)]
+                    cat.profiles[i] = (pg["s"][()], pg["V"][()])
+                    extra = {k: pg[k][()] for k in ("dVds", "curvature") if k in pg}
+                    if "energy_start" in pg.attrs:
+                        extra["energy_start"] = float(pg.attrs["energy_start"])
+                    if extra:
+                        cat.profile_inputs[i] = extra
+                    if "displacements" in pg:
+                        cat.dwp_paths[i] = _StoredPath(p, pg.name)
                 g = f["twps"]
                 n = g["id"].shape[0]
                 cols = {k: g[k][()] for k in g.keys()}
@@ -220,10 +274,16 @@ class Catalogue:
                     g.create_dataset(k, data=np.array(list(D[k]), dtype=object), dtype=s)
                 g.create_dataset("is_tls", data=np.array([bool(r["is_tls"]) for r in self.dwp_rows], bool))
                 pg = g.create_group("profiles")
-                for i, (sv, vv) in self.profiles.items():
-                    h = pg.create_group(str(i))
-                    h.create_dataset("s", data=np.asarray(sv, float))
-                    h.create_dataset("V", data=np.asarray(vv, float))
+                sources: dict[Path, h5py.File] = {}
+                try:
+                    for i, (sv, vv) in self.profiles.items():
+                        h = pg.create_group(str(i))
+                        h.create_dataset("s", data=np.asarray(sv, float))
+                        h.create_dataset("V", data=np.asarray(vv, float))
+                        self._write_path(h, i, sources)
+                finally:
+                    for src in sources.values():
+                        src.close()
                 g = f.create_group("twps")
                 T = self.twp_rows
                 g.create_dataset("id", data=np.array([r["id"] for r in T], np.int64))
@@ -240,7 +300,38 @@ class Catalogue:
             if tmp.exists():
                 tmp.unlink()
         self.path = path
+        # the paths now live in the file: drop them from memory (and from the files they were
+        # copied from, e.g. merged task catalogues that may be deleted)
+        for i in self.dwp_paths:
+            self.dwp_paths[i] = _StoredPath(path, f"/dwps/profiles/{i}")
         return path
+
+    def _write_path(self, h, i: int, sources: dict) -> None:
+        """Profile inputs and path of DWP ``i`` into group ``h`` (copied as stored when the path
+        still lies in a file: HDF5 copies the compressed chunks as they are)."""
+        import h5py
+
+        for k, v in self.profile_inputs.get(i, {}).items():
+            if k == "energy_start":
+                h.attrs[k] = float(v)
+            else:
+                h.create_dataset(k, data=np.asarray(v, float))
+        stored = self.dwp_paths.get(i)
+        if isinstance(stored, _StoredPath):
+            if stored.file not in sources:
+                try:
+                    sources[stored.file] = h5py.File(stored.file, "r")
+                except OSError as exc:
+                    raise InputError(f"{stored.file}: path configurations unreadable ({exc})") from None
+            src = sources[stored.file]
+            if stored.group not in src:
+                raise InputError(f"{stored.file}: no {stored.group} (file changed since it was opened?)")
+            for k in ("start_positions", "displacements"):
+                src.copy(src[stored.group][k], h, name=k)
+        elif stored is not None:
+            R0, U = stored
+            h.create_dataset("start_positions", data=R0, **_PATH_FILTERS)
+            h.create_dataset("displacements", data=U, chunks=(1, *U.shape[1:]), **_PATH_FILTERS)
 
     def close(self):
         if self.mode in ("w", "a") and self.path is not None:
@@ -309,11 +400,32 @@ class Catalogue:
         return len(self.saddles["energy"]) - 1
 
     def add_dwp(
-        self, min_a, min_b, saddle, profile, method, glass=0, seed=0, dVds=None, curvature=None
+        self,
+        min_a,
+        min_b,
+        saddle,
+        profile,
+        method,
+        glass=0,
+        seed=0,
+        dVds=None,
+        curvature=None,
+        images=None,
+        energy_start=None,
     ) -> int:
         """Add a DWP between stored minima through a stored saddle; tunneling parameters from
-        the profile (s, V) (mass-weighted arc length, energy relative to min_a)."""
+        the profile (s, V) (mass-weighted arc length, energy relative to min_a), with the path
+        forces ``dVds`` and end ``curvature`` when given (all stored). ``images`` (P, N, d): the
+        configurations of the profile's P points, stored on the PATH_QUANTUM grid;
+        ``energy_start``: the energy of the first image (V is relative to it)."""
         s, V = np.asarray(profile[0], float), np.asarray(profile[1], float)
+        if images is not None:
+            images = np.asarray(images, float)
+            if images.shape != (len(s), self.attrs["N"], self.attrs["dim"]):
+                raise InputError(
+                    f"path images of shape {images.shape} do not match the profile ({len(s)} points) "
+                    f"and the catalogue (N={self.attrs['N']}, dim={self.attrs['dim']})"
+                )
         Ea, Eb = self.minima["energy"][min_a], self.minima["energy"][min_b]
         Es = self.saddles["energy"][saddle]
         geo = dwp_geometry(
@@ -355,6 +467,15 @@ class Catalogue:
         row["is_tls"] = bool(row["splitting_K"] < self.attrs["tls_threshold_K"])
         self.dwp_rows.append(row)
         self.profiles[row["id"]] = (s, V)
+        extra = {
+            k: np.asarray(v, float) for k, v in (("dVds", dVds), ("curvature", curvature)) if v is not None
+        }
+        if energy_start is not None:
+            extra["energy_start"] = float(energy_start)
+        if extra:
+            self.profile_inputs[row["id"]] = extra
+        if images is not None:
+            self.dwp_paths[row["id"]] = _quantised_path(images)
         return row["id"]
 
     def add_step(self, step, method, glass=0, seed=0, provenance=None) -> int:
@@ -363,7 +484,7 @@ class Catalogue:
         a = self.add_minimum(step.min_a.R, step.min_a.energy, step.min_a.max_force, glass, prov)
         b = self.add_minimum(step.min_b.R, step.min_b.energy, step.min_b.max_force, glass, prov)
         if a == b:
-            raise InputError("elementary step joins a minimum to itself")
+            raise RejectedStep("elementary step joins a minimum to itself")
         dup = self.find_dwp(a, b, step.saddle.R, step.saddle.energy)
         if dup >= 0:
             self._count_duplicate(dup, method)
@@ -380,9 +501,22 @@ class Catalogue:
             prov,
         )
         prof = step.profile
-        return self.add_dwp(
-            a, b, sd, (prof["s"], prof["V"]), method, glass, seed, prof.get("dVds"), prof.get("curvature")
-        )
+        try:
+            return self.add_dwp(
+                a,
+                b,
+                sd,
+                (prof["s"], prof["V"]),
+                method,
+                glass,
+                seed,
+                prof.get("dVds"),
+                prof.get("curvature"),
+                images=step.images,
+                energy_start=step.min_a.energy,
+            )
+        except InputError as exc:  # the found path defines no DWP: an outcome of the search
+            raise RejectedStep(str(exc)) from None
 
     def find_dwp(self, a, b, R_saddle, E_saddle, energy_tol=ENERGY_TOL, distance_tol=DISTANCE_TOL) -> int:
         """Id of a stored DWP between minima {a, b} through the same saddle (identity as for
@@ -439,6 +573,28 @@ class Catalogue:
     def profile(self, dwp_id: int):
         """(s, V) of DWP ``dwp_id``."""
         return self.profiles[int(dwp_id)]
+
+    def profile_dict(self, dwp_id: int) -> dict:
+        """s, V, dVds, curvature of DWP ``dwp_id``: the inputs its tunneling parameters were
+        computed from (``dwp_parameters(s, V, hbar, dVds=, curvature=)``); dVds and curvature are
+        None in files written before they were stored."""
+        s, V = self.profiles[int(dwp_id)]
+        extra = self.profile_inputs.get(int(dwp_id), {})
+        return {"s": s, "V": V, "dVds": extra.get("dVds"), "curvature": extra.get("curvature")}
+
+    def has_dwp_path(self, dwp_id: int) -> bool:
+        """True when the configurations of the DWP's profile points are stored."""
+        return int(dwp_id) in self.dwp_paths
+
+    def dwp_path(self, dwp_id: int):
+        """Configurations (P, N, d) of the profile's points of DWP ``dwp_id``, from min_a to min_b
+        (start_positions + displacements: unwrapped, continuous along the path), or None when the
+        catalogue does not store them (files written before they were stored)."""
+        p = self.dwp_paths.get(int(dwp_id))
+        if p is None:
+            return None
+        R0, U = p.load() if isinstance(p, _StoredPath) else p
+        return R0[None] + U
 
     def graph(self):
         """networkx.Graph: nodes = minima (energy, glass), edges = DWPs (lowest barrier kept)."""
@@ -573,6 +729,10 @@ class Catalogue:
             new = dict(r, id=len(self.dwp_rows), min_a=a, min_b=b, saddle=smap[sd])
             self.dwp_rows.append(new)
             self.profiles[new["id"]] = other.profiles[r["id"]]
+            if r["id"] in other.profile_inputs:
+                self.profile_inputs[new["id"]] = dict(other.profile_inputs[r["id"]])
+            if r["id"] in other.dwp_paths:  # a stored path is copied from its file on save
+                self.dwp_paths[new["id"]] = other.dwp_paths[r["id"]]
         self.find_twps()
 
     def summary(self) -> dict:

@@ -35,8 +35,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from pelsim.errors import InputError
+from pelsim.geometry import free_displacement, periodic_displacement
 from pelsim.landscape.identity import DISTANCE_TOL, ENERGY_TOL, same_minimum
-from pelsim.landscape.neb import NEBParams, NEBResult, free_displacement, neb, periodic_displacement
+from pelsim.landscape.neb import NEBParams, NEBResult, neb
 from pelsim.landscape.saddle import StationaryResult, refine_saddle
 from pelsim.system import band_value_and_grad
 from pelsim.system import hvp as autodiff_hvp

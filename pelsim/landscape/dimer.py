@@ -12,8 +12,9 @@
   so each iteration costs one HVP). One jitted ``lax.while_loop``.
 * :func:`dimer` - translation with the modified force F+ = F - 2 (F.n) n (C < 0) or
   F+ = -(F.n) n (C >= 0, Henkelman's convex region), by L-BFGS on F+ (Kaestner & Sherwood,
-  J. Chem. Phys. 128, 014106 (2008)) with a trust radius per particle; the (s, y) pairs use
-  the modified force at both ends with the *new* dimer axis, memory reset when the axis turns.
+  J. Chem. Phys. 128, 014106 (2008); the direction of :mod:`pelsim.lbfgs`) with a trust radius
+  per particle; the (s, y) pairs use the modified force at both ends with the *new* dimer axis,
+  memory reset when the axis turns.
   Converged at max per-particle |F| <= fmax with C < 0.
 * :func:`activate` - the ART-nouveau activation (Barkema & Mousseau, PRL 77, 4358 (1996);
   Malek & Mousseau, PRE 62, 7723 (2000)): from a minimum pushed along a chosen mode, step
@@ -38,6 +39,7 @@ import numpy as np
 
 from pelsim import pair_hessian as _ph
 from pelsim.errors import InputError
+from pelsim.lbfgs import lbfgs_direction, store_pair
 from pelsim.system import PairEnergy, as_pytree
 
 __all__ = ["DimerResult", "DimerOps", "dimer_ops", "lowest_curvature", "dimer", "activate"]
@@ -70,7 +72,7 @@ class DimerOps:
     evaluate: object
 
 
-def _translation_basis(shape) -> np.ndarray:
+def translation_basis(shape) -> np.ndarray:
     if len(shape) != 2 or shape[0] < 2:
         return np.zeros((int(np.prod(shape)), 0))
     n, d = shape
@@ -98,7 +100,7 @@ def _linear_hvp(energy, x, shape):
 
 
 def _project(shape, v):
-    T = jnp.asarray(_translation_basis(shape))
+    T = jnp.asarray(translation_basis(shape))
     return v - T @ (T.T @ v)
 
 
@@ -202,21 +204,10 @@ def lowest_curvature(energy, R, direction=None, max_iter: int = 200, tol: float 
     return float(C), np.asarray(n).reshape(R.shape)
 
 
-def _lbfgs_direction(F, S, Y):
-    """Two-loop recursion (Nocedal & Wright Alg. 7.4) for the 'force' F: returns ~ H^-1 F."""
-    q = F.copy()
-    alpha = []
-    for s, y in reversed(list(zip(S, Y, strict=True))):
-        rho = 1.0 / (y @ s)
-        a = rho * (s @ q)
-        q -= a * y
-        alpha.append((rho, a, s, y))
-    gamma = (S[-1] @ Y[-1]) / (Y[-1] @ Y[-1]) if S else 1e-3
-    z = gamma * q
-    for rho, a, s, y in reversed(alpha):
-        b = rho * (y @ z)
-        z += (a - b) * s
-    return z
+# the one L-BFGS of pelsim (pelsim.lbfgs), called from the host loop of the dimer on a circular
+# memory of ``memory`` pairs: one compilation per system size
+_direction = jax.jit(lbfgs_direction)
+_store = jax.jit(store_pair)
 
 
 def dimer(
@@ -258,8 +249,20 @@ def dimer(
         return F - 2.0 * Fp if C < 0 else -Fp
 
     n, C, hv, E, F = evaluate(x, n)
-    S: list = []
-    Y: list = []
+    # L-BFGS memory (S, Y, rho, G) of pelsim.lbfgs: the n_mem newest pairs, the next one at head
+    mem = (
+        jnp.zeros((memory, x.size)),
+        jnp.zeros((memory, x.size)),
+        jnp.zeros(memory),
+        jnp.zeros((memory, memory)),
+    )
+    head = n_mem = 0
+
+    def direction(Fd):  # ~ H^-1 Fd; a short step along Fd without curvature pairs
+        if n_mem == 0:
+            return 1e-3 * Fd
+        return np.array(_direction(jnp.asarray(Fd), *mem, (head - 1) % memory, n_mem))
+
     fm = _max_atom(F, shape)
     step = 0
     for step in range(max_steps + 1):
@@ -270,14 +273,12 @@ def dimer(
             break
         Fd = modified(F, n, C)
         if C < 0:
-            dx = _lbfgs_direction(Fd, S, Y)
+            dx = direction(Fd)
             if dx @ Fd <= 0:  # not a descent direction of the modified landscape: restart
-                S.clear()
-                Y.clear()
-                dx = _lbfgs_direction(Fd, S, Y)
+                n_mem = 0
+                dx = direction(Fd)
         else:  # convex region: fixed uphill step along the axis (Henkelman & Jonsson)
-            S.clear()
-            Y.clear()
+            n_mem = 0
             dx = Fd * (0.5 * trust / max(_max_atom(Fd, shape), 1e-300))
         big = _max_atom(dx, shape)
         if big > trust:
@@ -288,18 +289,15 @@ def dimer(
         if n_new @ n < 0:
             n_new = -n_new
         if abs(n_new @ n) < reset_overlap or C_new >= 0 or C >= 0:
-            S.clear()
-            Y.clear()
+            n_mem = 0
         else:
             y = -(modified(F_new, n_new, C_new) - modified(F, n_new, C_new))
-            if y @ dx > 1e-300:
-                S.append(dx)
-                Y.append(y)
-                if len(S) > memory:
-                    S.pop(0)
-                    Y.pop(0)
+            sy = float(y @ dx)
+            if sy > 1e-300:  # keep the ``memory`` newest pairs
+                mem = _store(*mem, head, jnp.asarray(dx), jnp.asarray(y), sy, True)
+                head, n_mem = (head + 1) % memory, min(n_mem + 1, memory)
         if trace is not None:
-            trace.append((step, E_new, _max_atom(F_new, shape), C_new, it, len(S), big))
+            trace.append((step, E_new, _max_atom(F_new, shape), C_new, it, n_mem, big))
         x, n, C, E, F = x_new, n_new, C_new, E_new, F_new
     ok = bool(fm <= fmax and C < 0)
     return DimerResult(x.reshape(shape), E, fm, C, n.reshape(shape), step, ok, hv)

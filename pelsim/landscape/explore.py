@@ -105,9 +105,9 @@ def edge_random_direction(R, R_other, box, rng) -> np.ndarray | None:
 def _directions(energy, R, n_modes, n_random, n_particles, rng, edges=(), n_edge_random=0, box=None):
     """Softest modes (both signs), localised random directions, then random directions on the
     moving particles of each known DWP of this minimum (``edges``: positions of its neighbours)."""
-    from pelsim.landscape.steps import soft_modes as _soft_modes
+    from pelsim.landscape.steps import soft_modes
 
-    _lam, vec = _soft_modes(energy, R, max(n_modes, 1))
+    _lam, vec = soft_modes(energy, R, max(n_modes, 1))
     vec = vec[:, : max(n_modes, 1)]
     out = []
     for k in range(min(n_modes, vec.shape[1])):

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pelsim.geometry import minimum_image
+
 ENERGY_TOL = 1e-6
 DISTANCE_TOL = 0.05
 
@@ -29,7 +31,7 @@ def displacement_field(Ra, Rb, box=None, remove_drift: bool = True) -> np.ndarra
     d = Rb - Ra
     if box is not None:
         box = np.asarray(box, dtype=float)
-        d = d - box * np.round(d / box)
+        d = minimum_image(d, box)
     if remove_drift and d.ndim == 2 and d.shape[0] > 1:
         d = d - d.mean(axis=0)
     return d

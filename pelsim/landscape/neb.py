@@ -14,52 +14,32 @@ parameters of seed Eqs. 3-4.
 Conventions
 - ``energy(R) -> scalar`` for positions R of shape (N, d) (reduced units).
 - ``displacement(Ra, Rb) -> Rb - Ra`` (minimum image for periodic boxes);
-  :func:`periodic_displacement` builds it from a box.
+  :func:`pelsim.geometry.periodic_displacement` builds it from a box (importable from here too).
 - A band holds ``n_images`` movable images plus the two fixed endpoints:
   shape (n_images + 2, N, d).
 - Forces are compared per particle: max_i |F_i| over the movable images.
 
-The optimizers are written here (not taken from jax-md, scipy or :mod:`pelsim.minimize`)
+The optimizer loops are written here (not taken from jax-md, scipy or :mod:`pelsim.minimize`)
 because they must act on the NEB force of a whole band (not the gradient of an energy), be
 vmappable over bands, and cap the step length (jax-md's FIRE has no cap and diverges on KA, see
-MEASURED.md).
+MEASURED.md). Their L-BFGS direction and memory are pelsim's one L-BFGS (:mod:`pelsim.lbfgs`),
+their FIRE update pelsim's one FIRE (:mod:`pelsim.fire`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from pelsim.errors import InputError
+from pelsim.fire import fire_update
+from pelsim.geometry import free_displacement, periodic_displacement  # noqa: F401 (the NEB's displacements)
+from pelsim.lbfgs import lbfgs_direction, store_pair
 from pelsim.system import as_pytree
-
-
-def free_displacement(Ra, Rb):
-    """Rb - Ra without periodic boundaries."""
-    return Rb - Ra
-
-
-def periodic_displacement(box):
-    """Minimum-image Rb - Ra in an orthorhombic box of lengths ``box`` (d,).
-
-    Cached by box so that repeated NEBs in the same box reuse the compiled code.
-    """
-    return _periodic_displacement(tuple(float(b) for b in np.ravel(box)))
-
-
-@lru_cache(maxsize=64)
-def _periodic_displacement(box_t):
-    box = jnp.asarray(box_t, dtype=jnp.float64)
-
-    def disp(Ra, Rb):
-        d = Rb - Ra
-        return d - box * jnp.round(d / box)
-
-    return disp
 
 
 def max_atom_force(F):
@@ -212,33 +192,6 @@ def _cap_step(dx, max_step):
     return dx * jnp.minimum(1.0, max_step / jnp.maximum(step_len, 1e-300))
 
 
-def _lbfgs_direction(F, S, Y, rho, n_mem, head):
-    """H F by the L-BFGS two-loop recursion over the circular memory (S, Y, rho) (m, *F.shape).
-
-    ``head`` is the slot the next pair goes to (newest = head - 1); only the ``n_mem`` newest
-    slots are used. Initial inverse Hessian (s.y)/(y.y) of the newest pair.
-    """
-    m = S.shape[0]
-
-    def back(i, c):  # newest -> oldest
-        q, a = c
-        j = (head - 1 - i) % m
-        ai = jnp.where(i < n_mem, rho[j] * jnp.vdot(S[j], q), 0.0)
-        return q - ai * Y[j], a.at[j].set(ai)
-
-    q, a = jax.lax.fori_loop(0, m, back, (F, jnp.zeros(m, F.dtype)))
-    jn = (head - 1) % m
-    gamma = jnp.vdot(S[jn], Y[jn]) / jnp.maximum(jnp.vdot(Y[jn], Y[jn]), 1e-300)
-    r = gamma * q
-
-    def fwd(i, r):  # oldest -> newest
-        j = (head - n_mem + i) % m
-        b = rho[j] * jnp.vdot(Y[j], r)
-        return jnp.where(i < n_mem, r + (a[j] - b) * S[j], r)
-
-    return jax.lax.fori_loop(0, m, fwd, r)
-
-
 def _relax_band(energy, band, params: NEBParams, displacement, is_valid=None):
     """Relax one band (L-BFGS with FIRE fallback, or FIRE only).
 
@@ -293,6 +246,7 @@ def _init_state(energy, band, params: NEBParams, displacement):
         S=jnp.zeros((m,) + band.shape, band.dtype),
         Y=jnp.zeros((m,) + band.shape, band.dtype),
         rho=jnp.zeros(m, band.dtype),
+        G=jnp.zeros((m, m), band.dtype),  # G[t, u] = s_t . y_u (pelsim.lbfgs.store_pair)
         n_mem=jnp.int32(0),
         head=jnp.int32(0),
         h=jnp.float64(params.h0),
@@ -344,27 +298,26 @@ def _advance(energy, state, params: NEBParams, displacement, is_valid=None):
         return go & _inside(is_valid, s["x"])
 
     def fire_step(s):
-        v, F = s["v"], s["F"]
-        power = jnp.vdot(F, v)
-        fn = jnp.sqrt(jnp.vdot(F, F))
-        vn = jnp.sqrt(jnp.vdot(v, v))
-        v = (1.0 - s["alpha"]) * v + s["alpha"] * vn * F / jnp.maximum(fn, 1e-300)
-        pos = power > 0.0
-        npos = jnp.where(pos, s["npos"] + 1, 0)
-        grow = pos & (npos > params.n_min)
-        dt = jnp.where(
-            grow,
-            jnp.minimum(s["dt"] * params.f_inc, params.dt_max),
-            jnp.where(pos, s["dt"], s["dt"] * params.f_dec),
+        # the FIRE rule of pelsim.fire; the band keeps its velocity when the move is capped
+        v, dt, alpha, npos = fire_update(
+            s["F"],
+            s["v"],
+            s["dt"],
+            s["alpha"],
+            s["npos"],
+            dt_max=params.dt_max,
+            n_min=params.n_min,
+            f_inc=params.f_inc,
+            f_dec=params.f_dec,
+            alpha_start=params.alpha0,
+            f_alpha=params.f_alpha,
         )
-        alpha = jnp.where(grow, s["alpha"] * params.f_alpha, jnp.where(pos, s["alpha"], params.alpha0))
-        v = jnp.where(pos, v, jnp.zeros_like(v))
-        v = v + dt * F
         return _cap_step(dt * v, params.max_step), dict(v=v, dt=dt, alpha=alpha, npos=npos)
 
     def lbfgs_step(s):
         F = s["F"]
-        d = _lbfgs_direction(F, s["S"], s["Y"], s["rho"], s["n_mem"], s["head"])
+        # H F over the n_mem newest pairs; head is the slot the next pair goes to
+        d = lbfgs_direction(F, s["S"], s["Y"], s["rho"], s["G"], (s["head"] - 1) % m, s["n_mem"])
         restart = (jnp.vdot(d, F) <= 0.0) | (s["n_mem"] == 0)
         d = jnp.where(restart, s["h"] * F, d)
         return _cap_step(d, params.lbfgs_max_step), jnp.where(restart, 0, s["n_mem"])
@@ -409,10 +362,12 @@ def _advance(energy, state, params: NEBParams, displacement, is_valid=None):
             keep = sy > 1e-12 * jnp.sqrt(jnp.vdot(dx, dx) * yy)
             grew = jnp.vdot(Fs, Fs) > params.reset_growth**2 * jnp.vdot(F, F)
             head = s["head"]
+            S, Y, rho, G = store_pair(s["S"], s["Y"], s["rho"], s["G"], head, dx, y, sy, keep)
             new.update(
-                S=jnp.where(keep, s["S"].at[head].set(dx), s["S"]),
-                Y=jnp.where(keep, s["Y"].at[head].set(y), s["Y"]),
-                rho=jnp.where(keep, s["rho"].at[head].set(1.0 / jnp.where(keep, sy, 1.0)), s["rho"]),
+                S=S,
+                Y=Y,
+                rho=rho,
+                G=G,
                 n_mem=jnp.where(grew, 0, jnp.where(keep, jnp.minimum(n_mem + 1, m), n_mem)),
                 head=jnp.where(keep, (head + 1) % m, head),
                 h=jnp.where(keep, sy / jnp.maximum(yy, 1e-300), s["h"]),
@@ -428,7 +383,8 @@ def _advance(energy, state, params: NEBParams, displacement, is_valid=None):
             new.update(fails=fails, lbfgs=on_next)
         else:
             new.update(fire_new)
-            new.update({k: s[k] for k in ("S", "Y", "rho", "n_mem", "head", "h", "fails", "lbfgs", "best")})
+            lbfgs_keys = ("S", "Y", "rho", "G", "n_mem", "head", "h", "fails", "lbfgs", "best")
+            new.update({k: s[k] for k in lbfgs_keys})
         return new
 
     return jax.lax.while_loop(cond, body, state)
@@ -489,7 +445,7 @@ def _images_valid(is_valid, images):
     return jax.vmap(is_valid)(images)
 
 
-def _band_validity(is_valid, bands):
+def band_validity(is_valid, bands):
     """is_valid over every image of (..., P, N, d) bands -> bool array (...)."""
     if is_valid is None:
         return np.ones(bands.shape[:-3], bool)
@@ -528,7 +484,7 @@ def neb(
     x, E, ic, steps, fm, ok = _relax_one(energy, band, params, displacement, is_valid)
     x = np.asarray(x)
     return NEBResult(
-        x, np.asarray(E), int(ic), int(steps), float(fm), bool(ok), bool(_band_validity(is_valid, x))
+        x, np.asarray(E), int(ic), int(steps), float(fm), bool(ok), bool(band_validity(is_valid, x))
     )
 
 
@@ -567,7 +523,7 @@ def neb_batch(
     energy, is_valid = as_pytree(energy), as_pytree(is_valid)
     x, E, ic, steps, fm, ok = _relax_many(energy, bands, params, displacement, is_valid)
     x, E = np.asarray(x), np.asarray(E)
-    valid = _band_validity(is_valid, x)
+    valid = band_validity(is_valid, x)
     return [
         NEBResult(x[i], E[i], int(ic[i]), int(steps[i]), float(fm[i]), bool(ok[i]), bool(valid[i]))
         for i in range(x.shape[0])

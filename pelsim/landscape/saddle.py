@@ -218,7 +218,7 @@ def newton_polish(energy, R0, fmax: float = 1e-10, max_steps: int = 10, trust: f
     R = np.array(R0, dtype=float)
     shape = R.shape
     vg = _grad_fn(energy)
-    T = _dimer._translation_basis(shape)
+    T = _dimer.translation_basis(shape)
     E, fm = 0.0, np.inf
     for it in range(max_steps + 1):
         E, g = vg(jnp.asarray(R))

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pelsim.errors import InputError
+from pelsim.geometry import minimum_image
 from pelsim.landscape.catalogue import Catalogue
 from pelsim.landscape.connect import (
     RECENTRE_STATS,
@@ -42,7 +43,7 @@ from pelsim.landscape.connect import (
 from pelsim.landscape.identity import same_minimum
 from pelsim.landscape.neb import NEBParams
 from pelsim.landscape.saddle import single_ended_search
-from pelsim.landscape.steps import SEARCH_NEB, _soft_modes, _valid_step, add_checked_step  # noqa: F401
+from pelsim.landscape.steps import SEARCH_NEB, add_checked_step, soft_modes
 
 PAIR_LIST_MIN_N = 400
 PAIR_LIST_SKIN = 1.5
@@ -102,7 +103,7 @@ def band_reference(images, box) -> tuple[np.ndarray, float]:
     d = X - X[0]
     if box is not None:
         box = np.asarray(box, dtype=float).reshape(-1)
-        d = d - box * np.round(d / box)
+        d = minimum_image(d, box)
     U = X[0] + d
     centre = 0.5 * (U.min(axis=0) + U.max(axis=0))
     radius = float(np.sqrt(np.max(np.sum((U - centre) ** 2, axis=-1))))
@@ -157,7 +158,7 @@ def single_ended_steps(
     """Saddles up the ``n_modes`` softest modes of the IS (both signs), verified and connected."""
     R_is = np.asarray(R_is, float)
     E_is = float(energy(R_is))
-    lam, vec = _soft_modes(energy, R_is, n_modes)
+    lam, vec = soft_modes(energy, R_is, n_modes)
     steps: list[ElementaryStep] = []
     seen: list[float] = []
     for k in range(min(n_modes, vec.shape[1])):
@@ -557,7 +558,7 @@ def adjacent_minima_example(
     conf = random_configuration(model, n, seed=seed)
     IS, res = quench(conf, kind=kind)
     energy, _ = landscape_energy(IS, kind)
-    lam, vec = _soft_modes(energy, IS.positions, n_modes)
+    lam, vec = soft_modes(energy, IS.positions, n_modes)
     best = None
     for k in range(min(n_modes, vec.shape[1])):
         for sign in (1.0, -1.0):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pelsim.errors import InputError
+from pelsim.errors import RejectedStep
 from pelsim.landscape.connect import ElementaryStep
 from pelsim.landscape.neb import NEBParams
 from pelsim.landscape.saddle import normal_modes
@@ -24,15 +24,15 @@ __all__ = ["SEARCH_NEB", "add_checked_step", "soft_modes"]
 # switched on at 0.5 the climbing image ran off before the band had found the path.
 SEARCH_NEB = NEBParams(fmax=1e-2, max_steps=2000, climb_after=0.1, dt_max=0.06)
 
-def _valid_step(step: ElementaryStep, is_valid) -> bool:
+def valid_step(step: ElementaryStep, is_valid) -> bool:
     """The minima, the saddle and every image of the path profile (from which the tunneling
     parameters come) lie where the energy is exact."""
     from pelsim.landscape.connect import is_inside
-    from pelsim.landscape.neb import _band_validity
+    from pelsim.landscape.neb import band_validity
 
     if not is_inside(is_valid, step.min_a.R, step.saddle.R, step.min_b.R):
         return False
-    return step.images is None or bool(_band_validity(is_valid, np.asarray(step.images)))
+    return step.images is None or bool(band_validity(is_valid, np.asarray(step.images)))
 
 
 def add_checked_step(catalogue, step: ElementaryStep, method, glass, seed, prov, is_valid):
@@ -41,15 +41,15 @@ def add_checked_step(catalogue, step: ElementaryStep, method, glass, seed, prov,
     glass). The check is the step's own (``step.is_valid``: the energy it was found with, e.g. a
     re-centred pair list) when it carries one, else ``is_valid`` (the glass's).
     Returns (DWP row index or None, "" | "invalid" | the refusal message)."""
-    if not _valid_step(step, step.is_valid if step.is_valid is not None else is_valid):
+    if not valid_step(step, step.is_valid if step.is_valid is not None else is_valid):
         return None, "invalid"
     try:
         return catalogue.add_step(step, method, glass, seed, prov), ""
-    except InputError as exc:
+    except RejectedStep as exc:
         return None, str(exc)
 
 
-def _soft_modes(energy, R, k):
+def soft_modes(energy, R, k):
     """(eigenvalues, modes as columns) of the k softest positive modes: dense eigh for small
     systems, Lanczos on Hessian-vector products above 600 degrees of freedom."""
     if R.size <= 600:
@@ -61,5 +61,3 @@ def _soft_modes(energy, R, k):
     keep = lam > 1e-6
     return lam[keep], vec[keep].reshape(int(keep.sum()), -1).T
 
-
-soft_modes = _soft_modes

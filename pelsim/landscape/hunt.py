@@ -1,0 +1,844 @@
+"""TLS hunting: every pair of minima of a glass, screened, batched, counted honestly.
+
+The protocol of Khomenko et al. (PRL 124, 225901, 2020) and Ciarella et al. (Nat. Commun. 14,
+4229, 2023), in four steps per glass:
+
+1. **Minima from dynamics** (:func:`collect_minima`): NVT MD at a low temperature T from the
+   glass IS, quenched every ``quench_every`` steps; the distinct minima (identity.py), how often
+   each was visited and how often the trajectory jumped directly between two of them.
+2. **All pairs, static features, prefilter** (:mod:`pelsim.landscape.pairs`): features of every
+   pair of distinct minima; the physics bound on |dE| (a TLS needs |Delta| <= E < E_thr) and the
+   empirical bound on the largest particle displacement leave the *pool*.
+3. **Screening** (:func:`screen_pairs`): a cheap NEB band (:data:`SCREEN_NEB`, :data:`SCREEN_IMAGES`
+   images, all pairs of all glasses through one :func:`pelsim.landscape.neb.neb_many` queue) and
+   the 1D Schroedinger splitting of its profile. A band with one barrier and no interior minimum is
+   a double well (DW). In ``iterations`` rounds the NEB budget goes to the pairs that a
+   gradient-boosted classifier (is it a DW?) and regressor (log10 of its splitting) rank highest
+   (:class:`PairRanker`, scikit-learn, trained on the pairs screened so far: active learning), and
+   to a **control sample** drawn uniformly from the pool before the first round, screened whatever
+   its rank, which measures the screen's recall instead of assuming it.
+4. **Refinement** (:func:`hunt_glasses`): pairs whose screened splitting is below
+   ``refine_factor`` x E_thr, and the edges of triangles of screened DWs (TWP candidates), are
+   connected in full (:func:`pelsim.landscape.connect.connect`: CI-NEB with the searches' settings,
+   saddle to max|F| 1e-10, Hessian check, both minima verified) and catalogued with method
+   ``tls_hunt``; their parameters (and ``is_tls``) are the catalogue's, not the screen's.
+
+Accuracy of the screen (measured, docs/landscape.md "TLS hunting"): the screened splitting of a
+DW agrees with the refined one to the accuracy stated there; ``refine_factor`` is chosen so that
+this error cannot move a TLS out of the refined set (tests/test_tls_hunt.py checks it on a real
+glass).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from pelsim.errors import CalculationError, InputError
+from pelsim.landscape.identity import find_minimum
+from pelsim.landscape.neb import NEBParams, periodic_displacement
+from pelsim.landscape.pairs import (
+    FEATURES,
+    feature_matrix,
+    hessian_bound,
+    pair_features,
+    prefilter,
+    prefilter_bounds,
+)
+from pelsim.landscape.routes import SCREEN_IMAGES, HuntParams
+
+#: The screening band: the pair's DW-ness (one barrier, no interior minimum) and its splitting,
+#: not a saddle to round-off. Loose force tolerance, few images, bounded steps.
+SCREEN_NEB = NEBParams(fmax=0.05, max_steps=400, climb_after=0.1, dt_max=0.06)
+#: interior minimum: an image lower than both neighbours by more than this (eps)
+INTERIOR_MIN_TOL = 1e-6
+
+# screen outcome codes (table column ``outcome``)
+NOT_SCREENED, DOUBLE_WELL, MULTI_WELL, NO_BARRIER, LEFT_REGION, FAILED = 0, 1, 2, 3, 4, 5
+OUTCOMES = {
+    NOT_SCREENED: "not screened",
+    DOUBLE_WELL: "double well",
+    MULTI_WELL: "interior minimum",
+    NO_BARRIER: "no barrier",
+    LEFT_REGION: "left the valid region",
+    FAILED: "profile failed",
+}
+# selection codes (table column ``source``)
+UNSELECTED, RANKED, CONTROL = 0, 1, 2
+
+
+# ---------------------------------------------------------------------------------------- minima
+@dataclass
+class GlassMinima:
+    """The distinct minima one exploration run visited.
+
+    positions (M, N, d), energies (M,) (eps), max_force (M,); visits (M,): quenches that landed in
+    each; transitions (M, M): direct jumps i -> j between consecutive quenches; sequence: the
+    index of each quench's minimum, in order (the glass IS first)."""
+
+    positions: np.ndarray
+    energies: np.ndarray
+    max_force: np.ndarray
+    visits: np.ndarray
+    transitions: np.ndarray
+    sequence: list = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return len(self.energies)
+
+
+def minima_from_sequence(quenched, box=None) -> GlassMinima:
+    """Distinct minima, visits and transition counts from a sequence of quenched (R, E, fmax)."""
+    R: list = []
+    E: list = []
+    F: list = []
+    seq: list[int] = []
+    for r, e, f in quenched:
+        k = find_minimum(e, r, E, R, box) if E else -1
+        if k < 0:
+            R.append(np.asarray(r, float))
+            E.append(float(e))
+            F.append(float(f))
+            k = len(E) - 1
+        seq.append(k)
+    M = len(E)
+    visits = np.bincount(np.asarray(seq, int), minlength=M).astype(float)
+    T = np.zeros((M, M))
+    for a, b in zip(seq[:-1], seq[1:], strict=True):
+        if a != b:
+            T[a, b] += 1
+    return GlassMinima(np.asarray(R), np.asarray(E), np.asarray(F), visits, T, seq)
+
+
+def collect_minima(
+    IS, T: float, quenches: int, quench_every: int, kind: str = "smooth", seed: int = 0, progress=False
+) -> GlassMinima:
+    """MD at T from the inherent structure ``IS`` (a Configuration), quenched every
+    ``quench_every`` steps, ``quenches`` times (module docstring, step 1)."""
+    from pelsim.prepare import quench, sample
+
+    t0 = time.perf_counter()
+    snaps = sample(IS, T, quenches, quench_every, kind=kind, seed=seed, chunk=quench_every, progress=progress)
+    t1 = time.perf_counter()
+    E_is = IS.info.get("energy")
+    if E_is is None:
+        IS, r0 = quench(IS, kind=kind)
+        E_is = r0.energy
+    seq = [(IS.positions, float(E_is), float(IS.info.get("max_force", 0.0)))]
+    for c in snaps:
+        q, res = quench(c, kind=kind)
+        if not res.converged:
+            continue
+        seq.append((q.positions, res.energy, res.max_force))
+    out = minima_from_sequence(seq, IS.box)
+    out.seconds = {"md": t1 - t0, "quench": time.perf_counter() - t1}
+    return out
+
+
+# ------------------------------------------------------------------------------------- screening
+def _band_outcome(band) -> int:
+    if not band.valid:
+        return LEFT_REGION
+    E = np.asarray(band.energies)
+    if band.interior_minima(INTERIOR_MIN_TOL):
+        return MULTI_WELL
+    ic = int(np.argmax(E))
+    if ic == 0 or ic == len(E) - 1:
+        return NO_BARRIER
+    return DOUBLE_WELL
+
+
+def screen_bands(bands, energies, hbar, box=None, masses=None, rtol: float = 1e-6) -> list[dict]:
+    """Outcome and tunneling parameters of relaxed screening bands (one energy per band).
+
+    A DW's parameters come from its band profile (connect.path_profile: mass-weighted arc length,
+    dV/ds, curvatures at the minima from Hessian-vector products) through
+    :func:`pelsim.tunneling.dwp_parameters` (the catalogue's 1D solver), at ``rtol``."""
+    from pelsim.landscape.connect import path_profile
+    from pelsim.landscape.twp import dwp_geometry
+    from pelsim.tunneling import dwp_parameters
+
+    disp = periodic_displacement(box) if box is not None else None
+    out = []
+    for band, energy in zip(bands, energies, strict=True):
+        E = np.asarray(band.energies)
+        rec = {
+            "outcome": _band_outcome(band),
+            "barrier": float(E.max() - E[0]),
+            "screen_steps": int(band.steps),
+            "screen_converged": bool(band.converged),
+            "splitting": math.nan,
+            "Delta": math.nan,
+            "Delta0": math.nan,
+            "V0": float(E.max() - min(E[0], E[-1])),
+        }
+        if rec["outcome"] == DOUBLE_WELL:
+            try:
+                kw = {} if disp is None else {"displacement": disp}
+                prof = path_profile(energy, band.images, masses, **kw)
+                geo = dwp_geometry(band.images[0], band.images[-1], box, masses)
+                tp = dwp_parameters(
+                    prof["s"], prof["V"], hbar, prof["dVds"], geo["d"], prof["curvature"], rtol=rtol
+                )
+                rec.update(
+                    splitting=float(tp["splitting"]), Delta=float(tp["Delta"]), Delta0=float(tp["Delta0"])
+                )
+            except (InputError, CalculationError, ValueError, np.linalg.LinAlgError):
+                rec["outcome"] = FAILED
+        out.append(rec)
+    return out
+
+
+def screen_pairs(
+    energies,
+    positions,
+    pairs,
+    hbar,
+    box=None,
+    masses=None,
+    is_valid=None,
+    n_images: int = SCREEN_IMAGES,
+    params: NEBParams = SCREEN_NEB,
+    batch: int = 1,
+    devices=None,
+):
+    """Screening NEB on ``pairs`` (P, 2) of minima ``positions`` (M, N, d) of one glass (one
+    energy), or of several glasses (``energies``, ``is_valid`` and ``positions`` lists with one
+    entry per pair, positions then (P, 2, N, d)). All bands go through one
+    :func:`pelsim.landscape.neb.neb_many` queue. Returns (records, bands)."""
+    from pelsim.landscape.neb import free_displacement, neb_many
+
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if len(pairs) == 0:
+        return [], []
+    per_pair = isinstance(energies, list | tuple)
+    if per_pair:
+        X = np.asarray(positions, float)
+        Ra, Rb = X[:, 0], X[:, 1]
+    else:
+        X = np.asarray(positions, float)
+        Ra, Rb = X[pairs[:, 0]], X[pairs[:, 1]]
+    disp = free_displacement if box is None else periodic_displacement(box)
+    bands = neb_many(
+        energies, Ra, Rb, n_images, params, disp, is_valid=is_valid, batch=batch, devices=devices
+    )
+    ens = list(energies) if per_pair else [energies] * len(bands)
+    return screen_bands(bands, ens, hbar, box, masses), bands
+
+
+# --------------------------------------------------------------------------------------- ranking
+class PairRanker:
+    """Active-learning ranker of pairs of minima (Ciarella et al. 2023): a gradient-boosted
+    classifier of DW-ness and a gradient-boosted regressor of log10(splitting / E_thr) on the DWs,
+    both scikit-learn ``HistGradientBoosting*`` on the static features of
+    :mod:`pelsim.landscape.pairs`. The score of a pair is its estimated probability of being a
+    TLS: P(DW) x P(log10 E/E_thr < 0), the latter from the regressor's prediction and the spread
+    of its out-of-bag residuals (Gaussian). Before there are enough labels of both kinds the
+    score is a physics prior: exp(-|dE| / E_thr) x exp(-dr1) (small asymmetry, compact moves)."""
+
+    def __init__(self, E_thr: float, seed: int = 0, min_labels: int = 12):
+        self.E_thr = float(E_thr)
+        self.seed = int(seed)
+        self.min_labels = int(min_labels)
+        self.clf = self.reg = None
+        self.sigma = 1.0
+
+    def prior(self, feats: dict) -> np.ndarray:
+        return np.exp(-np.asarray(feats["abs_dE"]) / self.E_thr) * np.exp(-np.asarray(feats["dr1"]))
+
+    def fit(self, X, is_dw, log_ratio) -> PairRanker:
+        """X (n, F) features of screened pairs; is_dw (n,) bool; log_ratio (n,) log10(E / E_thr)
+        (NaN where not a DW)."""
+        import sklearn.ensemble  # noqa: F401  (loaded first: threadpool_limits acts on loaded libraries)
+        from threadpoolctl import threadpool_limits
+
+        # the training sets are small (hundreds of pairs): one thread is as fast, and OpenMP threads
+        # spinning against the NEB's own threads slowed a fit 50-fold on 2 busy cores
+        with threadpool_limits(1):
+            return self._fit(X, is_dw, log_ratio)
+
+    def _fit(self, X, is_dw, log_ratio) -> PairRanker:
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+        from sklearn.model_selection import cross_val_predict
+
+        X = np.asarray(X, float)
+        y = np.asarray(is_dw, bool)
+        self.clf = self.reg = None
+        if len(y) >= self.min_labels and 0 < y.sum() < len(y):
+            self.clf = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.1, random_state=self.seed)
+            self.clf.fit(X, y)
+        lr = np.asarray(log_ratio, float)
+        ok = y & np.isfinite(lr)
+        if ok.sum() >= self.min_labels:
+            self.reg = HistGradientBoostingRegressor(max_iter=150, learning_rate=0.1, random_state=self.seed)
+            pred = cross_val_predict(self.reg, X[ok], lr[ok], cv=min(4, int(ok.sum()) // 3))
+            self.sigma = max(float(np.std(lr[ok] - pred)), 0.1)
+            self.reg.fit(X[ok], lr[ok])
+        return self
+
+    def score(self, X, feats: dict) -> np.ndarray:
+        import sklearn.ensemble  # noqa: F401
+        from scipy.stats import norm
+        from threadpoolctl import threadpool_limits
+
+        X = np.asarray(X, float)
+        prior = self.prior(feats)
+        with threadpool_limits(1):
+            p_dw = self.clf.predict_proba(X)[:, 1] if self.clf is not None else np.ones(len(X))
+            if self.reg is not None:
+                p_low = norm.cdf(-self.reg.predict(X) / self.sigma)
+            else:
+                p_low = prior
+        return p_dw * p_low
+
+
+# ------------------------------------------------------------------------------------ the hunt
+@dataclass
+class GlassHunt:
+    """One glass of a hunt: its minima, the pair table and the pool/bounds."""
+
+    glass: int
+    conf: object
+    energy: object
+    is_valid: object
+    minima: GlassMinima
+    table: dict
+    bounds: dict
+    lambda_max: float
+    control: np.ndarray  # pool indices of the control sample, in screening order
+    bands: dict = field(default_factory=dict)  # pair row -> screening band
+
+
+def _new_table(feats: dict, pool: np.ndarray) -> dict:
+    P = len(feats["i"])
+    t = {k: np.asarray(v) for k, v in feats.items()}
+    t["pool"] = pool.astype(bool)
+    t["source"] = np.zeros(P, np.int8)
+    t["iteration"] = np.full(P, -1, np.int16)
+    t["score"] = np.full(P, np.nan)
+    t["outcome"] = np.zeros(P, np.int8)
+    for k in ("barrier", "V0", "splitting", "Delta", "Delta0"):
+        t[k] = np.full(P, np.nan)
+    t["screen_steps"] = np.zeros(P, np.int32)
+    t["refined"] = np.zeros(P, bool)
+    t["refined_tls"] = np.zeros(P, bool)
+    t["expanded"] = np.zeros(P, bool)  # a pair with a minimum relaxed from a band (not from MD)
+    return t
+
+
+def plan_hunt(conf, glass: int, params: HuntParams, hbar: float, E_thr: float, kind="smooth", seed=0):
+    """Steps 1-2 for one glass: quench, landscape energy, minima from MD, features, pool, control."""
+    from pelsim.landscape.search import landscape_energy
+    from pelsim.models import load_model
+    from pelsim.prepare import quench
+
+    IS, res = quench(conf, kind=kind)
+    energy, is_valid = landscape_energy(IS, kind)
+    mins = collect_minima(IS, params.T, params.quenches, params.quench_every, kind, seed)
+    masses = np.asarray(load_model(conf.model).masses)[conf.species]
+    lam = hessian_bound(energy, mins.positions[: min(mins.count, 8)], masses)
+    bounds = prefilter_bounds(E_thr, hbar, lam, params.zero_point_margin, params.dr1_max)
+    feats = pair_features(mins.positions, mins.energies, conf.box, masses, mins.transitions, mins.visits)
+    pool = prefilter(feats, bounds)
+    table = _new_table(feats, pool)
+    rng = np.random.default_rng(seed + 7919 * glass)
+    idx = np.flatnonzero(pool)
+    budget = params.iterations * params.per_iteration
+    n_ctrl = min(len(idx), int(round(params.control_fraction * budget)))
+    control = rng.choice(idx, size=n_ctrl, replace=False) if n_ctrl else np.zeros(0, np.int64)
+    return GlassHunt(glass, IS, energy, is_valid, mins, table, bounds.as_dict(), lam, control)
+
+
+_STATE_COLUMNS = (
+    "source",
+    "iteration",
+    "score",
+    "outcome",
+    "barrier",
+    "V0",
+    "splitting",
+    "Delta",
+    "Delta0",
+    "screen_steps",
+    "refined",
+    "refined_tls",
+)
+
+
+def _record(table, rows, recs, source, iteration, scores):
+    for r, rec, sc in zip(rows, recs, scores, strict=True):
+        table["source"][r] = source
+        table["iteration"][r] = iteration
+        table["score"][r] = sc
+        table["outcome"][r] = rec["outcome"]
+        table["screen_steps"][r] = rec["screen_steps"]
+        for k in ("barrier", "V0", "splitting", "Delta", "Delta0"):
+            table[k][r] = rec[k]
+
+
+def _training_set(hunts, E_thr):
+    X, dw, lr = [], [], []
+    for h in hunts:
+        t = h.table
+        done = t["source"] > 0
+        X.append(feature_matrix({k: t[k][done] for k in FEATURES}))
+        dw.append(t["outcome"][done] == DOUBLE_WELL)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lr.append(np.log10(np.maximum(t["splitting"][done], 1e-300) / E_thr))
+    return np.concatenate(X), np.concatenate(dw), np.concatenate(lr)
+
+
+def screen_round(hunts, iteration, params, ranker, hbar, batch=1, devices=None):
+    """One active-learning round over all glasses: this round's share of each control sample plus
+    the top-ranked unscreened pool pairs, screened through one neb_many queue."""
+    jobs = []  # (hunt, row, source, score)
+    n_ctrl_round = [
+        len(h.control) // params.iterations + (1 if iteration < len(h.control) % params.iterations else 0)
+        for h in hunts
+    ]
+    for h, nc in zip(hunts, n_ctrl_round, strict=True):
+        t = h.table
+        start = sum(
+            len(h.control) // params.iterations + (1 if k < len(h.control) % params.iterations else 0)
+            for k in range(iteration)
+        )
+        ctrl = h.control[start : start + nc]
+        feats = {k: t[k] for k in FEATURES}
+        scores = ranker.score(feature_matrix(feats), feats)
+        for r in ctrl:
+            jobs.append((h, int(r), CONTROL, float(scores[r])))
+        n_rank = params.per_iteration - nc
+        free = t["pool"] & (t["source"] == 0)
+        free[h.control] = False  # control pairs are screened in their own round
+        cand = np.flatnonzero(free)
+        top = cand[np.argsort(-scores[cand], kind="stable")[:n_rank]]
+        for r in top:
+            jobs.append((h, int(r), RANKED, float(scores[r])))
+    if not jobs:
+        return 0
+    energies = [h.energy for h, *_ in jobs]
+    valids = [h.is_valid for h, *_ in jobs]
+    X = np.stack(
+        [
+            np.stack([h.minima.positions[h.table["i"][r]], h.minima.positions[h.table["j"][r]]])
+            for h, r, *_ in jobs
+        ]
+    )
+    box = hunts[0].conf.box
+    masses = None
+    if valids[0] is None:
+        valids = None
+    recs, bands = screen_pairs(
+        energies,
+        X,
+        np.zeros((len(jobs), 2)),
+        hbar,
+        box,
+        masses,
+        valids,
+        params.images,
+        SCREEN_NEB,
+        batch,
+        devices,
+    )
+    for (h, r, src, sc), rec, band in zip(jobs, recs, bands, strict=True):
+        _record(h.table, [r], [rec], src, iteration, [sc])
+        h.bands[r] = band
+    if params.interior_minima:
+        for h in hunts:
+            rows = [r for hh, r, *_ in jobs if hh is h and h.table["outcome"][r] == MULTI_WELL]
+            expand_with_interior_minima(h, rows, params.interior_minima)
+    return len(jobs)
+
+
+def expand_with_interior_minima(h: GlassHunt, rows, budget: int) -> int:
+    """Relax the interior minima of the screening bands of ``rows`` (pairs that are no double well)
+    to minima of the glass (max|F| 1e-10); the new ones join ``h.minima`` and their pairs with all
+    minima join the table (features, prefilter) as unscreened pairs. A band through an interior
+    minimum joins its ends through that minimum, so the new pairs (end, interior) are often single
+    double wells that the MD quenches missed. Returns the number of new minima."""
+    from pelsim.landscape.connect import is_inside, relax
+
+    m = h.minima
+    newR, newE, newF = [], [], []
+    for r in rows:
+        band = h.bands.get(r)
+        if band is None:
+            continue
+        for k in band.interior_minima(INTERIOR_MIN_TOL):
+            if len(newR) >= budget:
+                break
+            mn = relax(h.energy, band.images[k])
+            if mn.max_force > 1e-8 or not is_inside(h.is_valid, mn.R):
+                continue
+            R = np.mod(mn.R, h.conf.box)
+            allE = list(m.energies) + newE
+            allR = list(m.positions) + newR
+            if find_minimum(mn.energy, R, allE, allR, h.conf.box) < 0:
+                newR.append(R)
+                newE.append(mn.energy)
+                newF.append(mn.max_force)
+    if not newR:
+        return 0
+    M0 = m.count
+    M = M0 + len(newR)
+    m.positions = np.concatenate([m.positions, np.asarray(newR)])
+    m.energies = np.concatenate([m.energies, newE])
+    m.max_force = np.concatenate([m.max_force, newF])
+    m.visits = np.concatenate([m.visits, np.zeros(len(newR))])
+    T = np.zeros((M, M))
+    T[:M0, :M0] = m.transitions
+    m.transitions = T
+    m.from_bands = getattr(m, "from_bands", 0) + len(newR)
+    old = h.table
+    feats = pair_features(m.positions, m.energies, h.conf.box, None, m.transitions, m.visits)
+    new = _new_table(feats, prefilter(feats, _bounds_of(h)))
+    index = {(int(i), int(j)): n for n, (i, j) in enumerate(zip(new["i"], new["j"], strict=True))}
+    remap = np.array([index[(int(i), int(j))] for i, j in zip(old["i"], old["j"], strict=True)], np.int64)
+    for k in _STATE_COLUMNS:
+        new[k][remap] = old[k]
+    n_md = len(m.sequence) and (max(m.sequence) + 1)
+    new["expanded"] = (new["i"] >= n_md) | (new["j"] >= n_md)
+    h.table = new
+    h.control = remap[h.control] if len(h.control) else h.control
+    h.bands = {int(remap[r]): b for r, b in h.bands.items()}
+    return len(newR)
+
+
+def _bounds_of(h: GlassHunt):
+    from pelsim.landscape.pairs import PrefilterBounds
+
+    return PrefilterBounds(**h.bounds)
+
+
+def refine_candidates(h: GlassHunt, params: HuntParams, E_thr: float) -> list[tuple[int, str]]:
+    """Rows to refine, at most ``max_refine``: screened DWs with splitting < refine_factor E_thr
+    (lowest first), the edges of up to ``twp_edges`` triangles of screened DWs, then (with
+    ``refine_other_dws``) the other screened DWs, lowest splitting first."""
+    import networkx as nx
+
+    t = h.table
+    dw = np.flatnonzero(t["outcome"] == DOUBLE_WELL)
+    dw = dw[np.argsort(t["splitting"][dw], kind="stable")]
+    cand = dw[t["splitting"][dw] < params.refine_factor * E_thr]
+    rows = [(int(r), "tls") for r in cand]
+    have = {r for r, _ in rows}
+    if params.twp_edges:
+        G = nx.Graph()
+        for r in dw:
+            G.add_edge(int(t["i"][r]), int(t["j"][r]), row=int(r))
+        tri = [c for c in nx.enumerate_all_cliques(G) if len(c) == 3][: params.twp_edges]
+        for a, b, c in tri:
+            for u, v in ((a, b), (b, c), (a, c)):
+                r = G.edges[u, v]["row"]
+                if r not in have:
+                    rows.append((r, "twp_edge"))
+                    have.add(r)
+    if params.refine_other_dws:
+        rows += [(int(r), "dw") for r in dw if int(r) not in have]
+    return rows[: params.max_refine]
+
+
+def refine_rows(h: GlassHunt, rows, catalogue, params: HuntParams, seed: int, kind: str, stats: dict):
+    """Full connection (connect.py) of the given table rows into the catalogue (method tls_hunt)."""
+    from pelsim.landscape.connect import connect
+    from pelsim.landscape.search import MAX_NEBS_PER_PAIR, recentring
+    from pelsim.landscape.steps import SEARCH_NEB, add_checked_step
+
+    recentre = recentring(h.conf, kind) if h.is_valid is not None else None
+    t = h.table
+    for r, why in rows:
+        i, j = int(t["i"][r]), int(t["j"][r])
+        steps = connect(
+            h.energy,
+            h.minima.positions[i],
+            h.minima.positions[j],
+            params.refine_images,
+            SEARCH_NEB,
+            box=h.conf.box,
+            minimize_ends=False,
+            max_depth=1,
+            max_nebs=MAX_NEBS_PER_PAIR,
+            is_valid=h.is_valid,
+            recentre=recentre,
+            stats=stats,
+        )
+        t["refined"][r] = True
+        prov = {"glass": h.glass, "seed": seed, "protocol": "tls_hunt", "reason": why, "pair": [i, j]}
+        for st in steps:
+            k, _why = add_checked_step(catalogue, st, "tls_hunt", h.glass, seed, prov, h.is_valid)
+            if k is not None and catalogue.dwp_rows[k]["is_tls"]:
+                t["refined_tls"][r] = True
+
+
+def glass_summary(h: GlassHunt, E_thr: float) -> dict:
+    """Counts of one glass's hunt (the inputs of :func:`hunt_statistics`)."""
+    t = h.table
+    scr = t["source"] > 0
+    dw = t["outcome"] == DOUBLE_WELL
+    # a screened TLS counts unless its refinement found no TLS (e.g. a shallow intermediate minimum
+    # next to the saddle that the 8-image band could not resolve): the refinement has the last word
+    rejected = dw & (t["splitting"] < E_thr) & t["refined"] & ~t["refined_tls"]
+    tls = dw & (t["splitting"] < E_thr) & ~rejected
+    ex = t["expanded"]
+    # the control sample covers the pool of the MD minima; pairs with band minima are counted apart
+    ctrl, rank = t["source"] == CONTROL, (t["source"] == RANKED) & ~ex
+    return {
+        "glass": int(h.glass),
+        "minima": int(h.minima.count),
+        "minima_from_bands": int(getattr(h.minima, "from_bands", 0)),
+        "quenches": int(len(h.minima.sequence)),
+        "pairs": int(len(t["i"])),
+        "pool": int((t["pool"] & ~ex).sum()),
+        "expanded_pool": int((t["pool"] & ex).sum()),
+        "expanded_screened": int((scr & ex).sum()),
+        "expanded_dw": int((scr & ex & dw).sum()),
+        "expanded_tls": int((scr & ex & tls).sum()),
+        "screened": int(scr.sum()),
+        "screened_dw": int((scr & dw).sum()),
+        "screened_tls": int((scr & tls).sum()),
+        "control": int(ctrl.sum()),
+        "control_dw": int((ctrl & dw).sum()),
+        "control_tls": int((ctrl & tls).sum()),
+        "ranked": int(rank.sum()),
+        "ranked_dw": int((rank & dw).sum()),
+        "ranked_tls": int((rank & tls).sum()),
+        "refined": int(t["refined"].sum()),
+        "screen_tls_rejected_by_refinement": int(rejected.sum()),
+        "refined_tls_pairs": int(t["refined_tls"].sum()),
+        "lambda_max": float(h.lambda_max),
+        **{f"bound_{k}": v for k, v in h.bounds.items()},
+        "seconds": dict(h.minima.seconds),
+    }
+
+
+def hunt_statistics(summaries: list[dict], n_particles: int, E_thr: float, bootstrap: int = 1000, seed=0):
+    """Selection-aware TLS statistics over glasses.
+
+    Per glass the control sample (n_c pairs drawn uniformly from the pool of P pairs) estimates
+    the TLS in the pool as P t_c / n_c; the ranked screen found t_r TLS among the other P - n_c
+    pairs, so its recall is t_r / ((P - n_c) t_c / n_c) (pooled over glasses as a ratio of sums).
+    n0 (TLS per particle per unit energy, eps^-1) is given two ways: ``n0_found`` from the TLS
+    actually found (a lower bound) and ``n0_estimated`` from the control estimate of the pool
+    (unbiased, noisy). Errors: bootstrap over glasses (``bootstrap`` resamples)."""
+    S = list(summaries)
+    if not S:
+        raise InputError("hunt_statistics needs at least one glass")
+
+    def stats_of(ss):
+        P = np.array([s["pool"] for s in ss], float)
+        nc = np.array([s["control"] for s in ss], float)
+        tc = np.array([s["control_tls"] for s in ss], float)
+        found = np.array([s["screened_tls"] for s in ss], float)
+        tr = np.array([s["ranked_tls"] for s in ss], float)
+        est = np.where(nc > 0, P * tc / np.maximum(nc, 1), np.nan)
+        exp_rank = np.where(nc > 0, (P - nc) * tc / np.maximum(nc, 1), np.nan)
+        norm = len(ss) * n_particles * E_thr
+        rec = tr.sum() / np.nansum(exp_rank) if np.nansum(exp_rank) > 0 else np.nan
+        return {
+            "n0_found": found.sum() / norm,
+            "n0_estimated": np.nansum(est) / norm if np.isfinite(est).any() else np.nan,
+            "recall": rec,
+            "tls_found": found.sum(),
+            "tls_estimated_in_pool": np.nansum(est),
+        }
+
+    base = stats_of(S)
+    rng = np.random.default_rng(seed)
+    boots = [
+        stats_of([S[k] for k in rng.integers(0, len(S), len(S))])
+        for _ in range(bootstrap if len(S) > 1 else 0)
+    ]
+    out = {k: float(v) for k, v in base.items()}
+    for k in base:
+        vals = np.array([b[k] for b in boots], float)
+        vals = vals[np.isfinite(vals)]
+        out[f"{k}_err"] = float(np.std(vals)) if len(vals) > 1 else math.nan
+    tot = lambda k: int(sum(s.get(k, 0) for s in S))
+    out.update(
+        glasses=len(S),
+        pool=tot("pool"),
+        screened=tot("screened"),
+        screened_dw=tot("screened_dw"),
+        control=tot("control"),
+        control_tls=tot("control_tls"),
+        control_dw=tot("control_dw"),
+        ranked=tot("ranked"),
+        ranked_tls=tot("ranked_tls"),
+        refined=tot("refined"),
+        screen_tls_rejected_by_refinement=tot("screen_tls_rejected_by_refinement"),
+        expanded_pool=tot("expanded_pool"),
+        expanded_screened=tot("expanded_screened"),
+        expanded_dw=tot("expanded_dw"),
+        expanded_tls=tot("expanded_tls"),
+        n_particles=int(n_particles),
+        E_thr=float(E_thr),
+        reliable=bool(tot("control_tls") >= 3),
+    )
+    if not out["reliable"]:
+        out["caveat"] = (
+            f"only {tot('control_tls')} TLS in the control sample: the recall and n0_estimated are "
+            "not measured to better than a factor of a few"
+        )
+    return out
+
+
+def hunt_glasses(
+    confs,
+    catalogue=None,
+    params: HuntParams | None = None,
+    glass: int = 0,
+    seeds=None,
+    kind: str = "smooth",
+    unit_preset: str = "argon",
+    tls_threshold_K: float = 1.0,
+    out=None,
+    neb_batch: int = 1,
+    neb_devices=None,
+    progress: bool = False,
+):
+    """The TLS hunt (module docstring) on several glasses of one system size, into one catalogue.
+
+    Returns (catalogue, hunts, summary): ``hunts`` the per-glass :class:`GlassHunt` (pair tables),
+    ``summary`` a dict with per-glass counts (``glasses``), :func:`hunt_statistics` (``statistics``)
+    and timings."""
+    from tqdm.auto import tqdm
+
+    from pelsim.landscape.catalogue import Catalogue
+    from pelsim.models import load_model
+    from pelsim.units import get_preset
+
+    params = params or HuntParams()
+    confs = list(confs)
+    if not confs:
+        raise InputError("hunt_glasses needs at least one glass")
+    if len({c.n for c in confs}) > 1:
+        raise InputError(f"hunt_glasses: the glasses differ in N ({sorted({c.n for c in confs})})")
+    seeds = [glass + k for k in range(len(confs))] if seeds is None else list(seeds)
+    preset = get_preset(unit_preset)
+    hbar = preset.hbar
+    E_thr = preset.energy_reduced(tls_threshold_K)
+    t0 = time.perf_counter()
+    hunts = [
+        plan_hunt(c, glass + k, params, hbar, E_thr, kind, s)
+        for k, (c, s) in enumerate(
+            tqdm(list(zip(confs, seeds, strict=True)), disable=not progress, desc="minima")
+        )
+    ]
+    cols = [h.energy.kernel.columns for h in hunts if hasattr(getattr(h.energy, "kernel", None), "columns")]
+    if cols and len(set(cols)) > 1:  # one shape bucket for all glasses: rebuild the narrower lists wider
+        from pelsim.landscape.search import landscape_energy
+
+        for h in hunts:
+            h.energy, h.is_valid = landscape_energy(h.conf, kind, min_columns=max(cols))
+    t_plan = time.perf_counter() - t0
+    ranker = PairRanker(E_thr, seed=seeds[0])
+    for it in tqdm(range(params.iterations), disable=not progress, desc="screening rounds"):
+        if it > 0:
+            ranker.fit(*_training_set(hunts, E_thr))
+        screen_round(hunts, it, params, ranker, hbar, neb_batch, neb_devices)
+    t_screen = time.perf_counter() - t0 - t_plan
+    model = load_model(confs[0].model)
+    if catalogue is None:
+        c0 = confs[0]
+        attrs = dict(
+            model=model.name,
+            potential=kind,
+            N=c0.n,
+            dim=c0.dim,
+            box=c0.box,
+            species=c0.species,
+            masses=np.asarray(model.masses)[c0.species],
+            unit_preset=unit_preset,
+            tls_threshold_K=tls_threshold_K,
+        )
+        catalogue = Catalogue.open(out, "a", **attrs) if out else Catalogue(None, **attrs)
+    rstats: dict = {}
+    for h, s in zip(hunts, seeds, strict=True):
+        catalogue.add_minimum(
+            h.conf.positions, float(h.minima.energies[0]), 0.0, h.glass, {"protocol": "glass IS"}
+        )
+        refine_rows(h, refine_candidates(h, params, E_thr), catalogue, params, s, kind, rstats)
+    catalogue.find_twps()
+    t_refine = time.perf_counter() - t0 - t_plan - t_screen
+    summaries = [glass_summary(h, E_thr) for h in hunts]
+    summary = {
+        "params": asdict(params),
+        "glasses": summaries,
+        "statistics": hunt_statistics(summaries, confs[0].n, E_thr),
+        "seconds": {"minima": t_plan, "screen": t_screen, "refine": t_refine},
+        "E_thr": E_thr,
+        "hbar": hbar,
+    }
+    if out:
+        catalogue.save(out)
+    return catalogue, hunts, summary
+
+
+def write_pair_tables(path, hunts, summary) -> None:
+    """Write every glass's pair table (features, pool, selection, screening outcome, refinement) to
+    HDF5 atomically: group ``glass_<k>`` with one dataset per column, plus the minima energies,
+    visits and transition counts; the summary as JSON in the root attribute ``summary``."""
+    import json
+    import os
+    from pathlib import Path
+
+    import h5py
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with h5py.File(tmp, "w") as f:
+        f.attrs["summary"] = json.dumps(summary, default=float)
+        f.attrs["outcomes"] = json.dumps(OUTCOMES)
+        for h in hunts:
+            g = f.create_group(f"glass_{h.glass}")
+            for k, v in h.table.items():
+                g.create_dataset(k, data=np.asarray(v), compression="gzip")
+            m = g.create_group("minima")
+            m.create_dataset("energies", data=h.minima.energies)
+            m.create_dataset("positions", data=h.minima.positions, compression="gzip", shuffle=True)
+            m.create_dataset("visits", data=h.minima.visits)
+            m.create_dataset("transitions", data=h.minima.transitions, compression="gzip")
+            m.create_dataset("sequence", data=np.asarray(h.minima.sequence, np.int64))
+    os.replace(tmp, path)
+
+
+def read_pair_tables(path) -> tuple[dict, dict]:
+    """(tables: glass -> column dict, summary) from :func:`write_pair_tables`."""
+    import json
+
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        summary = json.loads(f.attrs["summary"])
+        tables = {int(name.split("_")[1]): {k: g[k][()] for k in g if k != "minima"} for name, g in f.items()}
+    return tables, summary
+
+
+__all__ = [
+    "write_pair_tables",
+    "read_pair_tables",
+    "HuntParams",
+    "SCREEN_NEB",
+    "SCREEN_IMAGES",
+    "GlassMinima",
+    "minima_from_sequence",
+    "collect_minima",
+    "screen_bands",
+    "screen_pairs",
+    "PairRanker",
+    "GlassHunt",
+    "plan_hunt",
+    "screen_round",
+    "refine_candidates",
+    "refine_rows",
+    "glass_summary",
+    "hunt_statistics",
+    "hunt_glasses",
+    "OUTCOMES",
+]
