@@ -67,6 +67,8 @@ def check_inputs(cfg: dict, base_dir: Path) -> None:
     check_cooling(cfg)
 
 
+#: the search stages that run MD on the glass (IS-pair discovery, the TLS hunt's MD minima)
+MD_SEARCHES = ("is_pairs", "tls_hunt")
 #: smallest pair-list skin the IS quench accepts (pelsim.minimize.quench shrinks its skin in
 #: small boxes, keeping a 1e-3 margin, and refuses one below 0.05)
 QUENCH_MIN_SKIN = 0.051
@@ -87,7 +89,7 @@ def check_box(cfg: dict, box, what: str) -> None:
     md = (
         p["equilibration_steps"] > 0
         or (p["cooling_rate"] > 0 and p["T_glass"] < p["T_liquid"])
-        or cfg["search"]["is_pairs"]["enabled"]
+        or any(cfg["search"][s]["enabled"] for s in MD_SEARCHES)
     )
     skin = MD_SKIN if md else QUENCH_MIN_SKIN
     need = 2.0 * (m.rc_max + skin)
