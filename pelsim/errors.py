@@ -38,3 +38,16 @@ class RejectedStep(CalculationError):
     """A found elementary step that the catalogue refuses: it joins a minimum to itself, or its
     path profile defines no DWP (fewer than two wells, a well without positive curvature).
     A physics outcome of a search, not bad input; the searches count it and go on."""
+
+
+def environment_failure(exc: OSError, doing: str = "") -> EnvironmentFailure:
+    """One-line :class:`EnvironmentFailure` from an OSError (disk full, read-only, permissions).
+
+    ``doing`` says what was being done ("writing the campaign log"); the line names the file
+    and the system's reason: ``writing the campaign log: out/log.jsonl: No space left on device``.
+    """
+    if isinstance(exc, EnvironmentFailure):
+        return exc
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    where = f"{exc.filename}: " if exc.filename else ""
+    return EnvironmentFailure(f"{doing + ': ' if doing else ''}{where}{reason}")

@@ -44,15 +44,29 @@ __all__ = [
 ]
 
 OVERLAP_FRACTION = 0.5  # distances below 0.5 sigma_AA count as overlapping particles
+#: a coordinate further than this many box lengths from the cell is refused: wrapping it
+#: into the cell would lose the digits that place the particle (at 1e308 all of them)
+MAX_BOX_LENGTHS = 1000.0
 
 
 def validate_configuration(conf: Configuration, what: str = "configuration") -> None:
-    """Raise InputError on NaN/inf coordinates or overlapping particles (distance < 0.5 sigma_AA)."""
+    """Raise InputError on NaN/inf or absurd coordinates or overlapping particles.
+
+    Absurd: more than :data:`MAX_BOX_LENGTHS` box lengths from the cell; overlapping: closer
+    than 0.5 sigma_AA.
+    """
     R = conf.positions
     if not np.all(np.isfinite(R)):
         raise InputError(f"{what}: coordinates contain NaN or inf")
     if not np.all(np.isfinite(conf.box)) or np.any(conf.box <= 0):
         raise InputError(f"{what}: cell lengths must be positive and finite")
+    far = np.abs(R) > MAX_BOX_LENGTHS * np.asarray(conf.box)
+    if np.any(far):
+        i, k = np.argwhere(far)[0]
+        raise InputError(
+            f"{what}: coordinate {R[i, k]:g} of particle {i} lies more than {MAX_BOX_LENGTHS:g} "
+            f"box lengths from the cell"
+        )
     if conf.n > 1:
         from scipy.spatial import cKDTree
 
@@ -99,7 +113,13 @@ def read_extxyz(path, model=None) -> Configuration:
     if np.any(box <= 0) or not np.all(np.isfinite(box)):
         raise InputError(f"{path}: cell lengths must be positive")
     species = np.array([m.species_index(s) for s in atoms.get_chemical_symbols()], dtype=np.int32)
-    R = np.asarray(atoms.positions, float)[:, : m.dim].copy()
+    R_all = np.asarray(atoms.positions, float)
+    if m.dim < 3 and np.any(R_all[:, m.dim :] != 0):
+        raise InputError(
+            f"{path}: non-zero z coordinates, but model {m.name} is {m.dim}D (a 3D configuration; "
+            "its z would be dropped)"
+        )
+    R = R_all[:, : m.dim].copy()
     diam = atoms.arrays.get("diameter")
     conf = Configuration(
         R,

@@ -1,13 +1,21 @@
 """Every bad input to ``pelsim campaign`` gives one line ``error: ...`` and exit code 2,
-and no existing result is overwritten (subprocesses, as a user would run it)."""
+every failure of the machine (read-only or full disk) one line and exit code 3, and no
+existing result is overwritten (subprocesses, as a user would run it, or ``pelsim.cli.main``
+in this process where a writer is patched to fail)."""
 
 from __future__ import annotations
 
+import errno
+import http.server
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -39,8 +47,16 @@ def _pelsim(*args, cwd=None):
     )
 
 
-def _assert_one_line_error(r, *words):
-    assert r.returncode == 2, (r.returncode, r.stderr[-1500:])
+def _main(capsys, *args):
+    """``pelsim campaign ARGS`` in this process: (returncode, stderr) like a subprocess result."""
+    from pelsim.cli import main
+
+    code = main(["campaign", *map(str, args)])
+    return SimpleNamespace(returncode=code, stderr=capsys.readouterr().err)
+
+
+def _assert_one_line_error(r, *words, code=2):
+    assert r.returncode == code, (r.returncode, r.stderr[-1500:])
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr[-1500:]
     assert "Traceback" not in r.stderr
@@ -49,7 +65,10 @@ def _assert_one_line_error(r, *words):
 
 
 def _snapshot(d: Path) -> dict:
-    return {p: p.read_bytes() for p in d.rglob("*") if p.is_file()} if d.exists() else {}
+    """Every file's bytes but the lock file's (it names the last process that held the directory)."""
+    if not d.exists():
+        return {}
+    return {p: p.read_bytes() for p in d.rglob("*") if p.is_file() and p.name != "campaign.lock"}
 
 
 def _write_xyz(path: Path, rows):
@@ -147,3 +166,158 @@ def test_truncated_catalogue(tmp_path):
     before = _snapshot(out)
     _assert_one_line_error(_pelsim("report", out), "catalogue.h5")
     assert _snapshot(out) == before
+
+
+# ---------------------------------------------------------------- the output directory
+def test_out_is_a_regular_file(tmp_path, finished, capsys):
+    f = tmp_path / "afile"
+    f.write_text("mine")
+    r = _main(capsys, "run", finished / "fake.toml", "--out", f)
+    _assert_one_line_error(r, "afile", "not a directory")
+    assert f.read_text() == "mine"
+
+
+def test_out_on_a_file_system_that_refuses(tmp_path, finished, capsys):
+    """/sys refuses new folders (EACCES/EPERM, EROFS where mounted read-only): exit 3, one line."""
+    if os.access("/sys", os.W_OK) and os.path.isdir("/sys/pelsim-test"):
+        pytest.skip("/sys is writable here")
+    r = _main(capsys, "run", finished / "fake.toml", "--out", "/sys/pelsim-test/out")
+    _assert_one_line_error(r, "/sys/pelsim-test", code=3)
+    assert not os.path.exists("/sys/pelsim-test")
+
+
+def test_read_only_output(tmp_path, finished, capsys, monkeypatch):
+    """A read-only file system (mkdir answers EROFS for the output): exit 3, one line, nothing."""
+    ro = tmp_path / "ro"
+    real = Path.mkdir
+
+    def mkdir(self, *args, **kwargs):
+        if str(self).startswith(str(ro)):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    r = _main(capsys, "run", finished / "fake.toml", "--out", ro / "out", "--no-progress")
+    _assert_one_line_error(r, "Read-only file system", str(ro), code=3)
+    assert not ro.exists()
+
+
+def test_full_disk(tmp_path, finished, capsys, monkeypatch):
+    """A full disk (fsync answers ENOSPC) while the campaign writes: exit 3, one line."""
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    r = _main(capsys, "run", finished / "fake.toml", "--out", tmp_path / "o", "--no-progress")
+    _assert_one_line_error(r, "No space left on device", code=3)
+    # a task that hits the full disk on its worker: the same line, the task's name in it
+    monkeypatch.undo()
+    monkeypatch.setenv("FAKE_STAGE_FAIL", "0:prepare:enospc")
+    r = _main(capsys, "run", finished / "fake.toml", "--out", tmp_path / "o2", "--no-progress")
+    _assert_one_line_error(r, "glass 0, stage prepare", "No space left on device", code=3)
+
+
+def test_status_of_a_corrupt_campaign_json(tmp_path, capsys):
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "campaign.json").write_text(json.dumps({"hash": "0" * 64}))
+    _assert_one_line_error(_main(capsys, "status", d), "campaign.json", "no 'config'")
+    (d / "campaign.json").write_text("[1, 2")
+    _assert_one_line_error(_main(capsys, "status", d), "campaign.json", "corrupt")
+
+
+# ---------------------------------------------------------------- values that can only be mistakes
+@pytest.mark.parametrize(
+    "section, line, words",
+    [
+        ("model", "N = 9223372036854775807", ["model.N", "<= 10000000"]),
+        ("preparation", "T_liquid = inf", ["preparation.T_liquid", "finite"]),
+        ("preparation", "T_liquid = nan", ["preparation.T_liquid", "NaN"]),
+        ("glasses", "count = 10000000", ["glasses.count", "<= 100000"]),
+        ("preparation", "cooling_rate = 1e-300", ["preparation.cooling_rate", "MD steps"]),
+        ("model", "N = 64", ["model.N", "too small", "N >= 211"]),
+    ],
+)
+def test_values_refused_before_anything_is_written(tmp_path, capsys, section, line, words):
+    """With the real stages: every key a stage needs is checked up front, and named."""
+    text = GOOD.format(extra_campaign="", N=300, extra_glasses="")
+    if section == "model":
+        text = text.replace("N = 300", line)
+    elif section == "glasses":
+        text = text.replace("count = 1", line)
+    else:
+        text += f"[{section}]\n{line}\n"
+    p = tmp_path / "c.toml"
+    p.write_text(text)
+    t0 = time.perf_counter()
+    _assert_one_line_error(_main(capsys, "run", p, "--out", tmp_path / "o"), *words)
+    assert not (tmp_path / "o").exists() and time.perf_counter() - t0 < 30
+
+
+def test_size_check_is_the_engines_rule(tmp_path):
+    """N = 211 (the smallest KA 3D N accepted with MD) is what the MD pair list accepts, 210 not."""
+    from pelsim.campaign import config, stages
+    from pelsim.md import MD_SKIN
+    from pelsim.models import load_model
+    from pelsim.neighbors import make_dense_neighbor_fn
+
+    m = load_model("ka3d")
+    make_dense_neighbor_fn(m, m.box_length(211), 211, MD_SKIN)
+    with pytest.raises(Exception, match="half the box"):
+        make_dense_neighbor_fn(m, m.box_length(210), 210, MD_SKIN)
+    for n, ok in ((211, True), (210, False)):
+        cfg = config.validate({"campaign": {"name": "t"}, "model": {"N": n}, "glasses": {"count": 1}})
+        if ok:
+            stages.check_inputs(cfg, tmp_path)
+        else:
+            with pytest.raises(Exception, match="'model.N' = 210: box side .* N >= 211"):
+                stages.check_inputs(cfg, tmp_path)
+
+
+# ---------------------------------------------------------------- something else than a scheduler
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def _serve(server):
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    return server
+
+
+def _answer_400(sock):
+    """A server that replies 'HTTP/1.1 400' at once to every connection (what distributed read as
+    a frame length of 3.07 EiB)."""
+    while True:
+        try:
+            c, _ = sock.accept()
+        except OSError:
+            return
+        with c:
+            c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+
+def test_http_server_posing_as_scheduler(tmp_path, finished):
+    """python -m http.server (waits for a request) and a 400 replier, on 127.0.0.1 only: one
+    line, exit 2, within the handshake bound; nothing written."""
+    httpd = _serve(http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Quiet))
+    s400 = socket.socket()
+    s400.bind(("127.0.0.1", 0))
+    s400.listen()
+    threading.Thread(target=_answer_400, args=(s400,), daemon=True).start()
+    try:
+        for port, words in (
+            (httpd.server_address[1], ["no Dask scheduler", "no Dask handshake within 5 s"]),
+            (s400.getsockname()[1], ["no Dask scheduler", "HTTP/1.1"]),
+        ):
+            t0 = time.monotonic()
+            r = _pelsim("run", finished / "fake.toml", "--out", tmp_path / "o", "--scheduler",
+                        f"tcp://127.0.0.1:{port}")  # fmt: skip
+            assert time.monotonic() - t0 < 60
+            _assert_one_line_error(r, f"127.0.0.1:{port}", *words)
+            assert not (tmp_path / "o").exists()
+    finally:
+        httpd.shutdown()
+        s400.close()

@@ -48,12 +48,23 @@ def test_defaults_and_seeds():
         (_with(analysis={"T_min_K": 3.0, "T_max_K": 2.0}), "analysis.T_min_K"),
         (_with(search={"is_pairs": 3}), "search.is_pairs"),
         ({"model": {"N": 64}, "glasses": {"count": 1}}, "campaign.name"),
+        (_with(model={"N": 2**63 - 1}), "model.N"),
+        (_with(glasses={"count": 10**7}), "glasses.count"),
+        (_with(preparation={"T_liquid": float("inf")}), "preparation.T_liquid"),
+        (_with(search={"is_pairs": {"md_steps": 2**62}}), "search.is_pairs.md_steps"),
     ],
 )
 def test_bad_keys_name_the_key(raw, key):
     with pytest.raises(InputError) as e:
         config.validate(raw)
     assert key in str(e.value) and "\n" not in str(e.value)
+
+
+def test_infinite_only_where_the_default_is():
+    cfg = config.validate(_with(filters={"max_barrier": float("inf"), "max_asymmetry": 0.5}))
+    assert cfg["filters"]["max_barrier"] == float("inf")
+    with pytest.raises(InputError, match="'units.tls_threshold_K' must be finite"):
+        config.validate(_with(units={"tls_threshold_K": float("inf")}))
 
 
 def test_hash_ignores_runner_but_not_physics():
@@ -75,9 +86,12 @@ def test_malformed_and_missing_files(tmp_path):
         config.load(tmp_path / "nope.toml")
 
 
-@pytest.mark.parametrize("name", ["quickstart.toml", "production.toml"])
+@pytest.mark.parametrize("name", ["quickstart.toml", "production.toml", "figures.toml"])
 def test_shipped_campaigns_validate(name):
+    from pelsim.campaign import stages
+
     cfg = config.load(ROOT / "simulations" / name)
+    stages.check_inputs(cfg, ROOT / "simulations")  # sizes and inputs the stages need
     if name == "production.toml":
         assert cfg["model"]["N"] >= 1000 and cfg["glasses"]["count"] >= 20
     else:

@@ -3,11 +3,13 @@
 The stand-in stages below are also the stages module of the kill-and-resume test
 (imported by the runner's workers as ``test_campaign_runner`` with tests/ on PYTHONPATH).
 They produce a fake 'catalogue' whose content is a pure function of the seeds, so
-any lost, duplicated or reordered task shows up as a difference.
+any lost, duplicated or reordered task shows up as a difference. ``FAKE_STAGE_FAIL =
+"GLASS:STAGE:KIND"`` makes one task fail (KIND: enospc, runtime, input).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -28,7 +30,22 @@ def enabled_stages(cfg):
     return ["prepare"] + [s for s in ("is_pairs", "intra_basin") if cfg["search"][s]["enabled"]]
 
 
+def _maybe_fail(ctx):
+    spec = os.environ.get("FAKE_STAGE_FAIL", "")
+    if not spec:
+        return
+    glass, stage, kind = spec.split(":")
+    if int(glass) != ctx.glass or stage != ctx.stage:
+        return
+    if kind == "enospc":
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(ctx.output))
+    if kind == "input":
+        raise InputError("stand-in stage refuses its input")
+    raise RuntimeError("stand-in stage crashed\nsecond line")
+
+
 def stage_prepare(ctx):
+    _maybe_fail(ctx)
     rng = np.random.default_rng(ctx.stage_seed)
     time.sleep(SLEEP)
     np.savez(ctx.output, positions=rng.random((ctx.cfg["model"]["N"], 3)))  # the temp name keeps .npz
@@ -36,6 +53,7 @@ def stage_prepare(ctx):
 
 
 def _fake_search(ctx, k):
+    _maybe_fail(ctx)
     pos = np.load(ctx.inputs["prepare"])["positions"]
     rng = np.random.default_rng(ctx.stage_seed)
     time.sleep(SLEEP)
@@ -69,6 +87,10 @@ def merge(cfg, outputs, out):
 
 
 def finalize(cfg, store):
+    from pelsim.campaign.store import atomic_write_text
+
+    rows = read_cat(store.catalogue_path)
+    atomic_write_text(store.report_dir / "report.md", f"{len(rows['barrier'])} DWPs\n")
     return {"report": str(store.report_dir / "report.md")}
 
 
@@ -189,3 +211,193 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
         raise RuntimeError("killed")
     assert json.loads(target.read_text()) == {"a": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
+
+
+# ---------------------------------------------------------------- the lock, the claim, identity
+def test_lock_is_exclusive_and_guards_cleaning(tmp_path):
+    from pelsim.campaign.store import CampaignStore
+
+    a, b = CampaignStore(tmp_path / "c"), CampaignStore(tmp_path / "c")
+    with pytest.raises(RuntimeError, match="lock"):
+        a.clean_temporaries()  # never without the lock: a live run's temporaries would go
+    a.lock()
+    assert b.holder() == f"pid {os.getpid()} on {os.uname().nodename}"
+    with pytest.raises(InputError, match=f"in use by another run \\(pid {os.getpid()} on"):
+        b.lock()
+    with pytest.raises(InputError, match=f"pid {os.getpid()}"):
+        b.check_free()
+    a.unlock()
+    assert b.holder() is None
+    b.lock()  # free again
+    b.unlock()
+
+
+def test_first_claim_killed_between_its_writes_is_resumable(tmp_path):
+    """What each kill point of the first claim leaves is claimed (or resumed) by the next run."""
+    from pelsim.campaign.store import TMP_TAG, CampaignStore
+
+    cfg = write_cfg(tmp_path)
+    toml = cfg.read_text()
+    # killed before campaign.json was in place: the lock file and a temporary only
+    d1 = tmp_path / "k1"
+    d1.mkdir()
+    (d1 / "campaign.lock").write_text("pid 1 on gone\n")
+    (d1 / f"campaign{TMP_TAG}0123456789ab.json").write_text('{"hash": "half')
+    # killed between campaign.json and campaign.toml: a later run restores campaign.toml
+    d2 = tmp_path / "k2"
+    from pelsim.campaign import runner
+
+    runner.run(cfg, d2, progress=False)
+    (d2 / "campaign.toml").unlink()
+    # an older pelsim wrote campaign.toml first and was killed before campaign.json
+    d3 = tmp_path / "k3"
+    d3.mkdir()
+    (d3 / "campaign.toml").write_text(toml)
+    ref = read_cat(d2 / "catalogue.h5")
+    for d in (d1, d2, d3):
+        s = runner.run(cfg, d, progress=False)
+        assert s["tasks_run"] == (0 if d is d2 else 9)
+        got = read_cat(d / "catalogue.h5")
+        for k in ref:
+            np.testing.assert_array_equal(got[k], ref[k])
+        assert (d / "campaign.toml").read_text() == toml and not list(d.rglob(f"*{TMP_TAG}*"))
+    # ... but a campaign.toml of another campaign is not taken over
+    d4 = tmp_path / "k4"
+    d4.mkdir()
+    (d4 / "campaign.toml").write_text(toml + "\n# edited\n")
+    with pytest.raises(InputError, match="not a campaign directory"):
+        runner.run(cfg, d4, progress=False)
+    assert sorted(p.name for p in d4.iterdir()) == ["campaign.toml"]
+    assert CampaignStore(d4).holder() is None
+
+
+FILES_TOML = """
+[campaign]
+name = "fake with inputs"
+stages_module = "test_campaign_runner"
+[model]
+N = 8
+[glasses]
+count = 2
+files = ["g0.xyz", "g1.xyz"]
+[runner]
+processes = false
+"""
+
+
+def test_input_file_contents_are_part_of_the_identity(tmp_path):
+    from pelsim.campaign import runner
+    from pelsim.campaign.store import CampaignStore
+
+    cfg = tmp_path / "files.toml"
+    cfg.write_text(FILES_TOML)
+    for i in range(2):
+        (tmp_path / f"g{i}.xyz").write_text(f"glass {i}\n")
+    out = tmp_path / "run"
+    assert runner.run(cfg, out, progress=False)["tasks_run"] == 6
+    meta = CampaignStore(out).read_meta()
+    assert set(meta["inputs"]) == {"g0.xyz", "g1.xyz"}
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != "campaign.lock"}
+    (tmp_path / "g1.xyz").write_text("glass 1, overwritten\n")
+    with pytest.raises(InputError, match="input file g1.xyz changed since the campaign"):
+        runner.run(cfg, out, progress=False)
+    after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != "campaign.lock"}
+    assert before == after
+    (tmp_path / "g1.xyz").write_text("glass 1\n")  # restored: resumes, nothing to redo
+    assert runner.run(cfg, out, progress=False)["tasks_run"] == 0
+    # a task to (re)do verifies its glass's input on the worker too (the file may change mid-run)
+    CampaignStore(out).marker(1, "prepare").unlink()
+    info = runner.execute_task(
+        str(out), {}, "test_campaign_runner", 1, 1, "prepare", "npz", str(tmp_path),
+        (str(tmp_path / "g1.xyz"), "0" * 64),
+    )  # fmt: skip
+    assert info["failed"] == "input" and "g1.xyz changed" in info["error"]
+
+
+# ---------------------------------------------------------------- failures: one line, its kind
+@pytest.mark.parametrize(
+    "kind, error, words",
+    [
+        ("enospc", "EnvironmentFailure", ["glass 1, stage is_pairs", "No space left on device", "is_pairs"]),
+        ("runtime", "CalculationError", ["glass 1, stage is_pairs failed: RuntimeError", "traceback in"]),
+        ("input", "InputError", ["glass 1, stage is_pairs: stand-in stage refuses"]),
+    ],
+)
+def test_failed_task_is_one_error_of_its_kind(tmp_path, monkeypatch, kind, error, words):
+    import pelsim.errors as errors
+    from pelsim.campaign import runner
+    from pelsim.campaign.store import CampaignStore
+
+    monkeypatch.setenv("FAKE_STAGE_FAIL", f"1:is_pairs:{kind}")
+    out = tmp_path / "run"
+    with pytest.raises(getattr(errors, error)) as ei:
+        runner.run(write_cfg(tmp_path), out, progress=False)
+    msg = str(ei.value)
+    assert "\n" not in msg and all(w in msg for w in words), msg
+    failed = [e for e in CampaignStore(out).read_log() if e["event"] == "task_failed"]
+    assert len(failed) == 1 and "Traceback" in failed[0]["traceback"]
+    st = runner.status(out)
+    assert st["state"] == "incomplete" and st["table"][1]["is_pairs"] is None
+    monkeypatch.delenv("FAKE_STAGE_FAIL")
+    assert runner.run(write_cfg(tmp_path), out, progress=False)["tasks_run"] >= 1
+
+
+def test_full_disk_while_writing_is_an_environment_failure(tmp_path, monkeypatch):
+    """fsync answering ENOSPC (what a full disk does to a write): one EnvironmentFailure line."""
+    from pelsim.campaign import runner
+    from pelsim.errors import EnvironmentFailure
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(EnvironmentFailure, match="No space left on device") as ei:
+        runner.run(write_cfg(tmp_path), tmp_path / "run", progress=False)
+    assert "\n" not in str(ei.value) and "run/campaign.json" in str(ei.value)  # the file is named
+
+
+def test_status_shows_the_finalize_state(tmp_path, monkeypatch):
+    from pelsim.campaign import runner
+    from pelsim.campaign.store import CampaignStore
+
+    out = tmp_path / "run"
+    runner.run(write_cfg(tmp_path), out, progress=False, finalize=False)
+    st = runner.status(out)
+    assert st["tasks_done"] == st["tasks_total"] and st["catalogue"]
+    assert st["state"] == "not finalized"
+    runner.report(out)
+    assert runner.status(out)["state"] == "done"
+    # a merge or finalize that did not end (killed) leaves no valid final marker
+    store = CampaignStore(out)
+    store.clear_final()
+    assert runner.status(out)["state"] == "not finalized"
+    store.catalogue_path.unlink()
+    assert runner.status(out)["state"] == "not merged"
+    runner.run(write_cfg(tmp_path), out, progress=False)
+    assert runner.status(out)["state"] == "done"
+    # a marker written for another catalogue does not count
+    store.catalogue_path.write_bytes(store.catalogue_path.read_bytes() + b"\0")
+    assert runner.status(out)["state"] == "not finalized"
+    # a run in progress (the lock held) shows as running
+    store.lock()
+    try:
+        st = runner.status(out)
+        assert st["state"] == "running" and f"pid {os.getpid()}" in st["state_line"]
+    finally:
+        store.unlock()
+
+
+def test_real_scheduler_passes_the_handshake_probe(tmp_path):
+    """An existing Dask scheduler by address: the runner's handshake check accepts it."""
+    from distributed import LocalCluster
+
+    from pelsim.campaign import runner
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, protocol="tcp://", host="127.0.0.1",
+        dashboard_address=None,
+    ) as c:  # fmt: skip
+        assert c.scheduler_address.startswith("tcp://127.0.0.1:")
+        runner.probe_scheduler(c.scheduler_address)
+        s = runner.run(write_cfg(tmp_path), tmp_path / "run", scheduler=c.scheduler_address, progress=False)
+    assert s["tasks_run"] == 9

@@ -5,6 +5,8 @@ and their seeds, the preparation protocol, the search strategies and their budge
 filters, the unit preset, the outputs and the runner. Every key is checked against
 :data:`SCHEMA`; an unknown key, a wrong type or a value out of range raises
 :class:`pelsim.errors.InputError` naming the key (``search.is_pairs.md_steps``).
+Floats must be finite except where the default is infinite (the filters); counts that can
+only be mistakes (10^5 glasses, 10^7 particles, 10^9 MD steps) are refused.
 
 The configuration hash (sha256 of the canonical JSON of the *validated* config,
 defaults filled in) identifies a campaign: the runner refuses to resume an output
@@ -56,12 +58,12 @@ SCHEMA: dict[str, Any] = {
     },
     "model": {
         "name": Key(str, "ka3d", doc="parameter set for pelsim.models.load_model"),
-        "N": Key(int, REQUIRED, min=2, doc="particles per glass"),
+        "N": Key(int, REQUIRED, min=2, max=10**7, doc="particles per glass"),
         "potential": Key(str, "smooth", choices=("smooth", "shifted")),
         "density": Key(float, 0.0, min=0.0, doc="number density (reduced); 0 = the model's default"),
     },
     "glasses": {
-        "count": Key(int, REQUIRED, min=1, doc="independent glasses"),
+        "count": Key(int, REQUIRED, min=1, max=10**5, doc="independent glasses"),
         "seed": Key(int, 0, min=0, doc="base seed; glass i uses seed + i unless seeds is given"),
         "seeds": Key(list, [], doc="explicit per-glass seeds (length = count)"),
         "files": Key(
@@ -73,7 +75,7 @@ SCHEMA: dict[str, Any] = {
     },
     "preparation": {
         "T_liquid": Key(float, 2.0, min=0.0, doc="equilibration temperature of the liquid (reduced)"),
-        "equilibration_steps": Key(int, 2000, min=0),
+        "equilibration_steps": Key(int, 2000, min=0, max=10**9),
         "T_glass": Key(float, 0.3, min=0.0, doc="temperature at the end of the cooling ramp"),
         "cooling_rate": Key(float, 1e-2, min=0.0, doc="dT/dt in reduced units; 0 = instantaneous quench"),
         "dt": Key(float, 0.005, min=1e-6, max=0.05, doc="MD time step (reduced)"),
@@ -82,7 +84,9 @@ SCHEMA: dict[str, Any] = {
         "is_pairs": {
             **_STAGE_KEYS,
             "T": Key(float, 0.3, min=0.0, doc="MD temperature of the IS-pair discovery run"),
-            "md_steps": Key(int, 2000, min=1, doc="budget: MD steps (md_steps / quench_every quenches)"),
+            "md_steps": Key(
+                int, 2000, min=1, max=10**9, doc="budget: MD steps (md_steps / quench_every quenches)"
+            ),
             "quench_every": Key(int, 50, min=1, doc="steps between quenches"),
             "images": Key(int, 12, min=3, doc="NEB images"),
             "close_max_displacement": Key(
@@ -192,6 +196,10 @@ _generated_routes()
 UNHASHED_SECTIONS = ("runner",)
 
 
+def _infinite_default(key: Key) -> bool:
+    return isinstance(key.default, float) and math.isinf(key.default)
+
+
 def _check(value, key: Key, name: str):
     types = key.type if isinstance(key.type, tuple) else (key.type,)
     if float in types and isinstance(value, int) and not isinstance(value, bool):
@@ -205,6 +213,9 @@ def _check(value, key: Key, name: str):
         )
     if isinstance(value, float) and math.isnan(value):
         raise InputError(f"config key '{name}' is NaN")
+    # infinite only where the default is (the filters: inf = no filter)
+    if isinstance(value, float) and math.isinf(value) and not _infinite_default(key):
+        raise InputError(f"config key '{name}' must be finite, got {value}")
     if key.min is not None and value < key.min:
         raise InputError(f"config key '{name}' must be >= {key.min}, got {value}")
     if key.max is not None and value > key.max:

@@ -48,7 +48,7 @@ def enabled_stages(cfg: dict) -> list[str]:
 
 
 def check_inputs(cfg: dict, base_dir: Path) -> None:
-    """Everything that can be checked before a task runs: model, unit preset, input files."""
+    """Everything that can be checked before a task runs: model, unit preset, input files, sizes."""
     from pelsim.io import read_extxyz
     from pelsim.models import load_model
     from pelsim.units import get_preset
@@ -61,6 +61,62 @@ def check_inputs(cfg: dict, base_dir: Path) -> None:
         conf = read_extxyz(p, model=m.name)  # InputError on missing file, NaN, overlaps
         if conf.n != n:
             raise InputError(f"{p}: {conf.n} particles but model.N = {n}")
+        check_box(cfg, conf.box, f"glasses.files: {p}")
+    if not cfg["glasses"]["files"]:
+        check_box(cfg, np.full(m.dim, m.box_length(n)), f"config key 'model.N' = {n}")
+    check_cooling(cfg)
+
+
+#: the search stages that run MD on the glass (IS-pair discovery, the TLS hunt's MD minima)
+MD_SEARCHES = ("is_pairs", "tls_hunt")
+#: smallest pair-list skin the IS quench accepts (pelsim.minimize.quench shrinks its skin in
+#: small boxes, keeping a 1e-3 margin, and refuses one below 0.05)
+QUENCH_MIN_SKIN = 0.051
+
+
+def check_box(cfg: dict, box, what: str) -> None:
+    """Refuse a box the stages cannot simulate, naming ``what`` (the key or the file).
+
+    MD (preparation, the IS-pair runs) needs its pair list's cutoff + skin
+    (:data:`pelsim.md.MD_SKIN`) below half the box side; the quench a skin of at least
+    :data:`QUENCH_MIN_SKIN`; the searches then work in any box the quench accepts.
+    """
+    from pelsim.md import MD_SKIN
+    from pelsim.models import load_model
+
+    m = load_model(cfg["model"]["name"])
+    p = cfg["preparation"]
+    md = (
+        p["equilibration_steps"] > 0
+        or (p["cooling_rate"] > 0 and p["T_glass"] < p["T_liquid"])
+        or any(cfg["search"][s]["enabled"] for s in MD_SEARCHES)
+    )
+    skin = MD_SKIN if md else QUENCH_MIN_SKIN
+    need = 2.0 * (m.rc_max + skin)
+    side = float(np.min(box))
+    if side <= need:
+        n_min = int(m.density * need**m.dim) + 1
+        raise InputError(
+            f"{what}: box side {side:.3f} too small for {m.name} "
+            f"({'MD' if md else 'the quench'} needs more than 2 (cutoff + skin) = {need:.3f}, "
+            f"i.e. N >= {n_min} at density {m.density:g})"
+        )
+
+
+#: more MD steps than this in one cooling ramp can only be a mistake
+MAX_COOLING_STEPS = 10**9
+
+
+def check_cooling(cfg: dict) -> None:
+    """Refuse a cooling ramp so slow that its steps cannot run (preparation.cooling_rate)."""
+    p = cfg["preparation"]
+    if p["cooling_rate"] > 0 and p["T_glass"] < p["T_liquid"]:
+        steps = (p["T_liquid"] - p["T_glass"]) / p["cooling_rate"] / p["dt"]
+        if steps > MAX_COOLING_STEPS:
+            raise InputError(
+                f"config key 'preparation.cooling_rate' = {p['cooling_rate']:g}: the ramp from "
+                f"T_liquid to T_glass would take {steps:.3g} MD steps (> {MAX_COOLING_STEPS:.0e})"
+            )
 
 
 def _glass_start(ctx):
@@ -310,7 +366,6 @@ def _filtered(dwps: dict, twps: dict, f: dict) -> tuple[dict, dict]:
 def finalize(cfg: dict, store) -> dict:
     """Distributions, etm predictions and the report of a merged campaign catalogue."""
     from analysis.report import analyse_arrays, units_for, write_report
-    from pelsim.campaign.config import config_hash
     from pelsim.landscape.catalogue import Catalogue
     from pelsim.models import load_model
 
@@ -351,7 +406,7 @@ def finalize(cfg: dict, store) -> dict:
         "model": m.name,
         "N": cfg["model"]["N"],
         "potential": cfg["model"]["potential"],
-        "config_hash": config_hash(cfg),
+        "config_hash": store.read_meta()["hash"],  # the campaign's identity (config and inputs)
         "seconds": seconds,
     }
     report = write_report(res, store.report_dir, meta)

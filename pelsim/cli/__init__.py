@@ -2,10 +2,12 @@
 
 Subcommands live in sibling modules, each exposing ``register(subparsers)``
 that adds its parsers and sets ``func`` (a callable taking the parsed
-namespace and returning an exit code). This file only dispatches and turns the
-toolkit's errors into one line on stderr: :class:`pelsim.errors.InputError` exit 2,
-:class:`~pelsim.errors.CalculationError` exit 1, :class:`~pelsim.errors.EnvironmentFailure`
-exit 3 (``exit_code`` of :class:`~pelsim.errors.ToolkitError`).
+namespace and returning an exit code). This file only dispatches and turns every
+foreseeable failure into one line ``error: ...`` on stderr, never a traceback, with the
+exit code of its kind: 2 bad input (:class:`pelsim.errors.InputError`, a missing file),
+1 a failed calculation (:class:`~pelsim.errors.CalculationError`), 3 the environment
+(:class:`~pelsim.errors.EnvironmentFailure`, and any other OSError or MemoryError: disk
+full, read-only file system, permissions, out of memory), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import sys
 from pelsim import __version__
 from pelsim.cli import campaign, engine, landscape
 from pelsim.device import select
-from pelsim.errors import ToolkitError
+from pelsim.errors import EXIT_ENVIRONMENT, EXIT_INPUT, ToolkitError, environment_failure
 
 #: the modules that register subcommands, in the order of ``pelsim --help``
 _SUBCOMMAND_MODULES = (engine, landscape, campaign)
@@ -51,14 +53,22 @@ def main(argv: list[str] | None = None) -> int:
         select(args.device)
         return int(args.func(args) or 0)
     except ToolkitError as exc:
-        print(f"error: {exc}".splitlines()[0], file=sys.stderr)
-        return exc.exit_code
+        return _fail(exc, exc.exit_code)
     except FileNotFoundError as exc:
-        print(f"error: file not found: {exc.filename or exc}", file=sys.stderr)
-        return 2
+        return _fail(f"file not found: {exc.filename or exc}", EXIT_INPUT)
+    except OSError as exc:
+        return _fail(environment_failure(exc), EXIT_ENVIRONMENT)
+    except MemoryError as exc:
+        return _fail(f"out of memory ({exc})", EXIT_ENVIRONMENT)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _fail(message, code: int) -> int:
+    """Print ``error: <message>`` as one line on stderr; return the exit code."""
+    print("error: " + " ".join(str(message).split()), file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -3,6 +3,10 @@
 pelsim campaign run CONFIG [--out DIR] [--scheduler ADDR] [--workers N] [--no-progress]
 pelsim campaign status DIR [--json]
 pelsim campaign report DIR
+
+Exit codes: 0 done, 2 bad input (config, input files, a directory held by another run or
+holding another campaign, a scheduler address that is not a Dask scheduler), 1 a task's
+calculation failed, 3 the environment (disk full, read-only or unwritable output).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ def _status(args) -> int:
         f"{st['dir']}: {st['tasks_done']}/{st['tasks_total']} tasks done, config {st['config_hash'][:12]}, "
         f"catalogue {'present' if st['catalogue'] else 'absent'}"
     )
+    print(f"state: {st['state_line']}")
     head = ["glass", "seed"] + st["stages"]
     print("  ".join(f"{h:>12}" for h in head))
     for row in st["table"]:

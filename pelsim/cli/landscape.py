@@ -27,7 +27,16 @@ from pathlib import Path
 
 import numpy as np
 
-from pelsim.errors import InputError
+from pelsim.cli.checks import int_in, number_in, writable_file
+from pelsim.errors import CalculationError, InputError
+
+#: largest reduced hbar = hbar / (sigma sqrt(m eps)) accepted: argon 0.03, helium 0.4; beyond
+#: 10 no particle is meant (and hbar^2 overflows long before 1e300)
+HBAR_MAX = 10.0
+#: largest NEB band accepted (movable images); the searches use 12-16
+MAX_IMAGES = 1000
+#: stiffest NEB spring accepted (eps/sigma^2); the default is 1, stiffer bands only stall
+MAX_SPRING = 1e4
 
 
 def _print(obj, as_json):
@@ -41,12 +50,15 @@ def _print(obj, as_json):
 def cmd_splitting(args) -> int:
     from pelsim.tunneling import dwp_parameters, read_profile_columns
 
-    if not (args.hbar > 0 and np.isfinite(args.hbar)):
-        raise InputError(f"--hbar must be positive, got {args.hbar}")
+    number_in(args.hbar, "--hbar", 0.0, HBAR_MAX)
+    number_in(args.rtol, "--rtol", 0.0, 0.1)
     prof = read_profile_columns(args.profile)
-    p = dwp_parameters(
-        prof["x"], prof["V"], args.hbar, dVds=prof["dVds"], curvature=prof["curvature"], rtol=args.rtol
-    )
+    try:
+        p = dwp_parameters(
+            prof["x"], prof["V"], args.hbar, dVds=prof["dVds"], curvature=prof["curvature"], rtol=args.rtol
+        )
+    except (OverflowError, FloatingPointError) as exc:
+        raise CalculationError(f"splitting of {args.profile}: numerical overflow ({exc})") from None
     _print(p, args.json)
     return 0
 
@@ -70,8 +82,11 @@ def cmd_neb(args) -> int:
     from pelsim.landscape.search import landscape_energy
     from pelsim.models import load_model
 
-    if args.images < 1:
-        raise InputError(f"--images must be >= 1, got {args.images}")
+    int_in(args.images, "--images", 1, MAX_IMAGES)
+    number_in(args.k, "--k", 0.0, MAX_SPRING)
+    number_in(args.fmax, "--fmax", 0.0, float("inf"))
+    if args.out:
+        writable_file(args.out)
     A, B = _read_pair(args.a, args.b, args.model)
     energy, _ = landscape_energy(A, args.potential)
     params = NEBParams(k=args.k, fmax=args.fmax, energy_weighted=args.energy_weighted)
@@ -133,6 +148,7 @@ def cmd_search(args) -> int:
     from pelsim.io import read_extxyz
     from pelsim.landscape.search import search_glasses
 
+    writable_file(args.out)
     confs = []
     for path in args.glass:
         conf = read_extxyz(path, args.model)
