@@ -158,7 +158,7 @@ def test_hessian_bound_of_a_quadratic():
     assert exact <= lam <= 1.05 * exact * (1 + 1e-9)
 
 
-def test_hunt_params_checked_and_schema_generated():
+def test_route_params_checked_and_schema_generated():
     from pelsim.campaign import config
 
     with pytest.raises(InputError, match="tls_hunt.quenches"):
@@ -167,9 +167,17 @@ def test_hunt_params_checked_and_schema_generated():
         HuntParams(control_fraction=1.5)
     with pytest.raises(InputError, match="unknown tls_hunt"):
         HuntParams.from_dict({"quench_evry": 3})
-    keys = config.SCHEMA["search"]["tls_hunt"]
-    for name, value in HuntParams().__dict__.items():  # one source of names and defaults
-        assert keys[name].default == value
+    from dataclasses import fields
+
+    from pelsim.landscape.routes import ROUTES
+
+    for route, (cls, enabled) in ROUTES.items():  # one source of names, defaults and bounds
+        keys = config.SCHEMA["search"][route]
+        assert set(keys) == {f.name for f in fields(cls)} | {"enabled"}
+        assert keys["enabled"].default is enabled
+        for f in fields(cls):
+            assert keys[f.name].default == getattr(cls(), f.name)
+            assert (keys[f.name].min, keys[f.name].max) == (f.metadata["min"], f.metadata["max"])
     cfg = config.validate({"campaign": {"name": "x"}, "model": {"N": 270}, "glasses": {"count": 1}})
     assert HuntParams.from_dict(cfg["search"]["tls_hunt"]) == HuntParams()
     with pytest.raises(InputError, match="search.tls_hunt.T"):

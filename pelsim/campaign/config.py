@@ -43,7 +43,6 @@ class Key:
 
 REQUIRED = object()
 
-_STAGE_KEYS = {"enabled": Key(bool, True, doc="run this search")}
 
 #: The schema: section -> key -> Key, nested sections are dicts of Keys.
 SCHEMA: dict[str, Any] = {
@@ -80,60 +79,7 @@ SCHEMA: dict[str, Any] = {
         "cooling_rate": Key(float, 1e-2, min=0.0, doc="dT/dt in reduced units; 0 = instantaneous quench"),
         "dt": Key(float, 0.005, min=1e-6, max=0.05, doc="MD time step (reduced)"),
     },
-    "search": {
-        "is_pairs": {
-            **_STAGE_KEYS,
-            "T": Key(float, 0.3, min=0.0, doc="MD temperature of the IS-pair discovery run"),
-            "md_steps": Key(
-                int, 2000, min=1, max=10**9, doc="budget: MD steps (md_steps / quench_every quenches)"
-            ),
-            "quench_every": Key(int, 50, min=1, doc="steps between quenches"),
-            "images": Key(int, 12, min=3, doc="NEB images"),
-            "close_max_displacement": Key(
-                float,
-                0.0,
-                min=0.0,
-                doc="also connect non-consecutive distinct ISs whose largest particle displacement "
-                "is <= this (sigma), closing triangles (TWPs); 0 = off",
-            ),
-        },
-        "single_ended": {
-            **_STAGE_KEYS,
-            "n_modes": Key(int, 4, min=1, doc="budget: softest modes followed (both signs) from the IS"),
-            "images": Key(int, 12, min=3, doc="NEB images of the connections"),
-        },
-        "intra_basin": {
-            **_STAGE_KEYS,
-            "n_modes": Key(int, 2, min=1, doc="budget: soft modes whose relaxed profiles are mapped"),
-            "images": Key(int, 12, min=3, doc="NEB images of the connections"),
-            "dim": Key(
-                int,
-                1,
-                min=1,
-                max=2,
-                doc="1: a profile along each soft mode; 2: the map over the plane of the two softest",
-            ),
-            "q_max": Key(float, 1.0, min=1e-3, doc="largest soft-mode amplitude mapped (sigma)"),
-            "points": Key(int, 11, min=3, max=41, doc="grid points per axis (odd)"),
-        },
-        "explore": {  # pelsim.landscape.explore.explore_neighbourhood from the glass IS
-            "enabled": Key(bool, False, doc="run the neighbourhood exploration (TWP hunting)"),
-            "max_depth": Key(int, 1, min=0, doc="budget: generations of minima expanded from the IS"),
-            "max_minima": Key(int, 12, min=1, doc="budget: minima expanded"),
-            "max_searches": Key(int, 60, min=1, doc="budget: single-ended searches"),
-            "max_seconds": Key(float, 600.0, min=1.0, doc="budget: wall time per glass (s)"),
-            "n_modes": Key(int, 2, min=0, doc="softest modes searched (both signs) per minimum"),
-            "n_random": Key(int, 2, min=0, doc="random directions on the soft-mode particles"),
-            "n_edge_random": Key(int, 3, min=0, doc="random directions per known DWP (its moving particles)"),
-            "max_barrier": Key(float, 1.0, min=1e-6, doc="saddles higher above the minimum are not verified"),
-            "search_max_steps": Key(int, 150, min=1, doc="activation budget of one search"),
-            "close_max_displacement": Key(
-                float, 0.45, min=1e-6, doc="triangle closing: largest particle displacement (sigma)"
-            ),
-            "max_closing": Key(int, 10, min=0, doc="budget: triangle-closing connections"),
-            "images": Key(int, 12, min=3, doc="NEB images of the connections"),
-        },
-    },
+    "search": {},  # generated from pelsim.landscape.routes.ROUTES below
     "filters": {
         "max_barrier": Key(float, math.inf, min=0.0, doc="drop DWPs with V0 above this (reduced)"),
         "max_asymmetry": Key(float, math.inf, min=0.0, doc="drop DWPs with |asymmetry| above this"),
@@ -178,16 +124,17 @@ def _route_keys(cls, enabled: bool = False) -> dict:
     (:mod:`pelsim.params`): same names, defaults, bounds and documentation as the library."""
     from pelsim.params import schema_fields
 
-    keys = {"enabled": Key(bool, enabled, doc="run this search")}
+    keys = {"enabled": Key(bool, enabled, doc="run this search" + ("" if enabled else " (off by default)"))}
     for name, (typ, default, lo, hi, choices, doc) in schema_fields(cls).items():
         keys[name] = Key(typ, default, min=lo, max=hi, choices=choices, doc=doc)
     return keys
 
 
 def _generated_routes() -> None:
-    from pelsim.landscape.routes import HuntParams
+    from pelsim.landscape.routes import ROUTES
 
-    SCHEMA["search"]["tls_hunt"] = _route_keys(HuntParams)
+    for name, (cls, enabled) in ROUTES.items():
+        SCHEMA["search"][name] = _route_keys(cls, enabled)
 
 
 _generated_routes()

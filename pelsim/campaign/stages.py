@@ -195,6 +195,7 @@ def load_prepared(path):
 
 def _search(ctx, name: str) -> dict:
     """One search strategy on one glass through :func:`pelsim.landscape.search.search_glass`."""
+    from pelsim.landscape.routes import ROUTES
     from pelsim.landscape.search import search_glass
 
     cfg = ctx.cfg
@@ -202,29 +203,9 @@ def _search(ctx, name: str) -> dict:
     _glass_conf, IS = load_prepared(ctx.inputs["prepare"])
     IS.info["source"] = f"glass {ctx.glass} (seed {ctx.glass_seed}) IS"
     kw = {"n_samples": 0, "n_modes": 0, "valley_modes": 0}
-    if name == "is_pairs":  # MD at T from the IS, quench every quench_every steps, connect transitions
-        kw.update(
-            T=c["T"],
-            n_samples=max(c["md_steps"] // c["quench_every"], 1),
-            interval=c["quench_every"],
-            n_images=c["images"],
-            close_max_displacement=c["close_max_displacement"],
-            neb_batch=cfg["runner"]["neb_batch"],
-            neb_devices=cfg["runner"]["neb_devices"],
-        )
-    elif name == "single_ended":
-        kw.update(n_modes=c["n_modes"], n_images=c["images"])
-    elif name == "explore":
-        budget = {k: v for k, v in c.items() if k not in ("enabled", "images")}
-        kw.update(n_images=c["images"], explore=dict(budget, n_images=c["images"]))
-    else:
-        kw.update(
-            valley_modes=c["n_modes"],
-            n_images=c["images"],
-            valley_dim=c["dim"],
-            valley_q_max=c["q_max"],
-            valley_points=c["points"],
-        )
+    kw.update(ROUTES[name][0].from_dict(c).search_kwargs())  # the route's dataclass maps its keys
+    if name == "is_pairs":
+        kw.update(neb_batch=cfg["runner"]["neb_batch"], neb_devices=cfg["runner"]["neb_devices"])
     cat, stats = search_glass(
         IS,
         out=ctx.output,
