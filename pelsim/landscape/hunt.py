@@ -397,17 +397,11 @@ def screen_round(hunts, iteration, params, ranker, hbar, batch=1, devices=None):
     """One active-learning round over all glasses: this round's share of each control sample plus
     the top-ranked unscreened pool pairs, screened through one neb_many queue."""
     jobs = []  # (hunt, row, source, score)
-    n_ctrl_round = [
-        len(h.control) // params.iterations + (1 if iteration < len(h.control) % params.iterations else 0)
-        for h in hunts
-    ]
-    for h, nc in zip(hunts, n_ctrl_round, strict=True):
+    for h in hunts:
         t = h.table
-        start = sum(
-            len(h.control) // params.iterations + (1 if k < len(h.control) % params.iterations else 0)
-            for k in range(iteration)
-        )
-        ctrl = h.control[start : start + nc]
+        # the control sample is spread evenly over the rounds (np.array_split keeps its order)
+        ctrl = np.array_split(np.asarray(h.control, np.int64), params.iterations)[iteration]
+        nc = len(ctrl)
         feats = {k: t[k] for k in FEATURES}
         scores = ranker.score(feature_matrix(feats), feats)
         for r in ctrl:
@@ -430,7 +424,6 @@ def screen_round(hunts, iteration, params, ranker, hbar, batch=1, devices=None):
         ]
     )
     box = hunts[0].conf.box
-    masses = None
     if valids[0] is None:
         valids = None
     recs, bands = screen_pairs(
@@ -439,7 +432,7 @@ def screen_round(hunts, iteration, params, ranker, hbar, batch=1, devices=None):
         np.zeros((len(jobs), 2)),
         hbar,
         box,
-        masses,
+        None,  # masses: the KA models have unit masses (path profiles in sigma)
         valids,
         params.images,
         SCREEN_NEB,
