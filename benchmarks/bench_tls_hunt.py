@@ -57,8 +57,10 @@ def run_glass(path: Path, a, glass: int) -> dict:
     from pelsim.landscape.hunt import (
         CONTROL,
         DOUBLE_WELL,
+        LEFT_REGION,
         RANKED,
         PairRanker,
+        pair_energy,
         plan_hunt,
         screen_pairs,
     )
@@ -79,20 +81,26 @@ def run_glass(path: Path, a, glass: int) -> dict:
     h = plan_hunt(conf, glass, p, hbar, E_thr, seed=glass)
     t_minima = time.perf_counter() - t0
     t = h.table
-    pool = np.flatnonzero(t["pool"])[: a.max_pool]
+    rng = np.random.default_rng(glass)
+    pool = np.flatnonzero(t["pool"])
+    pool = np.sort(rng.permutation(pool)[: a.max_pool])  # a uniform subset when the pool is capped
     # exhaustive route: every pool pair, timed one by one (the first includes the compilation)
     recs, secs = {}, {}
     for r in pool:
         t1 = time.perf_counter()
-        rec, _ = screen_pairs(
-            h.energy,
-            h.minima.positions,
-            [(t["i"][r], t["j"][r])],
-            hbar,
-            conf.box,
-            is_valid=h.is_valid,
-            n_images=p.images,
-        )
+        pe = pair_energy(h, int(t["i"][r]), int(t["j"][r]))
+        if pe is None:  # too far apart for a pair list: no single double well
+            rec = [{"outcome": LEFT_REGION, "splitting": float("nan")}]
+        else:
+            rec, _ = screen_pairs(
+                pe[0],
+                h.minima.positions,
+                [(t["i"][r], t["j"][r])],
+                hbar,
+                conf.box,
+                is_valid=pe[1],
+                n_images=p.images,
+            )
         secs[int(r)] = time.perf_counter() - t1
         recs[int(r)] = rec[0]
     compile_s = secs[int(pool[0])] - float(np.median(list(secs.values()))) if len(pool) else 0.0
@@ -107,7 +115,8 @@ def run_glass(path: Path, a, glass: int) -> dict:
     feats = {k: t[k] for k in FEATURES}
     X = feature_matrix(feats)
     in_pool = set(map(int, pool))
-    control = [int(r) for r in h.control if int(r) in in_pool]
+    n_ctrl = int(round(p.control_fraction * p.iterations * p.per_iteration))
+    control = [int(r) for r in rng.permutation(sorted(in_pool))[:n_ctrl]]  # uniform over the pool
     ranker = PairRanker(E_thr, seed=glass)
     chosen: dict = {}
     per_round_ctrl = np.array_split(np.asarray(control, int), p.iterations)
@@ -157,6 +166,7 @@ def run_glass(path: Path, a, glass: int) -> dict:
             "ranked": len(rank),
             "ranked_tls": int(sum(is_tls[r] for r in rank)),
         },
+        "outcomes": {str(k): int(sum(rec["outcome"] == k for rec in recs.values())) for k in range(6)},
         "splittings_K": sorted(
             float(rec["splitting"] * pre.epsilon_K) for rec in recs.values() if rec["outcome"] == DOUBLE_WELL
         )[:10],

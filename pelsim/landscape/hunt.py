@@ -312,6 +312,7 @@ class GlassHunt:
     lambda_max: float
     control: np.ndarray  # pool indices of the control sample, in screening order
     bands: dict = field(default_factory=dict)  # pair row -> screening band
+    kind: str = "smooth"
 
 
 def _new_table(feats: dict, pool: np.ndarray) -> dict:
@@ -351,8 +352,55 @@ def plan_hunt(conf, glass: int, params: HuntParams, hbar: float, E_thr: float, k
     budget = params.iterations * params.per_iteration
     n_ctrl = min(len(idx), int(round(params.control_fraction * budget)))
     control = rng.choice(idx, size=n_ctrl, replace=False) if n_ctrl else np.zeros(0, np.int64)
-    return GlassHunt(glass, IS, energy, is_valid, mins, table, bounds.as_dict(), lam, control)
+    return GlassHunt(glass, IS, energy, is_valid, mins, table, bounds.as_dict(), lam, control, kind=kind)
 
+
+def pair_energy(h: GlassHunt, i: int, j: int, min_columns: int = 0):
+    """(energy, is_valid) exact on minima i and j of the glass (and on a band between them).
+
+    Small systems use the all-pairs energy of the glass. With a fixed pair list (N > 400) the list
+    is built at the centre of the two minima (:func:`pelsim.landscape.search.band_reference`) with
+    skin max(1.5, 2 (radius + 0.25)) sigma as the re-centring of connect does: the minima of a long
+    MD run lie far outside the list built at the glass IS. None when the two minima are too far
+    apart for a list the box allows (at most 2 sigma of skin); such a pair is no single double well.
+    Lists of one kernel differ only in data, so every pair reuses the compiled programs (pad with
+    ``min_columns`` to share one shape bucket)."""
+    if h.is_valid is None:
+        return h.energy, None
+    from pelsim.landscape.search import (
+        PAIR_LIST_SKIN,
+        RECENTRE_MARGIN,
+        RECENTRE_MAX_SKIN,
+        band_reference,
+        pair_list_energy,
+    )
+    from pelsim.models import load_model
+
+    X = h.minima.positions
+    centre, radius = band_reference(np.stack([X[i], X[j]]), h.conf.box)
+    need = max(PAIR_LIST_SKIN, 2.0 * (radius + RECENTRE_MARGIN))
+    cap = min(RECENTRE_MAX_SKIN, 0.5 * float(np.min(h.conf.box)) - load_model(h.conf.model).rc_max - 1e-6)
+    if need > cap:
+        return None
+    return pair_list_energy(h.conf, h.kind, centre, need, min_columns)
+
+
+def _one_bucket(jobs_energies: list) -> list:
+    """Rebuild the narrower pair lists of a round to the widest one's columns (one neb_many program)."""
+    cols = [e[0].kernel.columns for e in jobs_energies if e is not None and hasattr(e[0], "kernel")]
+    cols = [c for c in cols if c is not None]
+    return max(cols) if cols and len(set(cols)) > 1 else 0
+
+
+_NOT_SCREENED_REC = {
+    "outcome": NOT_SCREENED,
+    "barrier": math.nan,
+    "V0": math.nan,
+    "splitting": math.nan,
+    "Delta": math.nan,
+    "Delta0": math.nan,
+    "screen_steps": 0,
+}
 
 _STATE_COLUMNS = (
     "source",
@@ -415,23 +463,34 @@ def screen_round(hunts, iteration, params, ranker, hbar, batch=1, devices=None):
             jobs.append((h, int(r), RANKED, float(scores[r])))
     if not jobs:
         return 0
-    energies = [h.energy for h, *_ in jobs]
-    valids = [h.is_valid for h, *_ in jobs]
+    ens = [pair_energy(h, int(h.table["i"][r]), int(h.table["j"][r])) for h, r, *_ in jobs]
+    width = _one_bucket(ens)
+    if width:
+        ens = [
+            None if e is None else pair_energy(h, int(h.table["i"][r]), int(h.table["j"][r]), width)
+            for (h, r, *_), e in zip(jobs, ens, strict=True)
+        ]
+    for (h, r, src, sc), e in zip(jobs, ens, strict=True):
+        if e is None:  # too far apart for any pair list the box allows: no single double well
+            _record(h.table, [r], [dict(_NOT_SCREENED_REC, outcome=LEFT_REGION)], src, iteration, [sc])
+    keep = [k for k, e in enumerate(ens) if e is not None]
+    jobs = [jobs[k] for k in keep]
+    ens = [ens[k] for k in keep]
+    if not jobs:
+        return 0
     X = np.stack(
         [
             np.stack([h.minima.positions[h.table["i"][r]], h.minima.positions[h.table["j"][r]]])
             for h, r, *_ in jobs
         ]
     )
-    box = hunts[0].conf.box
-    if valids[0] is None:
-        valids = None
+    valids = None if ens[0][1] is None else [e[1] for e in ens]
     recs, bands = screen_pairs(
-        energies,
+        [e[0] for e in ens],
         X,
         np.zeros((len(jobs), 2)),
         hbar,
-        box,
+        hunts[0].conf.box,
         None,  # masses: the KA models have unit masses (path profiles in sigma)
         valids,
         params.images,
@@ -442,19 +501,22 @@ def screen_round(hunts, iteration, params, ranker, hbar, batch=1, devices=None):
     for (h, r, src, sc), rec, band in zip(jobs, recs, bands, strict=True):
         _record(h.table, [r], [rec], src, iteration, [sc])
         h.bands[r] = band
+    by_row = {(id(h), r): e for (h, r, *_), e in zip(jobs, ens, strict=True)}
     if params.interior_minima:
         for h in hunts:
             rows = [r for hh, r, *_ in jobs if hh is h and h.table["outcome"][r] == MULTI_WELL]
-            expand_with_interior_minima(h, rows, params.interior_minima)
+            energies = {r: by_row[(id(h), r)] for r in rows}
+            expand_with_interior_minima(h, rows, params.interior_minima, energies)
     return len(jobs)
 
 
-def expand_with_interior_minima(h: GlassHunt, rows, budget: int) -> int:
+def expand_with_interior_minima(h: GlassHunt, rows, budget: int, energies: dict | None = None) -> int:
     """Relax the interior minima of the screening bands of ``rows`` (pairs that are no double well)
     to minima of the glass (max|F| 1e-10); the new ones join ``h.minima`` and their pairs with all
     minima join the table (features, prefilter) as unscreened pairs. A band through an interior
     minimum joins its ends through that minimum, so the new pairs (end, interior) are often single
-    double wells that the MD quenches missed. Returns the number of new minima."""
+    double wells that the MD quenches missed. ``energies``: row -> (energy, is_valid) of its band
+    (default the glass's). Returns the number of new minima."""
     from pelsim.landscape.connect import is_inside, relax
 
     m = h.minima
@@ -466,8 +528,9 @@ def expand_with_interior_minima(h: GlassHunt, rows, budget: int) -> int:
         for k in band.interior_minima(INTERIOR_MIN_TOL):
             if len(newR) >= budget:
                 break
-            mn = relax(h.energy, band.images[k])
-            if mn.max_force > 1e-8 or not is_inside(h.is_valid, mn.R):
+            energy, is_valid = (energies or {}).get(r, (h.energy, h.is_valid))
+            mn = relax(energy, band.images[k])
+            if mn.max_force > 1e-8 or not is_inside(is_valid, mn.R):
                 continue
             R = np.mod(mn.R, h.conf.box)
             allE = list(m.energies) + newE
@@ -547,8 +610,12 @@ def refine_rows(h: GlassHunt, rows, catalogue, params: HuntParams, seed: int, ki
     t = h.table
     for r, why in rows:
         i, j = int(t["i"][r]), int(t["j"][r])
+        pe = pair_energy(h, i, j)
+        if pe is None:
+            continue
+        energy, is_valid = pe
         steps = connect(
-            h.energy,
+            energy,
             h.minima.positions[i],
             h.minima.positions[j],
             params.refine_images,
@@ -557,14 +624,14 @@ def refine_rows(h: GlassHunt, rows, catalogue, params: HuntParams, seed: int, ki
             minimize_ends=False,
             max_depth=1,
             max_nebs=MAX_NEBS_PER_PAIR,
-            is_valid=h.is_valid,
+            is_valid=is_valid,
             recentre=recentre,
             stats=stats,
         )
         t["refined"][r] = True
         prov = {"glass": h.glass, "seed": seed, "protocol": "tls_hunt", "reason": why, "pair": [i, j]}
         for st in steps:
-            k, _why = add_checked_step(catalogue, st, "tls_hunt", h.glass, seed, prov, h.is_valid)
+            k, _why = add_checked_step(catalogue, st, "tls_hunt", h.glass, seed, prov, is_valid)
             if k is not None and catalogue.dwp_rows[k]["is_tls"]:
                 t["refined_tls"][r] = True
 
