@@ -100,6 +100,7 @@ def run_glass(path: Path, a, glass: int) -> dict:
                 conf.box,
                 is_valid=pe[1],
                 n_images=p.images,
+                k_max=h.lambda_max,
             )
         secs[int(r)] = time.perf_counter() - t1
         recs[int(r)] = rec[0]

@@ -271,7 +271,7 @@ def test_prefilter_loses_no_tls_on_exhaustively_screened_minima():
     b = prefilter_bounds(E_thr, pre.hbar, lam)
     f = pair_features(d["positions"], d["energies"], conf.box)
     I, J = pair_indices(len(d["energies"]))
-    recs, _ = screen_pairs(energy, d["positions"], np.stack([I, J], 1), pre.hbar, conf.box)
+    recs, _ = screen_pairs(energy, d["positions"], np.stack([I, J], 1), pre.hbar, conf.box, k_max=lam)
     dw = np.array([r["outcome"] == DOUBLE_WELL for r in recs])
     split = np.array([r["splitting"] for r in recs])
     assert dw.sum() >= 5

@@ -153,12 +153,18 @@ def _band_outcome(band) -> int:
     return DOUBLE_WELL
 
 
-def screen_bands(bands, energies, hbar, box=None, masses=None, rtol: float = 1e-6) -> list[dict]:
+def screen_bands(
+    bands, energies, hbar, box=None, masses=None, rtol: float = 1e-6, k_max: float | None = None
+) -> list[dict]:
     """Outcome and tunneling parameters of relaxed screening bands (one energy per band).
 
     A DW's parameters come from its band profile (connect.path_profile: mass-weighted arc length,
     dV/ds, curvatures at the minima from Hessian-vector products) through
-    :func:`pelsim.tunneling.dwp_parameters` (the catalogue's 1D solver), at ``rtol``."""
+    :func:`pelsim.tunneling.dwp_parameters` (the catalogue's 1D solver), at ``rtol``. With ``k_max``
+    (an upper bound on the mass-weighted Hessian's eigenvalues, :func:`pairs.hessian_bound`) a
+    profile whose curvature at a minimum exceeds it is impossible (the curvature along a path is
+    a Rayleigh quotient of the Hessian) and is counted as FAILED, as is a profile whose spline
+    swings far outside the band's energies (:func:`_overshoots`)."""
     from pelsim.landscape.connect import path_profile
     from pelsim.landscape.twp import dwp_geometry
     from pelsim.tunneling import dwp_parameters
@@ -181,6 +187,10 @@ def screen_bands(bands, energies, hbar, box=None, masses=None, rtol: float = 1e-
             try:
                 kw = {} if disp is None else {"displacement": disp}
                 prof = path_profile(energy, band.images, masses, **kw)
+                if (k_max is not None and max(prof["curvature"]) > k_max) or _overshoots(prof):
+                    rec["outcome"] = FAILED
+                    out.append(rec)
+                    continue
                 geo = dwp_geometry(band.images[0], band.images[-1], box, masses)
                 tp = dwp_parameters(
                     prof["s"], prof["V"], hbar, prof["dVds"], geo["d"], prof["curvature"], rtol=rtol
@@ -192,6 +202,20 @@ def screen_bands(bands, energies, hbar, box=None, masses=None, rtol: float = 1e-
                 rec["outcome"] = FAILED
         out.append(rec)
     return out
+
+
+def _overshoots(prof, tol: float = 0.05) -> bool:
+    """True when the Hermite spline through the band (energies and dV/ds at the images) swings
+    beyond the images' energy range by more than ``tol`` of it: a dV/ds inconsistent with the
+    energies (an unconverged, kinked band) makes the spline, and so the 1D levels, meaningless
+    (seen: a well 1.2e3 eps below the band's lowest image)."""
+    from pelsim.tunneling import Profile
+
+    V = np.asarray(prof["V"], float)
+    span = float(V.max() - V.min())
+    x = np.linspace(prof["s"][0], prof["s"][-1], 4001)
+    v = Profile(prof["s"], V, prof["dVds"]).spline(x)
+    return bool(v.min() < V.min() - tol * span or v.max() > V.max() + tol * span)
 
 
 def screen_pairs(
@@ -206,6 +230,7 @@ def screen_pairs(
     params: NEBParams = SCREEN_NEB,
     batch: int = 1,
     devices=None,
+    k_max: float | None = None,
 ):
     """Screening NEB on ``pairs`` (P, 2) of minima ``positions`` (M, N, d) of one glass (one
     energy), or of several glasses (``energies``, ``is_valid`` and ``positions`` lists with one
@@ -228,7 +253,7 @@ def screen_pairs(
         energies, Ra, Rb, n_images, params, disp, is_valid=is_valid, batch=batch, devices=devices
     )
     ens = list(energies) if per_pair else [energies] * len(bands)
-    return screen_bands(bands, ens, hbar, box, masses), bands
+    return screen_bands(bands, ens, hbar, box, masses, k_max=k_max), bands
 
 
 # --------------------------------------------------------------------------------------- ranking
@@ -497,6 +522,7 @@ def screen_round(hunts, iteration, params, ranker, hbar, batch=1, devices=None):
         SCREEN_NEB,
         batch,
         devices,
+        k_max=max(h.lambda_max for h in hunts),
     )
     for (h, r, src, sc), rec, band in zip(jobs, recs, bands, strict=True):
         _record(h.table, [r], [rec], src, iteration, [sc])
