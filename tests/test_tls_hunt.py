@@ -376,3 +376,28 @@ def test_tls_hunt_campaign_route(tmp_path, full):
     assert summary["final"]["tls_hunt"]["screened"] == st["screened"]
     report = (out / "report" / "report.md").read_text()
     assert "TLS hunt (selection-aware)" in report
+
+
+@pytest.mark.slow
+def test_hunt_glasses_end_to_end_on_a_real_glass(tmp_path):
+    """hunt_glasses on a real KA 3D N = 270 glass minimum (all-pairs energy): pairs are screened,
+    the table is consistent with the summary, refined DWPs are catalogued as tls_hunt, and the pair
+    tables round-trip through HDF5."""
+    from pelsim.landscape.hunt import hunt_glasses, read_pair_tables, write_pair_tables
+
+    d = np.load(DATA / "ka3d_n270_minima.npz")
+    conf = _conf(d)
+    p = HuntParams(
+        T=0.4, quenches=12, quench_every=100, iterations=2, per_iteration=4, interior_minima=2, max_refine=1
+    )
+    cat, hunts, summary = hunt_glasses([conf], params=p, seeds=[5])
+    g = summary["glasses"][0]
+    t = hunts[0].table
+    assert g["screened"] == int((t["source"] > 0).sum()) >= 1
+    assert g["screened"] <= p.iterations * p.per_iteration
+    assert np.all(t["outcome"][t["source"] > 0] > 0)  # every screened pair has an outcome
+    assert all(m == "tls_hunt" for m in cat.dwps()["method"])
+    write_pair_tables(tmp_path / "pairs.h5", hunts, summary)
+    tables, back = read_pair_tables(tmp_path / "pairs.h5")
+    np.testing.assert_array_equal(tables[0]["outcome"], t["outcome"])
+    assert back["glasses"][0]["screened"] == g["screened"]

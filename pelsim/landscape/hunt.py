@@ -412,8 +412,8 @@ def pair_energy(h: GlassHunt, i: int, j: int, min_columns: int = 0):
 
 def _one_bucket(jobs_energies: list) -> list:
     """Rebuild the narrower pair lists of a round to the widest one's columns (one neb_many program)."""
-    cols = [e[0].kernel.columns for e in jobs_energies if e is not None and hasattr(e[0], "kernel")]
-    cols = [c for c in cols if c is not None]
+    cols = [getattr(getattr(e[0], "kernel", None), "columns", None) for e in jobs_energies if e is not None]
+    cols = [c for c in cols if c is not None]  # all-pairs kernels have no columns
     return max(cols) if cols and len(set(cols)) > 1 else 0
 
 
