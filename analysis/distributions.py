@@ -14,8 +14,8 @@ What is computed (seed paper section 8; Khomenko et al. PRL 124, 225901 (2020) f
   P-bar E_thr ln(...), so n0 * rho is the usual simulation estimate of P-bar (the logarithm is
   of order one and is dropped, as in Khomenko et al.);
 * TWP statistics (counts, asymmetries, amplitudes, loop areas, level spacings);
-* a comparison of IS-IS (``is_pair``, ``single_ended``) and ``intra_basin`` DWPs (medians and
-  two-sample Kolmogorov-Smirnov tests from scipy).
+* a comparison of IS-IS (``is_pair``, ``single_ended``, ``explore``, ``tls_hunt``) and
+  ``intra_basin`` DWPs (medians and two-sample Kolmogorov-Smirnov tests from scipy).
 
 Statistical errors: bootstrap over glasses (glasses are the independent samples; DWPs of
 one glass are not). Each resample draws n_glasses glasses with replacement and recomputes
@@ -38,7 +38,7 @@ DWP_QUANTITIES = {
     "m_eff": ("m_eff [m_A]", False),
     "participation_ratio": ("participation ratio", False),
 }
-IS_METHODS = ("is_pair", "single_ended", "explore", "explore_closing")
+IS_METHODS = ("is_pair", "single_ended", "explore", "explore_closing", "tls_hunt")
 
 
 def _as_str(a) -> np.ndarray:

@@ -270,7 +270,8 @@ def _tls_hunt_section(h: dict) -> list[str]:
         "|---|---|",
         f"| glasses | {h['glasses']} |",
         f"| pool (pairs within the bounds) | {h['pool']} |",
-        f"| screened pairs (ranked + control) | {h['screened']} ({h['ranked']} + {h['control']}) |",
+        f"| screened pairs | {h['screened']} ({h['ranked']} ranked + {h['control']} control + "
+        f"{h.get('expanded_screened', 0)} with minima from band interiors) |",
         f"| screened double wells | {h['screened_dw']} |",
         f"| TLS found by the screen | {_fmt(h['tls_found'], '.0f')} |",
         f"| control sample: pairs, TLS | {h['control']}, {h['control_tls']} |",
