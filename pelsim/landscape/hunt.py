@@ -336,7 +336,6 @@ class GlassHunt:
     bounds: dict
     lambda_max: float
     control: np.ndarray  # pool indices of the control sample, in screening order
-    bands: dict = field(default_factory=dict)  # pair row -> screening band
     kind: str = "smooth"
 
 
@@ -524,37 +523,33 @@ def screen_round(hunts, iteration, params, ranker, hbar, batch=1, devices=None):
         devices,
         k_max=max(h.lambda_max for h in hunts),
     )
-    for (h, r, src, sc), rec, band in zip(jobs, recs, bands, strict=True):
+    for (h, r, src, sc), rec in zip(jobs, recs, strict=True):
         _record(h.table, [r], [rec], src, iteration, [sc])
-        h.bands[r] = band
-    by_row = {(id(h), r): e for (h, r, *_), e in zip(jobs, ens, strict=True)}
-    if params.interior_minima:
+    if params.interior_minima:  # this round's bands only: they are not kept (N d P floats each)
         for h in hunts:
-            rows = [r for hh, r, *_ in jobs if hh is h and h.table["outcome"][r] == MULTI_WELL]
-            energies = {r: by_row[(id(h), r)] for r in rows}
-            expand_with_interior_minima(h, rows, params.interior_minima, energies)
+            multi = {
+                r: (band, e)
+                for (hh, r, *_), band, e in zip(jobs, bands, ens, strict=True)
+                if hh is h and h.table["outcome"][r] == MULTI_WELL
+            }
+            expand_with_interior_minima(h, multi, params.interior_minima)
     return len(jobs)
 
 
-def expand_with_interior_minima(h: GlassHunt, rows, budget: int, energies: dict | None = None) -> int:
-    """Relax the interior minima of the screening bands of ``rows`` (pairs that are no double well)
-    to minima of the glass (max|F| 1e-10); the new ones join ``h.minima`` and their pairs with all
-    minima join the table (features, prefilter) as unscreened pairs. A band through an interior
-    minimum joins its ends through that minimum, so the new pairs (end, interior) are often single
-    double wells that the MD quenches missed. ``energies``: row -> (energy, is_valid) of its band
-    (default the glass's). Returns the number of new minima."""
+def expand_with_interior_minima(h: GlassHunt, multi: dict, budget: int) -> int:
+    """Relax the interior minima of screening bands to minima of the glass (max|F| 1e-10); the new
+    ones join ``h.minima`` and their pairs with all minima join the table (features, prefilter) as
+    unscreened pairs. A band through an interior minimum joins its ends through that minimum, so
+    the new pairs (end, interior) are often single double wells that the MD quenches missed.
+    ``multi``: table row -> (band, (energy, is_valid) of the band). Returns the number of new minima."""
     from pelsim.landscape.connect import is_inside, relax
 
     m = h.minima
     newR, newE, newF = [], [], []
-    for r in rows:
-        band = h.bands.get(r)
-        if band is None:
-            continue
+    for band, (energy, is_valid) in multi.values():
         for k in band.interior_minima(INTERIOR_MIN_TOL):
             if len(newR) >= budget:
                 break
-            energy, is_valid = (energies or {}).get(r, (h.energy, h.is_valid))
             mn = relax(energy, band.images[k])
             if mn.max_force > 1e-8 or not is_inside(is_valid, mn.R):
                 continue
@@ -588,7 +583,6 @@ def expand_with_interior_minima(h: GlassHunt, rows, budget: int, energies: dict 
     new["expanded"] = (new["i"] >= n_md) | (new["j"] >= n_md)
     h.table = new
     h.control = remap[h.control] if len(h.control) else h.control
-    h.bands = {int(remap[r]): b for r, b in h.bands.items()}
     return len(newR)
 
 
