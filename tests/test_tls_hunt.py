@@ -401,3 +401,14 @@ def test_hunt_glasses_end_to_end_on_a_real_glass(tmp_path):
     tables, back = read_pair_tables(tmp_path / "pairs.h5")
     np.testing.assert_array_equal(tables[0]["outcome"], t["outcome"])
     assert back["glasses"][0]["screened"] == g["screened"]
+
+
+def test_hunt_cli_refuses_bad_settings_before_any_work(tmp_path, capsys):
+    from pelsim.cli import main
+
+    glass = tmp_path / "g.extxyz"  # never read: the settings are refused first
+    assert main(["hunt", str(glass), "--out", str(tmp_path / "c.h5"), "--quenches", "0"]) == 2
+    assert "tls_hunt.quenches" in capsys.readouterr().err
+    assert main(["hunt", str(glass), "--out", str(tmp_path / "c.h5"), "--control-fraction", "2"]) == 2
+    assert main(["hunt", str(glass), "--out", str(tmp_path)]) == 2  # a directory as the catalogue
+    assert not (tmp_path / "c.h5").exists()

@@ -185,8 +185,8 @@ def cmd_hunt(args) -> int:
 
     params = HuntParams(**{f.name: getattr(args, f.name) for f in fields(HuntParams)})
     if args.pairs:
-        _writable(args.pairs)
-    _writable(args.out)
+        writable_file(args.pairs, "--pairs")
+    writable_file(args.out)
     confs = []
     for path in args.glass:
         conf = read_extxyz(path, args.model)
@@ -212,13 +212,6 @@ def cmd_hunt(args) -> int:
     else:
         _print(out, False)
     return 0
-
-
-def _writable(path) -> None:
-    """Refuse before any work when ``path``'s folder does not exist."""
-    parent = Path(path).resolve().parent
-    if not parent.is_dir():
-        raise InputError(f"output folder does not exist: {parent}")
 
 
 def cmd_catalogue(args) -> int:
