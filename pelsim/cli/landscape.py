@@ -377,10 +377,7 @@ def register(subparsers) -> None:
         "in one process: their IS-pair NEBs share one neb_many queue and every program is compiled "
         "once for all of them (glass k is catalogued as --glass-index + k with seed --seed + k).",
     )
-    p.add_argument("glass", nargs="+", help="extxyz glass configuration(s), all of the same N")
-    p.add_argument("--out", required=True, help="catalogue file (appended to if it exists)")
-    p.add_argument("--model", default=None)
-    p.add_argument("--potential", choices=("smooth", "shifted"), default="smooth")
+    _glass_arguments(p)
     p.add_argument("--modes", type=int, default=4, help="soft modes for single-ended searches (0: off)")
     p.add_argument("--samples", type=int, default=0, help="MD quenches for IS-pair discovery (0: off)")
     p.add_argument("--interval", type=int, default=200, help="MD steps between quenches")
@@ -428,6 +425,14 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_catalogue)
 
 
+def _glass_arguments(p) -> None:
+    """The arguments of the commands that search glasses into a catalogue (search, hunt)."""
+    p.add_argument("glass", nargs="+", help="extxyz glass configuration(s), all of the same N")
+    p.add_argument("--out", required=True, help="catalogue file (appended to if it exists)")
+    p.add_argument("--model", default=None)
+    p.add_argument("--potential", choices=("smooth", "shifted"), default="smooth")
+
+
 def _register_hunt(subparsers) -> None:
     from pelsim.landscape.routes import HuntParams
     from pelsim.params import schema_fields
@@ -439,11 +444,8 @@ def _register_hunt(subparsers) -> None:
         "docs/landscape.md 'TLS hunting'). Writes the catalogue of refined DWPs/TWPs (--out) and, "
         "with --pairs, the table of every pair of minima with its features and screening outcome.",
     )
-    p.add_argument("glass", nargs="+", help="extxyz glass configuration(s), all of the same N")
-    p.add_argument("--out", required=True, help="catalogue file (appended to if it exists)")
+    _glass_arguments(p)
     p.add_argument("--pairs", default=None, help="HDF5 file for the pair tables (one group per glass)")
-    p.add_argument("--model", default=None)
-    p.add_argument("--potential", choices=("smooth", "shifted"), default="smooth")
     for name, (typ, default, lo, hi, _ch, doc) in schema_fields(HuntParams).items():
         bounds = f" [{lo if lo is not None else ''}..{hi if hi is not None else ''}]"
         flag = f"--{name.replace('_', '-')}"

@@ -808,12 +808,6 @@ def hunt_glasses(
             tqdm(list(zip(confs, seeds, strict=True)), disable=not progress, desc="minima")
         )
     ]
-    cols = [h.energy.kernel.columns for h in hunts if hasattr(getattr(h.energy, "kernel", None), "columns")]
-    if cols and len(set(cols)) > 1:  # one shape bucket for all glasses: rebuild the narrower lists wider
-        from pelsim.landscape.search import landscape_energy
-
-        for h in hunts:
-            h.energy, h.is_valid = landscape_energy(h.conf, kind, min_columns=max(cols))
     t_plan = time.perf_counter() - t0
     ranker = PairRanker(E_thr, seed=seeds[0])
     for it in tqdm(range(params.iterations), disable=not progress, desc="screening rounds"):
