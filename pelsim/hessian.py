@@ -23,6 +23,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from pelsim import pair_hessian as _ph
+from pelsim.device import on_one_blas_thread
 from pelsim.system import as_pytree, value_and_grad
 from pelsim.system import hvp as autodiff_hvp
 
@@ -65,6 +66,7 @@ def translation_basis(n: int, d: int) -> np.ndarray:
     return T
 
 
+@on_one_blas_thread
 def lowest_modes(energy, R, k: int = 6, project_translations: bool = True, tol: float = 1e-10):
     """(eigenvalues (k,), modes (k, N, d)) of the k lowest Hessian eigenpairs, ascending.
 

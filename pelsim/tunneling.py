@@ -46,6 +46,7 @@ from scipy.linalg import eigh
 
 from etm.io import atomic_path
 from etm.tunneling import delta0_two_parabola, delta0_wkb
+from pelsim.device import on_one_blas_thread
 from pelsim.errors import CalculationError, InputError
 
 
@@ -91,6 +92,7 @@ def fd_levels(V_grid, dx, hbar, mass=1.0, n_levels=2, order=10):
     return eig_banded(band, lower=True, eigvals_only=True, select="i", select_range=(0, n_levels - 1))
 
 
+@on_one_blas_thread
 def levels(V, a, b, hbar, mass=1.0, n_levels=2, rtol=1e-10, n0=None, n_max=200000):
     """Converged lowest levels of V (callable) on [a, b] with psi(a) = psi(b) = 0.
 
@@ -390,6 +392,7 @@ class Profile:
         return float(r.x), float(self.spline(r.x))
 
 
+@on_one_blas_thread
 def dwp_parameters(s, V, hbar, dVds=None, d=None, curvature=None, rtol=1e-8) -> dict:
     """All DWP parameters of a profile (see module docstring); reduced units.
 

@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pelsim import pair_hessian as _ph
+from pelsim.device import one_blas_thread
 from pelsim.errors import InputError
 from pelsim.landscape import dimer as _dimer
 from pelsim.system import autodiff_hessian, value_and_grad
@@ -53,22 +54,13 @@ def _solve_sym(A, b):
     """Symmetric indefinite solve (LDL^T) on one BLAS thread (see :func:`_eigh`)."""
     import scipy.linalg
 
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        return scipy.linalg.solve(A, b, assume_a="sym")
-    with threadpool_limits(1):
+    with one_blas_thread():
         return scipy.linalg.solve(A, b, assume_a="sym")
 
 
 def _eigh(H):
-    """numpy eigh on one BLAS thread: on a shared machine the threaded LAPACK was measured
-    to be ~100x slower for n ~ 100-800 (oversubscription)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        return np.linalg.eigh(H)
-    with threadpool_limits(1):
+    """numpy eigh on one BLAS thread (:func:`pelsim.device.one_blas_thread`)."""
+    with one_blas_thread():
         return np.linalg.eigh(H)
 
 
