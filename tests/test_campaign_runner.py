@@ -401,3 +401,21 @@ def test_real_scheduler_passes_the_handshake_probe(tmp_path):
         runner.probe_scheduler(c.scheduler_address)
         s = runner.run(write_cfg(tmp_path), tmp_path / "run", scheduler=c.scheduler_address, progress=False)
     assert s["tasks_run"] == 9
+
+
+def test_local_workers_are_pinned_to_their_own_cores():
+    """pin_workers: each local worker process on its own core (XLA sizes its thread pool by the
+    cores it sees; unpinned workers contend, docs/campaigns.md), none when they do not fit."""
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs Linux CPU affinity and 2 cores")
+    from pelsim.campaign.runner import connect, pin_workers
+
+    client, cluster = connect("", 2, 1, True)
+    try:
+        aff = client.run(lambda: sorted(os.sched_getaffinity(0)))
+        assert all(len(a) == 1 for a in aff.values())
+        assert len({a[0] for a in aff.values()}) == 2
+        assert pin_workers(client, len(os.sched_getaffinity(0))) == {}  # 2 x all cores: no fit
+    finally:
+        client.close()
+        cluster.close()

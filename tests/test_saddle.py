@@ -83,3 +83,41 @@ def test_dimer_and_ef_routes_reach_the_same_three_well_saddle():
         s = single_ended_search(f, S.as_position(x, y), vec[:, 0].reshape(1, 2), method=method)
         assert s.converged and s.n_negative == 1 and s.method == method
         assert abs(s.energy - sads[0, 2]) < 1e-12
+
+
+def test_negative_modes_dense_path_matches_lanczos_on_a_ka_minimum():
+    """KA 3D N = 270 (R.size 810): negative_modes takes the dense analytic-Hessian path; its lowest
+    non-zero eigenvalue is the Lanczos one of pelsim.hessian.lowest_modes (translations projected
+    out) and a minimum has no negative mode."""
+    from pathlib import Path
+
+    from pelsim.config import Configuration
+    from pelsim.hessian import lowest_modes
+    from pelsim.landscape.saddle import DENSE_MODES_MAX, negative_modes
+    from pelsim.landscape.search import landscape_energy
+
+    d = np.load(Path(__file__).parent / "data" / "ka3d_n270_minima.npz")
+    conf = Configuration(d["positions"][0], d["species"], d["box"], "ka3d")
+    energy, _ = landscape_energy(conf, "smooth")
+    R = conf.positions
+    assert 600 < R.size <= DENSE_MODES_MAX
+    n_neg, lam0, mode = negative_modes(energy, R)
+    lam, _ = lowest_modes(energy, R, k=2)
+    assert n_neg == 0
+    assert lam0 > 0
+    assert abs(lam0 - lam[0]) < 1e-8 * max(1.0, abs(lam[0]))
+    assert abs(np.linalg.norm(mode) - 1.0) < 1e-10
+
+
+def test_one_blas_thread_limits_blas_and_keeps_results():
+    from threadpoolctl import threadpool_info
+
+    from pelsim.device import on_one_blas_thread, one_blas_thread
+
+    with one_blas_thread():
+        blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        assert blas and all(i["num_threads"] == 1 for i in blas)
+    A = np.random.default_rng(0).normal(size=(50, 50))
+    A = A + A.T
+    f = on_one_blas_thread(np.linalg.eigvalsh)
+    assert np.allclose(f(A), np.linalg.eigvalsh(A), atol=1e-12)
