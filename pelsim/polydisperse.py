@@ -41,6 +41,7 @@ __all__ = [
     "PolydisperseAllPairsKernel",
     "PolydisperseRowsKernel",
     "check_system",
+    "require_smooth",
     "energy_fn",
     "fixed_pair_energy",
     "pair_list",
@@ -71,6 +72,16 @@ def check_system(model, box, diameters):
             f"box side {box.min():.3f} is shorter than twice the largest cutoff {rc:.3f}: use more particles"
         )
     return model, box, diameters
+
+
+def require_smooth(model, kind: str) -> None:
+    """Refuse a potential variant other than "smooth" for a polydisperse model: its v, v' and v''
+    vanish at 1.25 sigma_ij by construction, so there is no shifted variant."""
+    if kind != "smooth":
+        raise InputError(
+            f"model {load_model(model).name} is smooth by construction (v, v', v'' vanish at "
+            f"1.25 sigma_ij): use potential 'smooth', not {kind!r}"
+        )
 
 
 def pair_inv_sigma2(model, di, dj):

@@ -1,0 +1,153 @@
+"""Polydisperse soft spheres in the landscape tools: the landscape energy dispatch, the quench and
+the exploration MD, the catalogue's per-glass diameters, and the TLS hunt end to end (CLI), checked
+against the independent numpy energy of tests/test_polydisperse.py and against ``pelsim energy``."""
+
+import json
+
+import numpy as np
+import pytest
+
+from pelsim.errors import InputError
+from pelsim.landscape.catalogue import Catalogue
+from pelsim.landscape.search import landscape_energy, pair_list_energy
+from pelsim.models import load_model
+from pelsim.prepare import quench, random_configuration, sample
+from tests.test_polydisperse import numpy_energy_forces
+
+MODEL = load_model("polydisperse-ss")
+
+
+def _max_force(F) -> float:
+    return float(np.max(np.linalg.norm(F, axis=1)))
+
+
+def test_landscape_energy_dispatches_to_the_polydisperse_kernels():
+    """search.landscape_energy / pair_list_energy of a polydisperse configuration: the per-pair
+    sigma_ij energy (numpy reference to 1e-10), all pairs below the pair-list size and a fixed list
+    (exact within skin/2) above; the shifted variant does not exist for this model."""
+    conf = random_configuration("polydisperse-ss", 150, seed=4)
+    E_ref, F_ref = numpy_energy_forces(conf.positions, conf.diameters, conf.box)
+    energy, valid = landscape_energy(conf)
+    assert valid is None  # N = 150: all pairs
+    assert float(energy(conf.positions)) == pytest.approx(E_ref, abs=1e-10 * abs(E_ref))
+    # a pair list at a displaced reference, evaluated within skin / 2 of it: still exact
+    rng = np.random.default_rng(0)
+    R_ref = conf.positions + rng.uniform(-0.1, 0.1, conf.positions.shape)
+    energy, valid = pair_list_energy(conf, "smooth", R_ref, 0.5)
+    assert bool(valid(conf.positions))
+    assert float(energy(conf.positions)) == pytest.approx(E_ref, abs=1e-10 * abs(E_ref))
+    # a different diameter assignment is a different energy: the dispatch uses conf.diameters
+    swapped = conf.copy()
+    swapped.diameters = conf.diameters[::-1].copy()
+    assert abs(float(landscape_energy(swapped)[0](conf.positions)) - E_ref) > 1.0
+    with pytest.raises(InputError, match="smooth by construction"):
+        landscape_energy(conf, "shifted")
+
+
+def test_quench_and_exploration_md_keep_the_diameters():
+    """prepare.quench reaches a minimum of the numpy energy (max|F| <= 1e-10); prepare.sample runs
+    NVT at fixed diameters (no swaps) near the target temperature."""
+    conf = random_configuration("polydisperse-ss", 150, seed=5)
+    IS, res = quench(conf)
+    assert res.converged
+    np.testing.assert_array_equal(IS.diameters, conf.diameters)
+    E, F = numpy_energy_forces(IS.positions, IS.diameters, IS.box)
+    assert _max_force(F) <= 1.5e-10
+    assert E == pytest.approx(res.energy, abs=1e-9)
+    snaps = sample(IS, 0.05, 3, 200, seed=1, progress=False)
+    assert len(snaps) == 3
+    for s in snaps:
+        np.testing.assert_array_equal(s.diameters, conf.diameters)
+    # the thermostat heats the IS: the sampled energies lie above it by ~ (3/2) N k T (harmonic)
+    rise = np.mean([numpy_energy_forces(s.positions, s.diameters, s.box)[0] for s in snaps]) - E
+    assert 0.3 * 1.5 * 150 * 0.05 < rise < 2.0 * 1.5 * 150 * 0.05
+
+
+def test_catalogue_keeps_each_glass_s_diameters(tmp_path):
+    """Per-glass diameters survive save/open and merge; a glass index holds one system; the
+    configurations built from the catalogue carry them (and without them a polydisperse catalogue
+    refuses to build one)."""
+    n = 20
+    d0 = MODEL.diameters(n, seed=0)
+    d1 = MODEL.diameters(n, seed=1)
+    box = np.full(3, 3.0)
+    cat = Catalogue(None, model="polydisperse-ss", N=n, dim=3, box=box)
+    R = np.random.default_rng(0).uniform(0, 3, (n, 3))
+    with pytest.raises(InputError, match="stores no diameters"):
+        cat.configuration(R, 0)
+    cat.set_diameters(0, d0)
+    cat.set_diameters(1, d1)
+    cat.set_diameters(0, d0)  # the same again is fine
+    with pytest.raises(InputError, match="other particle diameters"):
+        cat.set_diameters(0, d1)
+    with pytest.raises(InputError, match="positive finite"):
+        cat.set_diameters(2, -d1)
+    cat.add_minimum(R, 1.0, 0.0, 1)
+    cat.save(tmp_path / "c.h5")
+    back = Catalogue.open(tmp_path / "c.h5")
+    np.testing.assert_array_equal(back.diameters[0], d0)
+    np.testing.assert_array_equal(back.diameters[1], d1)
+    conf = back.configuration(back.minima["positions"][0], 1)
+    np.testing.assert_array_equal(conf.diameters, d1)
+    assert conf.model == "polydisperse-ss"
+    merged = Catalogue(None, model="polydisperse-ss", N=n, dim=3, box=box)
+    merged.merge(back)
+    np.testing.assert_array_equal(merged.diameters[1], d1)
+    clash = Catalogue(None, model="polydisperse-ss", N=n, dim=3, box=box)
+    clash.set_diameters(1, d0)
+    with pytest.raises(InputError, match="other particle diameters"):
+        clash.merge(back)
+
+
+@pytest.mark.slow
+def test_hunt_cli_on_a_polydisperse_glass(tmp_path, full, capsys):
+    """``pelsim hunt GLASS --model polydisperse-ss`` end to end on an N = 200 glass (instantaneous
+    quench of a random start): every catalogued DWP's two minima and saddle are stationary under
+    the independent numpy energy (max|F| < 1e-8) with the catalogued energies (1e-9 eps), the saddle
+    lies above both minima, the exported configurations give the same energies through
+    ``pelsim energy --model polydisperse-ss``, and the reopened catalogue rebuilds each glass."""
+    from pelsim.cli import main
+    from pelsim.io import write_extxyz
+
+    conf = random_configuration("polydisperse-ss", 200, seed=3)
+    IS, _ = quench(conf)
+    glass = tmp_path / "glass.extxyz"
+    write_extxyz(glass, IS)
+    out = tmp_path / "cat.h5"
+    args = [
+        "hunt", str(glass), "--model", "polydisperse-ss", "--out", str(out), "--json",
+        "--T", "0.04", "--quenches", "40" if full else "20", "--quench-every", "100",
+        "--iterations", "2", "--per-iteration", "6", "--max-refine", "3", "--interior-minima", "2",
+        "--seed", "1",
+    ]  # fmt: skip
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["model"] == "polydisperse-ss" and summary["N"] == 200
+    cat = Catalogue.open(out)
+    np.testing.assert_array_equal(cat.diameters[0], IS.diameters)
+    assert len(cat.dwp_rows) >= 1, summary  # measured 2026-12-03: 2 DWPs (20 or 40 quenches)
+    M, S = cat.minima, cat.saddles
+    d = cat.diameters[0]
+    for r in cat.dwp_rows:
+        ends = []
+        for pos, e_cat in (
+            (M["positions"][r["min_a"]], M["energy"][r["min_a"]]),
+            (M["positions"][r["min_b"]], M["energy"][r["min_b"]]),
+            (S["positions"][r["saddle"]], S["energy"][r["saddle"]]),
+        ):
+            E, F = numpy_energy_forces(np.asarray(pos), d, cat.box)
+            assert _max_force(F) < 1e-8
+            assert E == pytest.approx(e_cat, abs=1e-9)
+            ends.append(E)
+        assert ends[2] > max(ends[0], ends[1])
+        assert r["barrier"] == pytest.approx(ends[2] - ends[0], abs=1e-9)
+    # the exported configurations carry the diameters: pelsim energy reproduces the catalogue
+    assert main(["catalogue", str(out), "--export", str(tmp_path / "exp")]) == 0
+    capsys.readouterr()
+    r = cat.dwp_rows[0]
+    for name, e_cat in (("min_a", M["energy"][r["min_a"]]), ("saddle", S["energy"][r["saddle"]])):
+        f = tmp_path / "exp" / str(r["id"]) / f"{name}.extxyz"
+        assert main(["energy", str(f), "--model", "polydisperse-ss", "--json"]) == 0
+        e = json.loads(capsys.readouterr().out)
+        assert e["energy_per_particle"] * 200 == pytest.approx(e_cat, abs=1e-9)
+        assert e["max_force"] < 1e-8
