@@ -353,8 +353,10 @@ ALL_PAIRS_MAX_N = 500
 
 
 def landscape_energy(conf, R_ref=None, skin: float = 0.5, min_columns: int = 0):
-    """``(energy, is_valid)`` for landscape work on a polydisperse configuration (as
-    :func:`pelsim.landscape.search.landscape_energy` for KA): all pairs (``is_valid`` None) for
+    """``(energy, is_valid)`` of :func:`quench` (a small skin, rebuilt as the minimiser moves, as
+    :func:`pelsim.minimize.quench` does for KA; the searches and the TLS hunt use
+    :func:`pelsim.landscape.search.landscape_energy`, which dispatches to this module's kernels with
+    the searches' size rule and skins): all pairs (``is_valid`` None) for
     N <= ALL_PAIRS_MAX_N or boxes too small for a list with this skin, else a fixed pair list at
     ``R_ref`` (default: the configuration's positions)."""
     model, box, diameters = check_system(conf.model, conf.box, conf.diameters)
