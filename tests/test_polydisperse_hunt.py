@@ -151,3 +151,22 @@ def test_hunt_cli_on_a_polydisperse_glass(tmp_path, full, capsys):
         e = json.loads(capsys.readouterr().out)
         assert e["energy_per_particle"] * 200 == pytest.approx(e_cat, abs=1e-9)
         assert e["max_force"] < 1e-8
+
+
+def test_khomenko2020_preset_is_the_papers_tls_threshold():
+    """The khomenko2020 preset maps 1 K onto the papers' 0.00151 eps (E_qs threshold of the
+    published code), and its hbar* = hbar / (sigma sqrt(m eps)) agrees with scipy's CODATA
+    constants; with the same sigma and m as argon, hbar* scales as eps^-1/2."""
+    from scipy import constants as C
+
+    from pelsim.units import KHOMENKO_TLS_THRESHOLD_EPS, PRESETS, get_preset
+
+    p = get_preset("khomenko2020")
+    assert p.energy_reduced(1.0) == pytest.approx(0.00151, rel=1e-14)
+    assert KHOMENKO_TLS_THRESHOLD_EPS == 0.00151
+    assert p.energy_K(0.00150) < 1.0 < p.energy_K(0.00152)  # the TLS side of the threshold
+    assert p.energy_K(p.energy_reduced(0.37)) == pytest.approx(0.37, rel=1e-14)
+    hbar = C.hbar / (p.sigma_A * C.angstrom * np.sqrt(p.mass_u * C.atomic_mass * p.epsilon_K * C.k))
+    assert p.hbar == pytest.approx(hbar, rel=1e-8)
+    assert p.hbar == pytest.approx(0.012576, abs=1e-6)
+    assert p.hbar / PRESETS["argon"].hbar == pytest.approx(np.sqrt(119.8 / p.epsilon_K), rel=1e-12)

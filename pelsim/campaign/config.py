@@ -85,7 +85,7 @@ SCHEMA: dict[str, Any] = {
         "max_asymmetry": Key(float, math.inf, min=0.0, doc="drop DWPs with |asymmetry| above this"),
     },
     "units": {
-        "preset": Key(str, "argon", doc="pelsim.units preset (argon, nip, ...)"),
+        "preset": Key(str, "argon", doc="pelsim.units preset (argon, ni80p20, khomenko2020, ...)"),
         "tls_threshold_K": Key(float, 1.0, min=0.0, doc="TLS: splitting below this [K]"),
     },
     "analysis": {
