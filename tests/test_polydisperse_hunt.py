@@ -170,3 +170,120 @@ def test_khomenko2020_preset_is_the_papers_tls_threshold():
     assert p.hbar == pytest.approx(hbar, rel=1e-8)
     assert p.hbar == pytest.approx(0.012576, abs=1e-6)
     assert p.hbar / PRESETS["argon"].hbar == pytest.approx(np.sqrt(119.8 / p.epsilon_K), rel=1e-12)
+
+
+def _cfg(text):
+    import tomllib
+
+    from pelsim.campaign import config
+
+    return config.validate(tomllib.loads(text))
+
+
+def test_swap_preparation_keys_checked_and_hash_unchanged_for_old_campaigns():
+    """[preparation] method / [preparation.swap]: the ultrastable campaign validates; the swap keys
+    at their defaults leave a campaign's hash as it was (so older campaigns resume), a used one
+    changes it; swap needs a polydisperse model and T_f, and a polydisperse model cannot be
+    prepared by the KA MD route."""
+    from pathlib import Path
+
+    from pelsim.campaign import config, stages
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = config.load(root / "simulations" / "ultrastable.toml")
+    stages.check_inputs(cfg, root / "simulations")
+    assert [stages.glass_T_f(cfg, g) for g in range(4)] == [0.12, 0.092, 0.12, 0.092]
+    base = '[campaign]\nname = "x"\n[model]\nN = 300\n[glasses]\ncount = 1\n'
+    h0 = config.config_hash(_cfg(base))
+    explicit = base + '[preparation]\nmethod = "md"\n[preparation.swap]\nT_f = []\nblocks = 1000\n'
+    assert config.config_hash(_cfg(explicit)) == h0
+    assert config.config_hash(_cfg(base + '[preparation.swap]\nblocks = 999\n')) != h0
+    with pytest.raises(InputError, match="needs a polydisperse model"):
+        stages.check_inputs(_cfg(base + _SWAP), root)
+    with pytest.raises(InputError, match="at least one temperature"):
+        _cfg(base + '[preparation]\nmethod = "swap"\n')
+    with pytest.raises(InputError, match="positive temperatures"):
+        _cfg(base + '[preparation.swap]\nT_f = [0.1, -1]\n')
+    poly = base.replace("N = 300", 'name = "polydisperse-ss"\nN = 300')
+    with pytest.raises(InputError, match="prepared by swap Monte Carlo"):
+        stages.check_inputs(_cfg(poly), root)  # the MD route's default equilibration and cooling
+    with pytest.raises(InputError, match="smooth by construction"):
+        stages.check_inputs(_cfg(poly.replace("N = 300", 'N = 300\npotential = "shifted"') + _SWAP), root)
+
+
+_SWAP = '[preparation]\nmethod = "swap"\n[preparation.swap]\nT_f = [0.2]\n'
+
+SWAP_CAMPAIGN = """
+[campaign]
+name = "swap-test"
+[model]
+name = "polydisperse-ss"
+N = 120
+[glasses]
+count = 2
+seed = 7
+[preparation]
+method = "swap"
+dt = 0.01
+[preparation.swap]
+T_f = [0.3, 0.12]
+blocks = {blocks}
+md_steps = 10
+[search.is_pairs]
+enabled = false
+[search.single_ended]
+enabled = false
+[search.intra_basin]
+enabled = false
+[search.tls_hunt]
+enabled = true
+T = 0.04
+quenches = {quenches}
+quench_every = 100
+iterations = 2
+per_iteration = 4
+interior_minima = 2
+max_refine = 2
+[units]
+preset = "khomenko2020"
+[analysis]
+bootstrap = 20
+[runner]
+workers = 1
+processes = false
+"""
+
+
+@pytest.mark.slow
+def test_swap_prepared_campaign_end_to_end(tmp_path, full):
+    """A polydisperse campaign through the runner: swap-MC preparation at two T_f (the prepared
+    glass keeps a permutation of its diameters, its IS is a minimum of the numpy energy with
+    them), the TLS hunt, the merged catalogue's diameters per glass (its minima recomputed with
+    them), and the TLS statistics split by T_f."""
+    from pelsim.campaign.runner import run
+    from pelsim.campaign.stages import load_prepared
+
+    cfg = tmp_path / "swap.toml"
+    cfg.write_text(SWAP_CAMPAIGN.format(blocks=400 if full else 100, quenches=40 if full else 15))
+    out = tmp_path / "out"
+    run(cfg, out, progress=False)
+    d0 = MODEL.diameters(120, seed=0)
+    for g in (0, 1):
+        _glass, IS = load_prepared(next((out / "tasks" / f"g{g:04d}").glob("prepare.npz")))
+        assert sorted(IS.diameters) == pytest.approx(sorted(d0))  # swaps permute, never create
+        E, F = numpy_energy_forces(IS.positions, IS.diameters, IS.box)
+        assert _max_force(F) <= 1.5e-10
+        done = json.loads(next((out / "tasks" / f"g{g:04d}").glob("prepare.done.json")).read_text())
+        assert done["summary"]["T_f"] == [0.3, 0.12][g]
+        assert done["summary"]["is_energy_per_particle"] == pytest.approx(E / 120, abs=1e-12)
+    cat = Catalogue.open(out / "catalogue.h5")
+    assert sorted(cat.diameters) == [0, 1]
+    for R, e, g in zip(cat.minima["positions"], cat.minima["energy"], cat.minima["glass"], strict=True):
+        E, F = numpy_energy_forces(np.asarray(R), cat.diameters[int(g)], cat.box)
+        assert E == pytest.approx(e, abs=1e-9)
+        assert _max_force(F) < 1e-8
+    stats = json.loads((out / "analysis" / "tls_hunt.json").read_text())
+    by = stats["statistics_by_T_f"]
+    assert sorted(by) == ["0.12", "0.3"]
+    assert by["0.3"]["glasses"] == by["0.12"]["glasses"] == 1
+    assert by["0.3"]["pool"] + by["0.12"]["pool"] == stats["statistics"]["pool"]
