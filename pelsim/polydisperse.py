@@ -41,6 +41,7 @@ __all__ = [
     "PolydisperseAllPairsKernel",
     "PolydisperseRowsKernel",
     "check_system",
+    "require_smooth",
     "energy_fn",
     "fixed_pair_energy",
     "pair_list",
@@ -71,6 +72,16 @@ def check_system(model, box, diameters):
             f"box side {box.min():.3f} is shorter than twice the largest cutoff {rc:.3f}: use more particles"
         )
     return model, box, diameters
+
+
+def require_smooth(model, kind: str) -> None:
+    """Refuse a potential variant other than "smooth" for a polydisperse model: its v, v' and v''
+    vanish at 1.25 sigma_ij by construction, so there is no shifted variant."""
+    if kind != "smooth":
+        raise InputError(
+            f"model {load_model(model).name} is smooth by construction (v, v', v'' vanish at "
+            f"1.25 sigma_ij): use potential 'smooth', not {kind!r}"
+        )
 
 
 def pair_inv_sigma2(model, di, dj):
@@ -342,8 +353,10 @@ ALL_PAIRS_MAX_N = 500
 
 
 def landscape_energy(conf, R_ref=None, skin: float = 0.5, min_columns: int = 0):
-    """``(energy, is_valid)`` for landscape work on a polydisperse configuration (as
-    :func:`pelsim.landscape.search.landscape_energy` for KA): all pairs (``is_valid`` None) for
+    """``(energy, is_valid)`` of :func:`quench` (a small skin, rebuilt as the minimiser moves, as
+    :func:`pelsim.minimize.quench` does for KA; the searches and the TLS hunt use
+    :func:`pelsim.landscape.search.landscape_energy`, which dispatches to this module's kernels with
+    the searches' size rule and skins): all pairs (``is_valid`` None) for
     N <= ALL_PAIRS_MAX_N or boxes too small for a list with this skin, else a fixed pair list at
     ``R_ref`` (default: the configuration's positions)."""
     model, box, diameters = check_system(conf.model, conf.box, conf.diameters)

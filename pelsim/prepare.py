@@ -170,10 +170,18 @@ def cool(
 
 
 def quench(conf: Configuration, kind: str = "smooth", fmax: float = 1e-10, method: str = "auto") -> tuple:
-    """Instantaneous quench to the inherent structure: (Configuration, MinResult)."""
-    res: MinResult = _quench(
-        load_model(conf.model), conf.box, conf.species, conf.positions, kind, fmax, method
-    )
+    """Instantaneous quench to the inherent structure: (Configuration, MinResult).
+
+    Polydisperse models (per-particle diameters): :func:`pelsim.polydisperse.quench` (smooth by
+    construction; ``kind`` must be "smooth")."""
+    model = load_model(conf.model)
+    if isinstance(model, PolydisperseModel):
+        from pelsim import polydisperse
+
+        polydisperse.require_smooth(model, kind)
+        _, res = polydisperse.quench(conf, fmax=fmax, method=method)
+    else:
+        res: MinResult = _quench(model, conf.box, conf.species, conf.positions, kind, fmax, method)
     out = conf.copy(np.mod(res.R, conf.box))
     out.info.update(protocol="IS", energy=res.energy, max_force=res.max_force, steps=res.steps)
     return out, res
@@ -192,10 +200,16 @@ def sample(
     progress: bool = True,
     writer=None,
 ):
-    """NVT run at T returning n_samples configurations every ``interval`` steps."""
+    """NVT run at T returning n_samples configurations every ``interval`` steps.
+
+    Polydisperse models: Nose-Hoover NVT with the diameters fixed (:class:`pelsim.swap.SwapMD`
+    without swap moves: landscape exploration keeps each particle's diameter), one block per
+    sample."""
     chunk = min(chunk, interval)
     if interval % chunk:
         raise InputError("interval must be a multiple of the chunk length")
+    if isinstance(load_model(conf.model), PolydisperseModel):
+        return _sample_polydisperse(conf, T, n_samples, interval, dt, kind, seed, dtype, progress, writer)
     md = _runner(conf, T, kind, dt, seed, chunk, dtype)
     md.init(conf.positions)
     out = []
@@ -208,4 +222,27 @@ def sample(
         out.append(c)
         if writer is not None:
             writer.append(c.positions, md.step)
+    return out
+
+
+def _sample_polydisperse(conf, T, n_samples, interval, dt, kind, seed, dtype, progress, writer):
+    """:func:`sample` of a polydisperse configuration (fixed diameters; see there)."""
+    from tqdm.auto import tqdm
+
+    from pelsim.polydisperse import require_smooth
+    from pelsim.swap import SwapMD
+
+    model = load_model(conf.model)
+    require_smooth(model, kind)
+    md = SwapMD(model, conf.box, conf.diameters, T, dt=dt, md_steps=interval, swaps=0, seed=seed, dtype=dtype)
+    md.init(conf.positions)
+    out = []
+    for k in tqdm(range(n_samples), disable=not progress, desc=f"sampling T={T}"):
+        md.run(1)
+        c = conf.copy(np.mod(md.positions, conf.box))
+        step = (k + 1) * interval
+        c.info.update(T=T, protocol="sample", step=step, seed=seed, sample=k)
+        out.append(c)
+        if writer is not None:
+            writer.append(c.positions, step)
     return out

@@ -8,9 +8,22 @@ sigma_AA (angstrom) and the mass m_A (atomic mass units). Then
 
 Presets: ``argon`` (epsilon/k_B = 119.8 K, sigma = 3.405 A, m = 39.948 u ->
 hbar* = 0.0296), ``ni80p20`` (the Weber-Stillinger Ni-Ni parameters that KA-BLJ
-was made from: epsilon/k_B = 7791 K, sigma = 2.2 A, m = 58.693 u) and any
+was made from: epsilon/k_B = 7791 K, sigma = 2.2 A, m = 58.693 u), ``khomenko2020``
+(the TLS convention of the polydisperse soft-sphere papers, below) and any
 user-defined triple (:func:`custom`). Used for the TLS classification
 (splitting < 1 K, Khomenko et al.) and for Delta, Delta0 in kelvin (seed Eqs. 2-4).
+
+``khomenko2020``: Khomenko et al., PRL 124, 225901 (2020) call a double well a TLS when its
+quantum splitting is below k_B T_Q with T_Q = 1 K (abstract, arXiv:1910.11168), and the code of
+Ciarella et al., Nat. Commun. 14, 4229 (2023), applies that criterion in the model's units as
+E_qs < 0.00151 eps (``thresh_tls = 0.00151`` in G_validate_performances_qs_predictor.py of
+github.com/SCiarella/TLS_ML_exploration, commit 0965db4 of 2022-04-21; the splittings of its
+exact_calculations/QS_T*/quantum_splitting_T*.csv tables are in eps). So 1 K = 0.00151 eps, i.e.
+epsilon/k_B = 1/0.00151 K = 662.25 K (:data:`KHOMENKO_TLS_THRESHOLD_EPS`), and the default
+``tls_threshold_K = 1`` reproduces their threshold exactly. The length and mass of their mapping
+(their TLS tables are labelled "Ar units" and "NiP units") were not found in the sources read
+here: the preset takes argon's sigma = 3.405 A and m = 39.948 u (hbar* = 0.0126), an ASSUMPTION;
+splittings, and so which pairs are TLS, scale with hbar* (docs/published_tls.md).
 """
 
 from __future__ import annotations
@@ -55,9 +68,15 @@ class UnitPreset:
         return t_reduced * tau
 
 
+#: the TLS threshold of Khomenko et al. (2020) / Ciarella et al. (2023) in the soft spheres' eps
+#: (module docstring): E_qs < 0.00151 eps, which they state as T_Q = 1 K
+KHOMENKO_TLS_THRESHOLD_EPS = 0.00151
+
 PRESETS = {
     "argon": UnitPreset("argon", 119.8, 3.405, 39.948),
     "ni80p20": UnitPreset("ni80p20", 7791.0, 2.2, 58.693),
+    # 1 K = 0.00151 eps; sigma and m of argon assumed (module docstring)
+    "khomenko2020": UnitPreset("khomenko2020", 1.0 / KHOMENKO_TLS_THRESHOLD_EPS, 3.405, 39.948),
 }
 DEFAULT_PRESET = "argon"
 
@@ -71,7 +90,7 @@ def custom(epsilon_K: float, sigma_A: float, mass_u: float, name: str = "custom"
 
 
 def get_preset(name_or_preset=DEFAULT_PRESET) -> UnitPreset:
-    """A preset by name (argon, ni80p20) or a UnitPreset passed through."""
+    """A preset by name (argon, ni80p20, khomenko2020) or a UnitPreset passed through."""
     if isinstance(name_or_preset, UnitPreset):
         return name_or_preset
     try:

@@ -39,6 +39,9 @@ class Key:
     max: float | None = None
     choices: tuple | None = None
     doc: str = ""
+    #: a key added after campaigns were run: at its default it is left out of the hash, so that
+    #: those campaigns keep their identity (see :func:`canonical_json`)
+    hash_default: bool = True
 
 
 REQUIRED = object()
@@ -78,6 +81,36 @@ SCHEMA: dict[str, Any] = {
         "T_glass": Key(float, 0.3, min=0.0, doc="temperature at the end of the cooling ramp"),
         "cooling_rate": Key(float, 1e-2, min=0.0, doc="dT/dt in reduced units; 0 = instantaneous quench"),
         "dt": Key(float, 0.005, min=1e-6, max=0.05, doc="MD time step (reduced)"),
+        "method": Key(
+            str,
+            "md",
+            choices=("md", "swap"),
+            doc="md: equilibrate at T_liquid, cool to T_glass (species models); swap: hybrid MD / "
+            "swap Monte Carlo at T_f (polydisperse models, [preparation.swap]), then the IS",
+            hash_default=False,
+        ),
+        "swap": {
+            "T_f": Key(
+                list,
+                [],
+                doc="swap-MC temperatures (reduced); glass i is prepared at T_f[i % len(T_f)]",
+                hash_default=False,
+            ),
+            "blocks": Key(
+                int, 1000, min=1, max=10**9, doc="hybrid MD/swap blocks per glass", hash_default=False
+            ),
+            "md_steps": Key(int, 10, min=0, max=10**6, doc="NVT MD steps per block", hash_default=False),
+            "swaps_per_particle": Key(
+                float, 1.0, min=0.0, max=1e3, doc="swap attempts per block / N", hash_default=False
+            ),
+            "window": Key(
+                float,
+                0.0,
+                min=0.0,
+                doc="propose swaps only for |sigma_i - sigma_j| < window (0: no window)",
+                hash_default=False,
+            ),
+        },
     },
     "search": {},  # generated from pelsim.landscape.routes.ROUTES below
     "filters": {
@@ -85,7 +118,7 @@ SCHEMA: dict[str, Any] = {
         "max_asymmetry": Key(float, math.inf, min=0.0, doc="drop DWPs with |asymmetry| above this"),
     },
     "units": {
-        "preset": Key(str, "argon", doc="pelsim.units preset (argon, nip, ...)"),
+        "preset": Key(str, "argon", doc="pelsim.units preset (argon, ni80p20, khomenko2020, ...)"),
         "tls_threshold_K": Key(float, 1.0, min=0.0, doc="TLS: splitting below this [K]"),
     },
     "analysis": {
@@ -214,6 +247,12 @@ def validate(raw: dict) -> dict:
             )
         if not all(isinstance(f, str) and f for f in g["files"]):
             raise InputError("config key 'glasses.files' must be a list of file names")
+    sw = cfg["preparation"]["swap"]
+    if not all(isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0 for t in sw["T_f"]):
+        raise InputError("config key 'preparation.swap.T_f' must be a list of positive temperatures")
+    sw["T_f"] = [float(t) for t in sw["T_f"]]
+    if cfg["preparation"]["method"] == "swap" and not sw["T_f"]:
+        raise InputError("config key 'preparation.swap.T_f' must name at least one temperature (method swap)")
     pts = cfg["search"]["intra_basin"]["points"]
     if pts % 2 == 0:
         raise InputError(f"config key 'search.intra_basin.points' must be odd, got {pts}")
@@ -256,9 +295,29 @@ def _jsonable(obj):
     return obj
 
 
+def _without_late_defaults(cfg: dict, schema: dict) -> dict:
+    """``cfg`` without the keys declared ``hash_default=False`` that hold their default (and
+    without sections left empty by that)."""
+    out = {}
+    for k, v in cfg.items():
+        spec = schema.get(k)
+        if isinstance(spec, dict):
+            sub = _without_late_defaults(v, spec)
+            if sub or not v:
+                out[k] = sub
+        elif isinstance(spec, Key) and not spec.hash_default and v == spec.default:
+            continue
+        else:
+            out[k] = v
+    return out
+
+
 def canonical_json(cfg: dict) -> str:
-    """Canonical JSON of the result-relevant part of a validated config."""
+    """Canonical JSON of the result-relevant part of a validated config. Keys added after
+    campaigns were run (``Key.hash_default=False``, e.g. the swap preparation) enter only when
+    they differ from their default: a campaign file that does not use them keeps its hash."""
     hashed = {k: v for k, v in cfg.items() if k not in UNHASHED_SECTIONS}
+    hashed = _without_late_defaults(hashed, SCHEMA)
     return json.dumps(_jsonable(hashed), sort_keys=True, separators=(",", ":"))
 
 

@@ -6,7 +6,10 @@ One task = one glass x one stage (see :mod:`pelsim.campaign.runner` for the prot
   of the liquid at ``T_liquid``, linear cooling to ``T_glass`` at ``cooling_rate`` (or an
   instantaneous quench when the rate is 0), then the inherent structure (IS) by
   minimisation to max|F| <= 1e-10 (:mod:`pelsim.prepare`). Result: ``prepare.npz`` with
-  the glass at T_glass, its IS, species, box.
+  the glass at T_glass, its IS, species, box. With ``preparation.method = "swap"``
+  (polydisperse models): hybrid MD / swap Monte Carlo (:class:`pelsim.swap.SwapMD`) at the
+  glass's T_f (``preparation.swap.T_f``, round robin over the glasses) from the relaxed start,
+  then the IS; the npz also holds the diameters (swaps permute them) and T_f.
 * ``is_pairs``, ``single_ended``, ``intra_basin``: the three search strategies of
   :mod:`pelsim.landscape.search` on that glass (IS pairs from low-T MD, ART-like
   single-ended saddle searches along soft modes, valleys inside the IS basin; seed
@@ -55,6 +58,7 @@ def check_inputs(cfg: dict, base_dir: Path) -> None:
 
     m = load_model(cfg["model"]["name"])
     get_preset(cfg["units"]["preset"])
+    check_preparation(cfg, m)
     n = cfg["model"]["N"]
     for f in cfg["glasses"]["files"]:
         p = Path(f) if Path(f).is_absolute() else Path(base_dir) / f
@@ -65,6 +69,29 @@ def check_inputs(cfg: dict, base_dir: Path) -> None:
     if not cfg["glasses"]["files"]:
         check_box(cfg, np.full(m.dim, m.box_length(n)), f"config key 'model.N' = {n}")
     check_cooling(cfg)
+
+
+def check_preparation(cfg: dict, model) -> None:
+    """The preparation method must suit the model: swap Monte Carlo exchanges per-particle
+    diameters (polydisperse models only), and the MD route (:mod:`pelsim.md`) runs species models
+    only."""
+    from pelsim.models import PolydisperseModel
+
+    p = cfg["preparation"]
+    poly = isinstance(model, PolydisperseModel)
+    if p["method"] == "swap" and not poly:
+        raise InputError(
+            f"config key 'preparation.method' = 'swap' needs a polydisperse model, not {model.name}"
+        )
+    md = p["equilibration_steps"] > 0 or (p["cooling_rate"] > 0 and p["T_glass"] < p["T_liquid"])
+    if p["method"] == "md" and poly and md:
+        raise InputError(
+            f"config key 'preparation.method' = 'md': model {model.name} is prepared by swap Monte "
+            "Carlo (method = 'swap', [preparation.swap]) or instantaneous quench (equilibration_steps "
+            "= 0, cooling_rate = 0)"
+        )
+    if poly and cfg["model"]["potential"] != "smooth":
+        raise InputError(f"config key 'model.potential': model {model.name} is smooth by construction")
 
 
 #: the search stages that run MD on the glass (IS-pair discovery, the TLS hunt's MD minima)
@@ -89,6 +116,7 @@ def check_box(cfg: dict, box, what: str) -> None:
     md = (
         p["equilibration_steps"] > 0
         or (p["cooling_rate"] > 0 and p["T_glass"] < p["T_liquid"])
+        or p["method"] == "swap"  # hybrid MD/swap: pelsim.swap.SwapMD's list has skin MD_SKIN too
         or any(cfg["search"][s]["enabled"] for s in MD_SEARCHES)
     )
     skin = MD_SKIN if md else QUENCH_MIN_SKIN
@@ -131,6 +159,62 @@ def _glass_start(ctx):
     return random_configuration(cfg["model"]["name"], cfg["model"]["N"], seed=ctx.stage_seed)
 
 
+def glass_T_f(cfg: dict, glass: int) -> float | None:
+    """The swap-MC temperature of glass ``glass`` (None for the MD preparation)."""
+    p = cfg["preparation"]
+    if p["method"] != "swap":
+        return None
+    T_f = p["swap"]["T_f"]
+    return float(T_f[glass % len(T_f)])
+
+
+def _swap_prepare(ctx, conf) -> tuple:
+    """Hybrid MD / swap MC of ``conf`` at the glass's T_f: (glass configuration with the final
+    diameters, check dict: T_f, swap acceptance, potential energy per particle over the first and
+    last thirds of the run and their standard error, as in :func:`pelsim.prepare.equilibrate`)."""
+    from pelsim.polydisperse import quench as relax
+    from pelsim.swap import SwapMD, SwapThermo
+
+    cfg, p = ctx.cfg, ctx.cfg["preparation"]
+    sw = p["swap"]
+    T_f = glass_T_f(cfg, ctx.glass)
+    # remove the high-energy contacts of the start before giving it a temperature
+    conf, _ = relax(conf, fmax=1e-2)
+    md = SwapMD(
+        conf.model,
+        conf.box,
+        conf.diameters,
+        T_f,
+        dt=p["dt"],
+        md_steps=sw["md_steps"],
+        swaps=int(round(sw["swaps_per_particle"] * conf.n)),
+        window=sw["window"] or None,
+        seed=ctx.stage_seed,
+    )
+    md.init(conf.positions)
+    th = SwapThermo()
+    md.run(sw["blocks"], th, every=max(1, sw["blocks"] // 300))
+    out = conf.copy(np.mod(md.positions, conf.box))
+    out.diameters = np.asarray(md.diameters, float)
+    a = th.arrays()
+    U = a["potential"]
+    k = max(len(U) // 3, 1)
+    sem = float(np.sqrt(np.var(U[:k]) / k + np.var(U[-k:]) / k))
+    check = {
+        "T_f": T_f,
+        "T_mean": float(a["temperature"][k:].mean()) if len(U) > 1 else float(a["temperature"].mean()),
+        "swap_acceptance": float(a["acceptance"].mean()),
+        "U_first": float(U[:k].mean()),
+        "U_last": float(U[-k:].mean()),
+        "U_sem": sem,
+        "time_tau": float(md.time),
+        # no trend in U between the first and last thirds (within 3 standard errors, as
+        # pelsim.prepare.equilibrate): necessary, not sufficient, for equilibrium at T_f
+        "ok": bool(abs(U[:k].mean() - U[-k:].mean()) < 3 * sem * np.sqrt(5)),
+    }
+    return out, check
+
+
 def stage_prepare(ctx) -> dict:
     """Glass preparation and its inherent structure (result: npz)."""
     from pelsim.prepare import cool, equilibrate, quench
@@ -139,7 +223,9 @@ def stage_prepare(ctx) -> dict:
     kind = cfg["model"]["potential"]
     conf = _glass_start(ctx)
     check = {}
-    if p["equilibration_steps"] > 0:
+    if p["method"] == "swap":
+        conf, check = _swap_prepare(ctx, conf)
+    elif p["equilibration_steps"] > 0:
         conf, check, _ = equilibrate(
             conf,
             p["T_liquid"],
@@ -149,7 +235,7 @@ def stage_prepare(ctx) -> dict:
             seed=ctx.stage_seed,
             progress=False,
         )
-    if p["cooling_rate"] > 0 and p["T_glass"] < p["T_liquid"]:
+    if p["method"] == "md" and p["cooling_rate"] > 0 and p["T_glass"] < p["T_liquid"]:
         conf, _ = cool(
             conf,
             p["T_liquid"],
@@ -163,6 +249,8 @@ def stage_prepare(ctx) -> dict:
     IS, res = quench(conf, kind=kind)
     if not res.converged:
         raise RuntimeError(f"glass {ctx.glass}: IS minimisation stopped at max|F| = {res.max_force:.2e}")
+    extra = {} if conf.diameters is None else {"diameters": conf.diameters}
+    T_f = glass_T_f(cfg, ctx.glass)
     np.savez(
         ctx.output,
         glass=conf.positions,
@@ -173,12 +261,22 @@ def stage_prepare(ctx) -> dict:
         is_energy=res.energy,
         is_max_force=res.max_force,
         check=np.array(json.dumps({k: v for k, v in dict(check).items()})),
+        **extra,
     )
-    return {
+    out = {
         "is_energy_per_particle": res.energy / conf.n,
         "is_max_force": res.max_force,
         "equilibrated": bool(dict(check).get("ok", True)),
     }
+    if T_f is not None:
+        out.update(
+            T_f=T_f,
+            swap_acceptance=check["swap_acceptance"],
+            U_first=check["U_first"],
+            U_last=check["U_last"],
+            swap_time_tau=check["time_tau"],
+        )
+    return out
 
 
 def load_prepared(path):
@@ -187,9 +285,10 @@ def load_prepared(path):
 
     d = np.load(path)
     model = str(d["model"])
+    diam = d["diameters"] if "diameters" in d.files else None  # polydisperse models
     return (
-        Configuration(d["glass"], d["species"], d["box"], model),
-        Configuration(d["inherent"], d["species"], d["box"], model),
+        Configuration(d["glass"], d["species"], d["box"], model, diameters=diam),
+        Configuration(d["inherent"], d["species"], d["box"], model, diameters=diam),
     )
 
 
@@ -378,7 +477,17 @@ def finalize(cfg: dict, store) -> dict:
 
         E_thr = get_preset(cfg["units"]["preset"]).energy_reduced(cfg["units"]["tls_threshold_K"])
         res["tls_hunt"] = hunt_statistics(hunts, cfg["model"]["N"], E_thr, bootstrap=max(a["bootstrap"], 1))
-        text = json.dumps({"glasses": hunts, "statistics": res["tls_hunt"]}, indent=1, default=float)
+        record = {"glasses": hunts, "statistics": res["tls_hunt"]}
+        if cfg["preparation"]["method"] == "swap":  # the T_f series: one set of statistics per T_f
+            by = {}
+            for h in hunts:
+                by.setdefault(glass_T_f(cfg, int(h["glass"])), []).append(h)
+            record["statistics_by_T_f"] = {
+                f"{T:g}": hunt_statistics(hs, cfg["model"]["N"], E_thr, bootstrap=max(a["bootstrap"], 1))
+                for T, hs in sorted(by.items())
+            }
+            res["tls_hunt_by_T_f"] = record["statistics_by_T_f"]
+        text = json.dumps(record, indent=1, default=float)
         atomic_write_text(store.analysis_dir / "tls_hunt.json", text)
     seconds = sum(e.get("seconds", 0.0) for e in store.read_log() if e.get("event") == "task")
     meta = {

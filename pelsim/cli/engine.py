@@ -33,10 +33,7 @@ def _energy(args) -> int:
     if isinstance(load_model(conf.model), PolydisperseModel):
         from pelsim import polydisperse
 
-        if args.potential != "smooth":
-            raise InputError(
-                f"model {conf.model} has its own smooth cutoff: --potential shifted does not apply"
-            )
+        polydisperse.require_smooth(conf.model, args.potential)
         if conf.n <= 3000:
             e = polydisperse.energy_fn(conf.model, conf.box, conf.diameters)
         else:

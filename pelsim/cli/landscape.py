@@ -269,7 +269,6 @@ def export(cat, outdir: Path) -> dict:
     parameters); path.extxyz (when stored: the configurations of the profile's points from min_a
     to min_b, one frame each, with energy, s and V). DIR/index.json lists the DWPs (reduced
     units, with the preset's hbar). Returns counts {"dwps", "without_path"}."""
-    from pelsim.config import Configuration
     from pelsim.io import atomic_path, write_extxyz, write_extxyz_trajectory
     from pelsim.tunneling import write_profile_csv
 
@@ -290,7 +289,7 @@ def export(cat, outdir: Path) -> dict:
             ("saddle", S["positions"][r["saddle"]], S["energy"][r["saddle"]]),
             ("min_b", M["positions"][r["min_b"]], M["energy"][r["min_b"]]),
         ):
-            conf = Configuration(np.mod(pos, box), a["species"], box, model)
+            conf = cat.configuration(pos, int(r["glass"]))
             write_extxyz(d / f"{name}.extxyz", conf, energy=float(e))
         prof = cat.profile_dict(i)
         write_profile_csv(d / "profile.csv", prof["s"], prof["V"], prof["dVds"], prof["curvature"])
@@ -303,12 +302,11 @@ def export(cat, outdir: Path) -> dict:
             X0 = np.mod(X[0], box)
             E0 = cat.profile_inputs.get(i, {}).get("energy_start")
             frames = [
-                Configuration(
+                cat.configuration(
                     X0 + U[k],
-                    a["species"],
-                    box,
-                    model,
+                    int(r["glass"]),
                     {"dwp": i, "frame": k, "s": float(sk), "V": float(vk)},
+                    wrap=False,
                 )
                 for k, (sk, vk) in enumerate(zip(prof["s"], prof["V"], strict=True))
             ]

@@ -156,6 +156,8 @@ class Catalogue:
         # per DWP id: (start_positions (N, d), displacements (P, N, d)) or a _StoredPath
         self.dwp_paths: dict[int, tuple[np.ndarray, np.ndarray] | _StoredPath] = {}
         self.twp_rows: list[dict] = []
+        # per glass index: the particle diameters of a polydisperse model (absent for species models)
+        self.diameters: dict[int, np.ndarray] = {}
         self.mode = "w"
 
     # ------------------------------------------------------------------ file I/O
@@ -227,6 +229,10 @@ class Catalogue:
                         cat.profile_inputs[i] = extra
                     if "displacements" in pg:
                         cat.dwp_paths[i] = _StoredPath(p, pg.name)
+                if "diameters" in f:  # polydisperse models: one row of diameters per glass
+                    g = f["diameters"]
+                    for k, d in zip(g["glass"][()], g["values"][()], strict=True):
+                        cat.diameters[int(k)] = np.asarray(d, float)
                 g = f["twps"]
                 n = g["id"].shape[0]
                 cols = {k: g[k][()] for k in g.keys()}
@@ -295,6 +301,11 @@ class Catalogue:
                     g.create_dataset(k, data=np.array([r[k] for r in T], float).reshape(-1, 3))
                 for k in TWP_FLOAT_FIELDS:
                     g.create_dataset(k, data=np.array([r[k] for r in T], float))
+                if self.diameters:
+                    g = f.create_group("diameters")
+                    keys = sorted(self.diameters)
+                    g.create_dataset("glass", data=np.array(keys, np.int64))
+                    g.create_dataset("values", data=np.stack([self.diameters[k] for k in keys]))
             os.replace(tmp, path)
         finally:
             if tmp.exists():
@@ -359,6 +370,39 @@ class Catalogue:
                 f"(N={self.attrs['N']}, dim={self.attrs['dim']})"
             )
         return R
+
+    def set_diameters(self, glass: int, diameters) -> None:
+        """Record the particle diameters of glass ``glass`` (polydisperse models): with them the
+        catalogue's configurations can be reopened and their energies recomputed
+        (:meth:`configuration`). A glass index holds one system: other diameters are refused."""
+        d = np.asarray(diameters, float).reshape(-1)
+        if d.shape != (self.attrs["N"],) or not np.all(np.isfinite(d)) or np.any(d <= 0):
+            raise InputError(f"diameters of glass {glass}: need {self.attrs['N']} positive finite values")
+        old = self.diameters.get(int(glass))
+        if old is not None and not np.array_equal(old, d):
+            raise InputError(f"glass {glass} is already catalogued with other particle diameters")
+        self.diameters[int(glass)] = d
+
+    def configuration(self, positions, glass: int = 0, info=None, wrap: bool = True):
+        """A :class:`pelsim.config.Configuration` of the catalogue's system at ``positions`` (a
+        stored minimum, saddle or path frame of glass ``glass``): model, box, species and, for a
+        polydisperse model, that glass's diameters (:meth:`set_diameters`); positions wrapped into
+        the box unless ``wrap`` is False."""
+        from pelsim.config import Configuration
+        from pelsim.models import PolydisperseModel, load_model
+
+        a = self.attrs
+        model = str(a["model"])
+        if model.startswith("analytic:"):
+            raise InputError("an analytic-surface catalogue has no particle configurations")
+        diam = self.diameters.get(int(glass))
+        if diam is None and isinstance(load_model(model), PolydisperseModel):
+            raise InputError(f"catalogue of {model} stores no diameters for glass {glass}")
+        box = np.asarray(a["box"], float)
+        R = self._check_positions(positions)
+        return Configuration(
+            np.mod(R, box) if wrap else R, a["species"], box, model, dict(info or {}), diam
+        )
 
     def add_minimum(
         self,
@@ -690,6 +734,8 @@ class Catalogue:
         gains the other method and ``n_found`` counts the finds (docs/catalogue.md)."""
         if (other.attrs["N"], other.attrs["dim"]) != (self.attrs["N"], self.attrs["dim"]):
             raise InputError("cannot merge catalogues of different systems")
+        for g, d in other.diameters.items():
+            self.set_diameters(g, d)
         mmap = [
             self.add_minimum(R, e, f, g, json.loads(p))
             for R, e, f, g, p in zip(

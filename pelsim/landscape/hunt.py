@@ -824,6 +824,8 @@ def hunt_glasses(
         catalogue.add_minimum(
             h.conf.positions, float(h.minima.energies[0]), 0.0, h.glass, {"protocol": "glass IS"}
         )
+        if h.conf.diameters is not None:  # polydisperse: the glass's diameters (catalogue.configuration)
+            catalogue.set_diameters(h.glass, h.conf.diameters)
         refine_rows(h, refine_candidates(h, params, E_thr), catalogue, params, s, kind, rstats)
     catalogue.find_twps()
     t_refine = time.perf_counter() - t0 - t_plan - t_screen

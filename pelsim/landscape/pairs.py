@@ -37,6 +37,13 @@ levels away from the harmonic zero-point energies by a fraction of hbar w, cover
 ``zero_point_margin`` factor (default 1.5). This bound is physical: it holds for any pair and
 any preset (through hbar* and E_thr in reduced units).
 
+Lengths (dr1..dr3, d, r12.., ``MOVING_THRESHOLD``, ``dr1_max``) are in the model's unit of length:
+sigma_AA for the KA models, the mean diameter for polydisperse soft spheres (whose pair diameters
+sigma_ij span 0.73 to 1.6 of it; a per-pair scale would make the features depend on which particles
+move, so the one unit is kept). The empirical ``dr1_max`` below was measured on KA; on the soft
+spheres the 105 refined DWPs of docs/published_tls.md (2026-12-03) move by dr1 <= 0.77 mean
+diameters (the three TLS among them 0.38, 0.59, 0.76).
+
 No displacement bound follows from that definition: the tunneling splitting Delta0 of a pair
 far apart is exponentially small, but E = |Delta| < E_thr still makes it a TLS. The
 displacement bound ``dr1_max`` is therefore an empirical one, taken from exhaustively computed

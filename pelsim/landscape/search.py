@@ -72,23 +72,52 @@ def landscape_energy(
     (:func:`pelsim.pair_hessian.get`) used by Hessians, normal modes, the dimer and saddle
     refinement. ``min_columns`` pads the neighbour matrix (several glasses share one bucket).
     """
-    from pelsim.models import load_model
     from pelsim.potentials import energy_fn
 
-    model = load_model(conf.model)
+    model = _model_of(conf, kind)
     # all pairs also when the box is too small for a pair list with this skin (3D KA, N < ~615)
     too_small = 0.5 * float(np.min(conf.box)) <= model.rc_max + skin
     if conf.n <= PAIR_LIST_MIN_N or too_small:
+        if _polydisperse(model):
+            from pelsim import polydisperse
+
+            return polydisperse.energy_fn(model, conf.box, conf.diameters), None
         return energy_fn(model, conf.box, conf.species, kind), None
     return pair_list_energy(conf, kind, conf.positions if R_ref is None else R_ref, skin, min_columns)
 
 
 def pair_list_energy(conf, kind: str, R_ref, skin: float, min_columns: int = 0):
     """(energy, is_valid) on a fixed pair list of ``conf``'s system built at ``R_ref`` with ``skin``
-    (whatever N); see :func:`landscape_energy`."""
+    (whatever N); see :func:`landscape_energy`. Polydisperse models (per-particle diameters,
+    ``conf.diameters``) get :func:`pelsim.polydisperse.fixed_pair_energy`: per-pair cutoffs
+    1.25 sigma_ij, the same skin and validity rule."""
+    model = _model_of(conf, kind)
+    if _polydisperse(model):
+        from pelsim import polydisperse
+
+        return polydisperse.fixed_pair_energy(model, conf.box, conf.diameters, R_ref, skin, min_columns)
     from pelsim.potentials import fixed_pair_energy
 
-    return fixed_pair_energy(conf.model, conf.box, conf.species, R_ref, skin, kind, min_columns)
+    return fixed_pair_energy(model, conf.box, conf.species, R_ref, skin, kind, min_columns)
+
+
+def _polydisperse(model) -> bool:
+    from pelsim.models import PolydisperseModel
+
+    return isinstance(model, PolydisperseModel)
+
+
+def _model_of(conf, kind: str):
+    """``conf``'s model; a polydisperse one only with the smooth potential (its v, v', v'' vanish
+    at the cutoff by construction: there is no shifted variant)."""
+    from pelsim.models import load_model
+
+    model = load_model(conf.model)
+    if _polydisperse(model):
+        from pelsim.polydisperse import require_smooth
+
+        require_smooth(model, kind)
+    return model
 
 
 def band_reference(images, box) -> tuple[np.ndarray, float]:
@@ -448,6 +477,8 @@ def search_glass(
     stats = {"is_energy": res.energy, "dwps_before": len(catalogue.dwp_rows), "dropped_invalid": 0}
     stats.update(dict.fromkeys(RECENTRE_STATS, 0))
     catalogue.add_minimum(IS.positions, res.energy, res.max_force, glass, dict(prov, protocol="glass IS"))
+    if IS.diameters is not None:  # polydisperse: the glass's diameters make its records a system
+        catalogue.set_diameters(glass, IS.diameters)
 
     def add(steps, method):
         for st in steps:
