@@ -28,6 +28,8 @@ provides:
 * ``STAGES``: a list of ``(name, ext, after)``: stage name, result file extension,
   names of the stages of the same glass it needs;
 * ``enabled_stages(cfg) -> list[str]`` (optional; default all);
+* ``PRIORITY``: {stage name: int} (optional; default 0): Dask runs ready tasks of a higher
+  priority first (results do not depend on the order: every task has its own seed);
 * ``check_inputs(cfg, base_dir)`` (optional): validate everything the stages will need
   (input files, sizes) before anything runs or is written;
 * ``stage_<name>(ctx: TaskContext) -> dict``: do the work, write ``ctx.output``,
@@ -427,6 +429,7 @@ def _run_tasks(cfg, store, mod, stages, seeds, inputs, base_dir, cfg_hash, clien
         account(g, info)
 
     files = cfg["glasses"]["files"]
+    priority = dict(mod.PRIORITY) if hasattr(mod, "PRIORITY") else {}
     futures, handle = {}, {}
     for g, s in enumerate(seeds):
         check = (str(input_path(files[g], base_dir)), inputs[files[g]]) if files else None
@@ -450,6 +453,7 @@ def _run_tasks(cfg, store, mod, stages, seeds, inputs, base_dir, cfg_hash, clien
                 key=f"{cfg_hash[:8]}-g{g:04d}-{name}",
                 pure=False,
                 retries=0,
+                priority=priority.get(name, 0),
             )
             handle[(g, name)] = fut
             futures[fut] = (g, name)
