@@ -76,19 +76,30 @@ class EquilibrationCheck(dict):
     """{'T_mean', 'T_target', 'U_first', 'U_last', 'U_sem', 'ok'} (LJ units, U per particle)."""
 
 
+def energy_trend(U, sem_floor: float = 0.0) -> dict:
+    """The run-level drift check of a series U (per particle): the means of its first and last
+    thirds (``k`` samples each), the standard error of their difference (+ ``sem_floor``) and
+    ``no_trend``: they agree within 3 sqrt(5) standard errors. Necessary, not sufficient, for
+    equilibrium (used by :func:`equilibrate` and the campaigns' swap-MC preparation)."""
+    U = np.asarray(U, float)
+    k = max(len(U) // 3, 1)
+    sem = np.sqrt(np.var(U[:k]) / k + np.var(U[-k:]) / k) + sem_floor
+    first, last = float(U[:k].mean()), float(U[-k:].mean())
+    no_trend = bool(abs(first - last) < 3 * sem * np.sqrt(5))
+    return {"k": k, "U_first": first, "U_last": last, "U_sem": float(sem), "no_trend": no_trend}
+
+
 def _check(th: Thermo, T: float, n: int) -> EquilibrationCheck:
     a = th.arrays()
-    U = a["potential"] / n
-    k = max(len(U) // 3, 1)
-    sem = np.sqrt(np.var(U[:k]) / k + np.var(U[-k:]) / k) + 1e-12
+    t = energy_trend(a["potential"] / n, sem_floor=1e-12)
     T_mean = float(a["temperature"].mean())
-    ok = abs(T_mean - T) < 0.05 * T and abs(U[:k].mean() - U[-k:].mean()) < 3 * sem * np.sqrt(5)
+    ok = abs(T_mean - T) < 0.05 * T and t["no_trend"]
     return EquilibrationCheck(
         T_mean=T_mean,
         T_target=T,
-        U_first=float(U[:k].mean()),
-        U_last=float(U[-k:].mean()),
-        U_sem=float(sem),
+        U_first=t["U_first"],
+        U_last=t["U_last"],
+        U_sem=t["U_sem"],
         ok=bool(ok),
     )
 

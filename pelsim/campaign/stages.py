@@ -75,6 +75,16 @@ def check_inputs(cfg: dict, base_dir: Path) -> None:
     check_cooling(cfg)
 
 
+def _cools(p: dict) -> bool:
+    """The MD preparation ``p`` ([preparation]) has a cooling ramp from T_liquid to T_glass."""
+    return p["cooling_rate"] > 0 and p["T_glass"] < p["T_liquid"]
+
+
+def _md_preparation_runs_md(p: dict) -> bool:
+    """The MD preparation ``p`` runs MD (an equilibration or a cooling ramp), not only a quench."""
+    return p["equilibration_steps"] > 0 or _cools(p)
+
+
 def check_preparation(cfg: dict, model) -> None:
     """The preparation method must suit the model: swap Monte Carlo exchanges per-particle
     diameters (polydisperse models only), and the MD route (:mod:`pelsim.md`) runs species models
@@ -87,8 +97,7 @@ def check_preparation(cfg: dict, model) -> None:
         raise InputError(
             f"config key 'preparation.method' = 'swap' needs a polydisperse model, not {model.name}"
         )
-    md = p["equilibration_steps"] > 0 or (p["cooling_rate"] > 0 and p["T_glass"] < p["T_liquid"])
-    if p["method"] == "md" and poly and md:
+    if p["method"] == "md" and poly and _md_preparation_runs_md(p):
         raise InputError(
             f"config key 'preparation.method' = 'md': model {model.name} is prepared by swap Monte "
             "Carlo (method = 'swap', [preparation.swap]) or instantaneous quench (equilibration_steps "
@@ -118,8 +127,7 @@ def check_box(cfg: dict, box, what: str) -> None:
     m = load_model(cfg["model"]["name"])
     p = cfg["preparation"]
     md = (
-        p["equilibration_steps"] > 0
-        or (p["cooling_rate"] > 0 and p["T_glass"] < p["T_liquid"])
+        _md_preparation_runs_md(p)
         or p["method"] == "swap"  # hybrid MD/swap: pelsim.swap.SwapMD's list has skin MD_SKIN too
         or any(cfg["search"][s]["enabled"] for s in MD_SEARCHES)
     )
@@ -142,7 +150,7 @@ MAX_COOLING_STEPS = 10**9
 def check_cooling(cfg: dict) -> None:
     """Refuse a cooling ramp so slow that its steps cannot run (preparation.cooling_rate)."""
     p = cfg["preparation"]
-    if p["cooling_rate"] > 0 and p["T_glass"] < p["T_liquid"]:
+    if _cools(p):
         steps = (p["T_liquid"] - p["T_glass"]) / p["cooling_rate"] / p["dt"]
         if steps > MAX_COOLING_STEPS:
             raise InputError(
@@ -177,6 +185,7 @@ def _swap_prepare(ctx, conf) -> tuple:
     diameters, check dict: T_f, swap acceptance, potential energy per particle over the first and
     last thirds of the run and their standard error, as in :func:`pelsim.prepare.equilibrate`)."""
     from pelsim.polydisperse import quench as relax
+    from pelsim.prepare import energy_trend
     from pelsim.swap import SwapMD, SwapThermo
 
     cfg, p = ctx.cfg, ctx.cfg["preparation"]
@@ -201,20 +210,18 @@ def _swap_prepare(ctx, conf) -> tuple:
     out = conf.copy(np.mod(md.positions, conf.box))
     out.diameters = np.asarray(md.diameters, float)
     a = th.arrays()
-    U = a["potential"]
-    k = max(len(U) // 3, 1)
-    sem = float(np.sqrt(np.var(U[:k]) / k + np.var(U[-k:]) / k))
+    U = a["potential"]  # per particle
+    t = energy_trend(U)  # the drift check of pelsim.prepare.equilibrate: necessary, not sufficient
+    k = t["k"]
     check = {
         "T_f": T_f,
         "T_mean": float(a["temperature"][k:].mean()) if len(U) > 1 else float(a["temperature"].mean()),
         "swap_acceptance": float(a["acceptance"].mean()),
-        "U_first": float(U[:k].mean()),
-        "U_last": float(U[-k:].mean()),
-        "U_sem": sem,
+        "U_first": t["U_first"],
+        "U_last": t["U_last"],
+        "U_sem": t["U_sem"],
         "time_tau": float(md.time),
-        # no trend in U between the first and last thirds (within 3 standard errors, as
-        # pelsim.prepare.equilibrate): necessary, not sufficient, for equilibrium at T_f
-        "ok": bool(abs(U[:k].mean() - U[-k:].mean()) < 3 * sem * np.sqrt(5)),
+        "ok": t["no_trend"],
     }
     return out, check
 
@@ -239,7 +246,7 @@ def stage_prepare(ctx) -> dict:
             seed=ctx.stage_seed,
             progress=False,
         )
-    if p["method"] == "md" and p["cooling_rate"] > 0 and p["T_glass"] < p["T_liquid"]:
+    if p["method"] == "md" and _cools(p):
         conf, _ = cool(
             conf,
             p["T_liquid"],
