@@ -6,7 +6,8 @@ Measures, on whatever device JAX finds (it records which):
 - neb_many over the IS pairs of several glasses (one energy per band) with batch 1, 8, 32, 128:
   band-steps per second and the speed-up over batch 1;
 - a TLS-hunt figure: IS pairs -> first-band NEB -> Delta0 per hour on this device
-  (the screening NEB of pelsim.landscape.hunt, the cost per pair behind benchmarks/bench_tls_hunt.py).
+  (the screening NEB of pelsim.landscape.hunt, the cost per pair behind benchmarks/bench_tls_hunt.py);
+- the swap-MC preparation of polydisperse-ss at N = 1500, T_f = 0.092: seconds per tau, and its quench.
 Each part is bounded in time; the last line of stdout is one JSON object.
 """
 
@@ -158,6 +159,28 @@ def tls_hunt(n, pairs, steps, batch=1):
     }
 
 
+def swap_cost(n, T_f, blocks):
+    """Hybrid MD/swap-MC preparation of polydisperse-ss (benchmarks/bench_swap_prepare.py): seconds per
+    block (10 MD steps of dt 0.01 + N swap attempts), per tau of dynamics, and the quench to 1e-10."""
+    import os
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from bench_swap_prepare import prepare
+
+    r = prepare(n, T_f, blocks, 10, 0)
+    log(f"swap N={n} T_f={T_f}: {r['s_per_block'] * 1e3:.2f} ms/block, quench {r['quench_s']:.2f} s")
+    return {
+        "swap_N": n,
+        "swap_T_f": T_f,
+        "swap_blocks": blocks,
+        "swap_s_per_block": r["s_per_block"],
+        "swap_s_per_tau": r["s_per_block"] / (10 * 0.01),
+        "swap_acceptance": r["acceptance"],
+        "swap_quench_s": r["quench_s"],
+        "swap_quench_converged": r["quench_converged"],
+    }
+
+
 def _with(conf, R):
     import copy
 
@@ -169,7 +192,7 @@ def _with(conf, R):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="tiny sizes (a CPU smoke test of this script)")
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: md,quench,neb,tls")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: md,quench,neb,tls,swap")
     a = ap.parse_args()
     import jax
 
@@ -178,20 +201,38 @@ def main():
     log(res)
     skip = set(a.skip.split(","))
     t0 = time.perf_counter()
-    if "md" not in skip:
-        sizes = [1000] if a.quick else [1000, 10_000, 100_000]
-        res.update(md_rates(sizes, 200 if a.quick else 2000, ["f32", "f64"]))
-    if "quench" not in skip:
-        res.update(quench_times())
-    if "neb" not in skip:
-        if a.quick:
-            res.update(neb_many_rates(500, 2, 2, [1, 2, 4], 20))
-        else:
-            res.update(neb_many_rates(1000, 4, 32, [1, 8, 32, 128], 200))
-    if "tls" not in skip:
-        res.update(tls_hunt(1000, 4 if a.quick else 64, 100 if a.quick else 400, batch=1 if a.quick else 32))
+    q = a.quick
+    parts = {
+        "md": lambda: md_rates([1000] if q else [1000, 10_000, 100_000], 200 if q else 2000, ["f32", "f64"]),
+        "quench": quench_times,
+        "neb": lambda: (
+            neb_many_rates(500, 2, 2, [1, 2, 4], 20)
+            if q
+            else neb_many_rates(1000, 4, 32, [1, 8, 32, 128], 200)
+        ),
+        "tls": lambda: tls_hunt(1000, 4 if q else 64, 100 if q else 400, batch=1 if q else 32),
+        "swap": lambda: swap_cost(300 if q else 1500, 0.092, 20 if q else 2000),
+    }
+    for name, part in parts.items():
+        if name in skip:
+            continue
+        t = time.perf_counter()
+        res.update(part())
+        res[f"{name}_part_s"] = time.perf_counter() - t
+        _save_partial(res)  # a part cut off by the time limit keeps the earlier ones
     res["total_s"] = time.perf_counter() - t0
     print(json.dumps(res))
+
+
+def _save_partial(res):
+    import os
+
+    out = os.environ.get("OUT")
+    if out:
+        tmp = os.path.join(out, "gpu_check_partial.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(res, f)
+        os.replace(tmp, os.path.join(out, "gpu_check_partial.json"))
 
 
 if __name__ == "__main__":

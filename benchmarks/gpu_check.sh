@@ -13,5 +13,7 @@ PY=python3
 [ -x .venv/bin/python ] && [ -z "${PELSIM_GPU_SYSTEM_PYTHON:-}" ] && PY=.venv/bin/python
 export PELSIM_JAX_CACHE="${PELSIM_JAX_CACHE:-$(mktemp -d)}"
 out="${OUT:-.}/gpu_check.json"
-timeout 470 "$PY" benchmarks/gpu_check.py "$@" | tee /dev/stderr | tail -1 > "$out"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >&2
+# stderr (progress) also goes to gpu_check.log; each finished part is saved in gpu_check_partial.json
+timeout 470 "$PY" benchmarks/gpu_check.py "$@" 2> >(tee "${OUT:-.}/gpu_check.log" >&2) | tail -1 > "$out"
 cat "$out"
