@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -162,8 +163,6 @@ def tls_hunt(n, pairs, steps, batch=1):
 def swap_cost(n, T_f, blocks):
     """Hybrid MD/swap-MC preparation of polydisperse-ss (benchmarks/bench_swap_prepare.py): seconds per
     block (10 MD steps of dt 0.01 + N swap attempts), per tau of dynamics, and the quench to 1e-10."""
-    import os
-
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_swap_prepare import prepare
 
@@ -174,7 +173,7 @@ def swap_cost(n, T_f, blocks):
         "swap_T_f": T_f,
         "swap_blocks": blocks,
         "swap_s_per_block": r["s_per_block"],
-        "swap_s_per_tau": r["s_per_block"] / (10 * 0.01),
+        "swap_s_per_tau": r["md_s"] / r["md_time_tau"],
         "swap_acceptance": r["acceptance"],
         "swap_quench_s": r["quench_s"],
         "swap_quench_converged": r["quench_converged"],
@@ -225,8 +224,6 @@ def main():
 
 
 def _save_partial(res):
-    import os
-
     out = os.environ.get("OUT")
     if out:
         tmp = os.path.join(out, "gpu_check_partial.json.tmp")
