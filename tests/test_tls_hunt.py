@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from pelsim.errors import InputError
+from pelsim.geometry import minimum_image
 from pelsim.landscape.hunt import (
     DOUBLE_WELL,
     PairRanker,
@@ -20,6 +21,7 @@ from pelsim.landscape.hunt import (
 )
 from pelsim.landscape.pairs import (
     FEATURES,
+    displacement_clusters,
     feature_matrix,
     hessian_bound,
     pair_features,
@@ -55,6 +57,23 @@ def _features_loop(R, E, box, masses, T, V):
             return float(np.sqrt(d @ d))
 
         d2 = float(np.sum(masses * n2))
+        # clusters of particles displaced > 0.2 joined within 2.0: plain union-find
+        core = [p for p in range(N) if n2[p] > 0.2**2]
+        parent = {p: p for p in core}
+
+        def root(p, parent=parent):
+            while parent[p] != p:
+                p = parent[p]
+            return p
+
+        for p, q in itertools.combinations(core, 2):
+            if dist(p, q) < 2.0:
+                parent[root(p)] = root(q)
+        groups: dict = {}
+        for p in core:
+            groups.setdefault(root(p), []).append(p)
+        mine = [g for g in groups.values() if top[0] in g]
+        share = sum(n2[p] for p in mine[0]) / sum(n2[p] for p in core) if core else 1.0
         f = {
             "abs_dE": abs(E[j] - E[i]),
             "E_low": E[lo] - min(E),
@@ -75,6 +94,8 @@ def _features_loop(R, E, box, masses, T, V):
             "visits_low": V[lo],
             "visits_high": V[hi],
             "dE_per_d2": abs(E[j] - E[i]) / d2,
+            "n_clusters": float(len(groups)),
+            "cluster_share": share,
         }
         out.append(f)
     return out
@@ -95,6 +116,89 @@ def test_pair_features_match_a_brute_force_loop():
     for k in FEATURES:
         np.testing.assert_allclose(f[k], [r[k] for r in ref], rtol=1e-12, atol=1e-12, err_msg=k)
     assert feature_matrix(f).shape == (len(ref), len(FEATURES))
+
+
+def test_displacement_clusters_separate_independent_rearrangements():
+    """Two rearrangements on opposite sides of a periodic box are two clusters; one that straddles
+    the boundary is one (minimum image); the cluster share is the most displaced one's."""
+    box = np.array([10.0, 10.0, 10.0])
+    g = np.arange(0.5, 10.0, 1.0)
+    R0 = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+    u = np.zeros_like(R0)
+    near = lambda c: np.flatnonzero(np.linalg.norm(minimum_image(R0 - c, box), axis=1) < 1.2)  # noqa: E731
+    a, b = near(np.array([0.5, 0.5, 0.5])), near(np.array([5.5, 5.5, 5.5]))  # a straddles the corner
+    u[a] = [0.3, 0.0, 0.0]
+    u[b] = [0.0, 0.5, 0.0]
+    cl = displacement_clusters(R0, u, box)
+    assert len(cl) == 2 and sorted(map(len, cl)) == sorted([len(a), len(b)])
+    assert {frozenset(c.tolist()) for c in cl} == {frozenset(a.tolist()), frozenset(b.tolist())}
+    f = pair_features(np.stack([R0, np.mod(R0 + u, box)]), np.zeros(2), box)
+    uu = u - u.mean(axis=0)  # the features remove the mean translation
+    w_a, w_b = np.sum(uu[a] ** 2), np.sum(uu[b] ** 2)
+    assert f["n_clusters"][0] == 2
+    np.testing.assert_allclose(f["cluster_share"][0], w_b / (w_a + w_b), rtol=1e-9)
+    u[a] = 0.0  # one rearrangement: share 1
+    f = pair_features(np.stack([R0, np.mod(R0 + u, box)]), np.zeros(2), box)
+    assert f["n_clusters"][0] == 1 and f["cluster_share"][0] == 1.0
+
+
+def test_added_minima_keep_the_old_pairs_state_and_match_fresh_features():
+    """add_minima (band-interior minima joining a glass): every old pair keeps its screening state
+    at its new row, and the features of all pairs (cluster features of the old pairs carried over,
+    not recomputed) equal those of the grown set of minima computed afresh."""
+    from types import SimpleNamespace
+
+    from pelsim.landscape.hunt import GlassHunt, _new_table, add_minima
+
+    rng = np.random.default_rng(9)
+    box = np.array([6.0, 6.0, 6.0])
+    R0 = rng.uniform(0, 6, (40, 3))
+    R = np.stack(
+        [
+            np.mod(R0 + rng.normal(0, 0.15, R0.shape) * (rng.uniform(size=(40, 1)) < 0.3), box)
+            for _ in range(7)
+        ]
+    )
+    E = rng.normal(0, 0.05, 7)
+    seq = [0, 1, 2, 1, 3, 4]
+    m = minima_from_sequence([(R[k], E[k], 0.0) for k in seq], box)
+    bounds = prefilter_bounds(0.01, 0.01, 100.0)
+    f = pair_features(m.positions, m.energies, box, None, m.transitions, m.visits)
+    h = GlassHunt(
+        0,
+        SimpleNamespace(box=box),
+        None,
+        None,
+        m,
+        _new_table(f, prefilter(f, bounds)),
+        bounds.as_dict(),
+        100.0,
+        np.array([2, 7]),
+    )
+    h.table["outcome"][:] = np.arange(len(f["i"])) % 5
+    h.table["splitting"][:] = np.arange(len(f["i"])) * 0.1
+    before = {
+        (int(i), int(j)): (int(o), float(s))
+        for i, j, o, s in zip(
+            h.table["i"], h.table["j"], h.table["outcome"], h.table["splitting"], strict=True
+        )
+    }
+    ctrl = [(int(h.table["i"][r]), int(h.table["j"][r])) for r in h.control]
+    assert add_minima(h, R[5:], E[5:], [0.0, 0.0]) == 2
+    t = h.table
+    assert len(t["i"]) == 7 * 6 // 2
+    for r, (i, j) in enumerate(zip(t["i"], t["j"], strict=True)):
+        if (int(i), int(j)) in before:
+            assert (int(t["outcome"][r]), float(t["splitting"][r])) == before[(int(i), int(j))]
+            assert not t["expanded"][r]
+        else:
+            assert t["outcome"][r] == 0 and np.isnan(t["splitting"][r]) and t["expanded"][r]
+    assert [(int(t["i"][r]), int(t["j"][r])) for r in h.control] == ctrl
+    fresh = pair_features(
+        h.minima.positions, h.minima.energies, box, None, h.minima.transitions, h.minima.visits
+    )
+    for k in FEATURES:
+        np.testing.assert_allclose(t[k], fresh[k], rtol=1e-12, atol=1e-12, err_msg=k)
 
 
 def test_pair_features_are_symmetric_and_translation_invariant():

@@ -45,6 +45,7 @@ from pelsim.landscape.pairs import (
     feature_matrix,
     hessian_bound,
     pair_features,
+    pair_indices,
     prefilter,
     prefilter_bounds,
 )
@@ -560,7 +561,16 @@ def expand_with_interior_minima(h: GlassHunt, multi: dict, budget: int) -> int:
                 newR.append(R)
                 newE.append(mn.energy)
                 newF.append(mn.max_force)
-    if not newR:
+    m.from_bands = getattr(m, "from_bands", 0) + len(newR)
+    return add_minima(h, newR, newE, newF)
+
+
+def add_minima(h: GlassHunt, newR, newE, newF) -> int:
+    """Append minima (positions, energies, max forces) to ``h.minima``; their pairs with all minima
+    join the table (features, prefilter) as unscreened pairs, flagged ``expanded``; the state of
+    the old pairs (screening results, selection) moves with them. Returns the number added."""
+    m = h.minima
+    if not len(newR):
         return 0
     M0 = m.count
     M = M0 + len(newR)
@@ -571,12 +581,17 @@ def expand_with_interior_minima(h: GlassHunt, multi: dict, budget: int) -> int:
     T = np.zeros((M, M))
     T[:M0, :M0] = m.transitions
     m.transitions = T
-    m.from_bands = getattr(m, "from_bands", 0) + len(newR)
     old = h.table
-    feats = pair_features(m.positions, m.energies, h.conf.box, None, m.transitions, m.visits)
+    I, J = pair_indices(M)  # row-major: the old pairs keep their order among the new rows
+    remap = np.flatnonzero((I < M0) & (J < M0))  # new row of each old row
+    known = np.zeros(len(I), bool)
+    known[remap] = True  # their displacement clusters are unchanged: not recomputed
+    feats = pair_features(
+        m.positions, m.energies, h.conf.box, None, m.transitions, m.visits, skip_clusters=known
+    )
+    for k in ("n_clusters", "cluster_share"):
+        feats[k][remap] = old[k]
     new = _new_table(feats, prefilter(feats, _bounds_of(h)))
-    index = {(int(i), int(j)): n for n, (i, j) in enumerate(zip(new["i"], new["j"], strict=True))}
-    remap = np.array([index[(int(i), int(j))] for i, j in zip(old["i"], old["j"], strict=True)], np.int64)
     for k in _STATE_COLUMNS:
         new[k][remap] = old[k]
     n_md = len(m.sequence) and (max(m.sequence) + 1)

@@ -22,6 +22,12 @@ Features (one float per pair; names in :data:`FEATURES`):
   direction); ``visits_low``, ``visits_high``: how often each was visited (quenches landing there);
 * ``dE_per_d2``: |dE| / d^2, the mean slope of a harmonic-like connection (physics suggests it:
   a double well of distance d and asymmetry dE needs curvature >~ 8 |dE| / d^2 to hold two wells).
+* ``n_clusters``, ``cluster_share``: the particles displaced by more than ``CLUSTER_CORE`` (0.2
+  sigma), joined into clusters when closer than ``CLUSTER_LINK`` (2 sigma, minimum image, in
+  minimum i); the number of clusters and the share of sum |u|^2 over those particles held by the
+  cluster of the most displaced one. Physics suggests them: a double well is one rearrangement, and
+  a pair of minima that differ in several separate places of the box (common at N ~ 1000, where a
+  stretch of MD holds several independent events) is a chain of double wells, not one.
 
 Prefilter (:func:`prefilter`): the TLS definition of the catalogue is E < E_thr, E the energy
 of the tunneling pair (the lowest state localised in each well of the 1D path profile,
@@ -81,6 +87,8 @@ FEATURES = (
     "visits_low",
     "visits_high",
     "dE_per_d2",
+    "n_clusters",
+    "cluster_share",
 )
 
 #: largest single-particle displacement (sigma) of a pair of minima considered by the TLS hunt.
@@ -89,6 +97,10 @@ FEATURES = (
 #: 2.0 sigma leaves a margin of ~2 over the largest single rearrangement seen.
 DR1_MAX = 2.0
 MOVING_THRESHOLD = 0.1
+#: displacement (sigma) of a particle counted in a rearrangement's core, and the distance (sigma)
+#: within which two such particles belong to one cluster (features ``n_clusters``, ``cluster_share``)
+CLUSTER_CORE = 0.2
+CLUSTER_LINK = 2.0
 
 
 def pair_indices(M: int) -> tuple[np.ndarray, np.ndarray]:
@@ -108,13 +120,16 @@ def pair_features(
     visits=None,
     pairs=None,
     block: int = 512,
+    skip_clusters=None,
 ) -> dict:
     """Features of pairs of minima (module docstring), as a dict name -> (P,) float array, plus
     ``i`` and ``j`` (int arrays).
 
     positions: (M, N, d) minima of one glass; energies: (M,) (eps); box: periodic box (d,) or None;
     masses: (N,) (default 1); transitions: (M, M) counts of observed jumps (symmetrised here);
-    visits: (M,) visit counts; pairs: (P, 2) pairs to describe (default all i < j).
+    visits: (M,) visit counts; pairs: (P, 2) pairs to describe (default all i < j);
+    skip_clusters: (P,) bool, pairs whose (slower, ~0.6 ms per pair at N = 1000) cluster features
+    the caller already has (they are left 0 here).
     """
     R = np.asarray(positions, dtype=float)
     E = np.asarray(energies, dtype=float)
@@ -160,6 +175,9 @@ def pair_features(
             sep = pos[:, q] - pos[:, p]
             sep = sep if box is None else minimum_image(sep, box)
             out[name][a : a + block] = np.linalg.norm(sep, axis=-1)
+        for k in range(len(ii)):  # per pair: the moving particles are few (tens to hundreds)
+            if skip_clusters is None or not skip_clusters[a + k]:
+                out["n_clusters"][a + k], out["cluster_share"][a + k] = _clusters(R[ii[k]], u[k], u2[k], box)
     lo = np.where(E[I] <= E[J], I, J)
     hi = np.where(E[I] <= E[J], J, I)
     e0 = E.min() if M else 0.0
@@ -171,6 +189,45 @@ def pair_features(
     out["dE_per_d2"] = out["abs_dE"] / np.maximum(out["d2_sum"], 1e-12)
     out["i"], out["j"] = I, J
     return out
+
+
+def displacement_clusters(Ra, u, box=None, core: float = CLUSTER_CORE, link: float = CLUSTER_LINK) -> list:
+    """Clusters of the particles displaced by more than ``core`` in the field ``u`` (N, d) from
+    positions ``Ra``: index arrays, joined when closer than ``link`` (minimum image), largest first.
+
+    Connected components by label propagation on the dense adjacency of the (few) core particles,
+    in numpy: scipy.sparse.csgraph's input validation alone cost ~1 ms per pair, which all pairs of
+    a glass's minima (10^4) cannot afford."""
+    u = np.asarray(u, dtype=float)
+    idx = np.flatnonzero(np.sum(u * u, axis=-1) > core * core)
+    if len(idx) == 0:
+        return []
+    X = np.asarray(Ra, dtype=float)[idx]
+    sep = X[:, None, :] - X[None, :, :]
+    if box is not None:
+        box = np.asarray(box, dtype=float)
+        sep -= box * np.round(sep / box)
+    adj = np.einsum("ijk,ijk->ij", sep, sep) < link * link
+    k = len(idx)
+    lab = np.arange(k)
+    while True:  # each label becomes the smallest in its neighbourhood until nothing changes
+        new = np.where(adj, lab[None, :], k).min(axis=1)
+        if np.array_equal(new, lab):
+            break
+        lab = new[new]  # pointer jumping: converges in ~log(diameter) sweeps
+    _, lab = np.unique(lab, return_inverse=True)
+    cl = [idx[lab == c] for c in range(int(lab.max()) + 1)]
+    return sorted(cl, key=len, reverse=True)
+
+
+def _clusters(Ra, u, u2, box) -> tuple[float, float]:
+    cl = displacement_clusters(Ra, u, box)
+    if not cl:
+        return 0.0, 1.0
+    top = int(np.argmax(u2))
+    w = [float(np.sum(u2[c])) for c in cl]
+    mine = next(k for k, c in enumerate(cl) if top in c)
+    return float(len(cl)), w[mine] / sum(w)
 
 
 def feature_matrix(features: dict, names=FEATURES) -> np.ndarray:
