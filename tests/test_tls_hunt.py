@@ -201,6 +201,62 @@ def test_added_minima_keep_the_old_pairs_state_and_match_fresh_features():
         np.testing.assert_allclose(t[k], fresh[k], rtol=1e-12, atol=1e-12, err_msg=k)
 
 
+def _separable_wells(n=6, a=0.3, seed=3):
+    """Particles on a cubic lattice (spacing 1, periodic box n), each in its own double well
+    (x - x0)^2 - a^2)^2 + b_i (x - x0) + y-, z- harmonic: the minima are the 2^N flip states, known
+    exactly, and independent flips in separate places are separate rearrangements."""
+    from scipy.optimize import minimize
+
+    g = np.arange(n) + 0.5
+    R0 = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+    b = np.random.default_rng(seed).uniform(-0.002, 0.002, len(R0))
+    box = np.full(3, float(n))
+
+    def energy_grad(x):
+        d = minimum_image(x.reshape(-1, 3) - R0, box)
+        e = np.sum((d[:, 0] ** 2 - a * a) ** 2 + b * d[:, 0] + d[:, 1] ** 2 + d[:, 2] ** 2)
+        gr = np.stack([4 * d[:, 0] * (d[:, 0] ** 2 - a * a) + b, 2 * d[:, 1], 2 * d[:, 2]], 1)
+        return e, gr.ravel()
+
+    def quench(R):
+        r = minimize(
+            energy_grad,
+            np.asarray(R, float).ravel(),
+            jac=True,
+            method="L-BFGS-B",
+            options={"gtol": 1e-12, "ftol": 1e-15, "maxiter": 5000},
+        )
+        return r.x.reshape(-1, 3), float(r.fun), float(np.abs(r.jac).max())
+
+    def state(flip):  # the exact minimum with the particles ``flip`` on the + side
+        s = -np.ones(len(R0))
+        s[list(flip)] = 1.0
+        return quench(R0 + np.stack([s * a, 0 * s, 0 * s], 1))
+
+    return R0, box, quench, state
+
+
+def test_split_transitions_finds_the_single_rearrangement_minima():
+    from pelsim.landscape.hunt import split_transitions
+
+    R0, box, quench, state = _separable_wells()
+    site = {tuple(np.round(r - 0.5).astype(int)): k for k, r in enumerate(R0)}
+    p, q, r = site[(0, 0, 0)], site[(3, 3, 3)], site[(0, 0, 1)]  # p and r neighbours, q far away
+    A, B = state([]), state([p, q, r])  # one transition moving two separate clusters: {p, r}, {q}
+    mins = minima_from_sequence([A, B, A], box)
+    assert split_transitions(mins, box, budget=10, quench_fn=quench) == 2 and mins.count == 4
+    assert mins.from_splits == 2 and mins.visits[2:].tolist() == [0, 0] and not mins.transitions[2:].any()
+    expect = [state([p, r]), state([q])]  # the larger cluster first
+    for k, (R, E, _) in enumerate(expect):
+        assert abs(mins.energies[2 + k] - E) < 1e-10
+        assert np.max(np.abs(minimum_image(mins.positions[2 + k] - R, box))) < 1e-5
+    # one cluster only (particles within the 2 sigma link): nothing to split; budget respected
+    mins = minima_from_sequence([A, state([p, r])], box)
+    assert split_transitions(mins, box, budget=10, quench_fn=quench) == 0
+    mins = minima_from_sequence([A, B], box)
+    assert split_transitions(mins, box, budget=1, quench_fn=quench) == 1 and mins.count == 3
+
+
 def test_pair_features_are_symmetric_and_translation_invariant():
     rng = np.random.default_rng(5)
     box = np.array([5.0, 5.0, 5.0])

@@ -141,6 +141,73 @@ def collect_minima(
     return out
 
 
+def split_transitions(mins: GlassMinima, box, budget: int, quench_fn, max_clusters: int = 4) -> int:
+    """New minima between the ends of observed transitions that moved several separate clusters.
+
+    At N ~ 1000 a stretch of MD between two quenches often holds several independent
+    rearrangements in different parts of the box (docs/landscape.md "TLS hunting"); such a pair
+    of minima is a chain of double wells, not one. For each observed transition i -> j (in the
+    order first seen) whose displacement field has two or more clusters
+    (:func:`pelsim.landscape.pairs.displacement_clusters`), each particle is given to the cluster
+    of its nearest core particle (minimum image), and minimum i with the displacements of one
+    cluster's particles applied is quenched (``quench_fn(R) -> (R, E, max_force)`` or None when
+    it did not converge): one configuration per cluster, the ``max_clusters`` largest. A new
+    distinct minimum joins ``mins`` (no visits, no transitions); its pairs with the two ends
+    differ by one rearrangement. At most ``budget`` new minima. Returns their number.
+    ``mins.from_splits`` counts them."""
+    from pelsim.landscape.identity import displacement_field
+    from pelsim.landscape.pairs import displacement_clusters
+
+    if budget <= 0:
+        return 0
+    box = None if box is None else np.asarray(box, dtype=float)
+    seen, order = set(), []
+    for a, b in zip(mins.sequence[:-1], mins.sequence[1:], strict=True):
+        key = (min(a, b), max(a, b))
+        if a != b and key not in seen:
+            seen.add(key)
+            order.append((a, b))
+    newR, newE, newF = [], [], []
+    for a, b in order:
+        if len(newR) >= budget:
+            break
+        Ra, Rb = mins.positions[a], mins.positions[b]
+        cl = displacement_clusters(Ra, displacement_field(Ra, Rb, box), box)
+        if len(cl) < 2:
+            continue
+        core = np.concatenate(cl)
+        owner_of_core = np.repeat(np.arange(len(cl)), [len(c) for c in cl])
+        sep = Ra[:, None, :] - Ra[None, core, :]
+        if box is not None:
+            sep -= box * np.round(sep / box)
+        owner = owner_of_core[np.argmin(np.einsum("ijk,ijk->ij", sep, sep), axis=1)]
+        u = displacement_field(Ra, Rb, box, remove_drift=False)
+        for c in range(min(len(cl), max_clusters)):
+            q = quench_fn(Ra + u * (owner == c)[:, None])
+            if q is None:
+                continue
+            R, E, F = q
+            R = np.asarray(R, float) if box is None else np.mod(np.asarray(R, float), box)
+            if find_minimum(E, R, list(mins.energies) + newE, list(mins.positions) + newR, box) >= 0:
+                continue
+            newR.append(R)
+            newE.append(float(E))
+            newF.append(float(F))
+            if len(newR) >= budget:
+                break
+    if newR:
+        M0, M = mins.count, mins.count + len(newR)
+        mins.positions = np.concatenate([mins.positions, np.asarray(newR)])
+        mins.energies = np.concatenate([mins.energies, newE])
+        mins.max_force = np.concatenate([mins.max_force, newF])
+        mins.visits = np.concatenate([mins.visits, np.zeros(len(newR))])
+        T = np.zeros((M, M))
+        T[:M0, :M0] = mins.transitions
+        mins.transitions = T
+    mins.from_splits = getattr(mins, "from_splits", 0) + len(newR)
+    return len(newR)
+
+
 # ------------------------------------------------------------------------------------- screening
 def _band_outcome(band) -> int:
     if not band.valid:
@@ -366,6 +433,16 @@ def plan_hunt(conf, glass: int, params: HuntParams, hbar: float, E_thr: float, k
     IS, res = quench(conf, kind=kind)
     energy, is_valid = landscape_energy(IS, kind)
     mins = collect_minima(IS, params.T, params.quenches, params.quench_every, kind, seed)
+    if params.split_minima:
+        t0 = time.perf_counter()
+
+        def quench_fn(R):
+            q, res = quench(IS.copy(R), kind=kind)
+            return (q.positions, res.energy, res.max_force) if res.converged else None
+
+        split_transitions(mins, IS.box, params.split_minima, quench_fn)
+        mins.seconds["split"] = time.perf_counter() - t0
+    mins.base = mins.count  # minima of the pool's frame (MD + split); band minima come later
     masses = np.asarray(load_model(conf.model).masses)[conf.species]
     lam = hessian_bound(energy, mins.positions[: min(mins.count, 8)], masses)
     bounds = prefilter_bounds(E_thr, hbar, lam, params.zero_point_margin, params.dr1_max)
@@ -594,8 +671,8 @@ def add_minima(h: GlassHunt, newR, newE, newF) -> int:
     new = _new_table(feats, prefilter(feats, _bounds_of(h)))
     for k in _STATE_COLUMNS:
         new[k][remap] = old[k]
-    n_md = len(m.sequence) and (max(m.sequence) + 1)
-    new["expanded"] = (new["i"] >= n_md) | (new["j"] >= n_md)
+    n_base = getattr(m, "base", len(m.sequence) and (max(m.sequence) + 1))
+    new["expanded"] = (new["i"] >= n_base) | (new["j"] >= n_base)
     h.table = new
     h.control = remap[h.control] if len(h.control) else h.control
     return len(newR)
@@ -687,6 +764,7 @@ def glass_summary(h: GlassHunt, E_thr: float) -> dict:
         "glass": int(h.glass),
         "minima": int(h.minima.count),
         "minima_from_bands": int(getattr(h.minima, "from_bands", 0)),
+        "minima_from_splits": int(getattr(h.minima, "from_splits", 0)),
         "quenches": int(len(h.minima.sequence)),
         "pairs": int(len(t["i"])),
         "pool": int((t["pool"] & ~ex).sum()),

@@ -156,6 +156,12 @@ class HuntParams(_Route):
     dr1_max: float = param(2.0, "prefilter: largest single-particle displacement (sigma)", min=1e-3)
     zero_point_margin: float = param(1.5, "prefilter: factor on the zero-point bound of |dE|", min=1.0)
     refine_images: int = param(12, "NEB images of the refinement", min=3, max=64)
+    split_minima: int = param(
+        0,
+        "budget: new minima per glass quenched from observed transitions that moved several "
+        "separate clusters, one cluster at a time (they join the pool's frame; 0: off)",
+        min=0,
+    )
     interior_minima: int = param(
         16,
         "budget: new minima per glass and round relaxed from the interior minima of screening bands "
