@@ -68,7 +68,7 @@ def exhaustive_glass(path: Path, a, glass: int) -> dict:
 
     pre = get_preset("argon")
     E_thr, hbar = pre.energy_reduced(1.0), pre.hbar
-    p = HuntParams(T=a.T, quenches=a.quenches, quench_every=a.quench_every)
+    p = HuntParams(T=a.T, quenches=a.quenches, quench_every=a.quench_every, split_minima=a.split)
     conf = read_extxyz(path, "ka3d")
     t0 = time.perf_counter()
     h = plan_hunt(conf, glass, p, hbar, E_thr, seed=glass)
@@ -123,6 +123,8 @@ def exhaustive_glass(path: Path, a, glass: int) -> dict:
         energies=m.energies,
         transitions=m.transitions,
         visits=m.visits,
+        n_md=int(max(m.sequence) + 1),
+        split_seconds=float(m.seconds.get("split", 0.0)),
         bounds=h.bounds,
         pool_uncapped=int(t["pool"].sum()),
         pairs_total=int(len(t["i"])),
@@ -177,6 +179,12 @@ def screened_glass(g: dict, a) -> dict:
     G = nx.Graph()  # double wells of the exhaustive route: their triangles are TWP candidates
     G.add_edges_from(zip(np.asarray(g["i"])[is_dw].tolist(), np.asarray(g["j"])[is_dw].tolist(), strict=True))
     triangles = sum(nx.triangles(G).values()) // 3
+    n_md = int(g.get("n_md", len(g["energies"])))
+    split = (np.asarray(g["i"]) >= n_md) | (np.asarray(g["j"]) >= n_md)  # a pair with a split minimum
+    by_origin = {
+        name: {"pairs": int(sel.sum()), "dw": int((is_dw & sel).sum()), "tls": int((is_tls & sel).sum())}
+        for name, sel in (("md_pairs", ~split), ("split_pairs", split))
+    }
     rows = np.array(sorted(chosen), int)
     ctrl = np.array([r for r, s in chosen.items() if s == CONTROL], int)
     rank = np.array([r for r, s in chosen.items() if s == RANKED], int)
@@ -188,6 +196,9 @@ def screened_glass(g: dict, a) -> dict:
         "pool_uncapped": int(g["pool_uncapped"]),
         "bounds": {k: float(v) for k, v in dict(g["bounds"]).items()},
         "minima_seconds": float(g["minima_seconds"]),
+        "split_seconds": float(g.get("split_seconds", 0.0)),
+        "minima_from_splits": int(len(g["energies"]) - n_md),
+        "by_origin": by_origin,
         "compile_seconds": float(g["compile_seconds"]),
         "seconds_per_pair_median": float(np.median(secs)) if P else None,
         "seconds_per_neb_median": float(np.median(secs[outcome != 4])) if np.any(outcome != 4) else None,
@@ -241,6 +252,7 @@ def main():
     ap.add_argument("--iterations", type=int, default=4)
     ap.add_argument("--per-iteration", dest="per_iteration", type=int, default=12)
     ap.add_argument("--max-pool", dest="max_pool", type=int, default=400, help="cap on exhaustive NEBs")
+    ap.add_argument("--split", type=int, default=0, help="HuntParams.split_minima (new minima per glass)")
     ap.add_argument("--control-fraction", dest="control_fraction", type=float, default=0.25)
     ap.add_argument("--prepare", action="store_true", help="(re)write the benchmark glasses first")
     ap.add_argument("--dump", type=Path, help="keep the exhaustive route's per-pair results here (pickle)")

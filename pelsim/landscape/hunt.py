@@ -5,7 +5,9 @@ The protocol of Khomenko et al. (PRL 124, 225901, 2020) and Ciarella et al. (Nat
 
 1. **Minima from dynamics** (:func:`collect_minima`): NVT MD at a low temperature T from the
    glass IS, quenched every ``quench_every`` steps; the distinct minima (identity.py), how often
-   each was visited and how often the trajectory jumped directly between two of them.
+   each was visited and how often the trajectory jumped directly between two of them. With
+   ``split_minima``, observed transitions that moved several separate clusters of particles are
+   split into one-cluster steps (:func:`split_transitions`): new minima of the same frame.
 2. **All pairs, static features, prefilter** (:mod:`pelsim.landscape.pairs`): features of every
    pair of distinct minima; the physics bound on |dE| (a TLS needs |Delta| <= E < E_thr) and the
    empirical bound on the largest particle displacement leave the *pool*.
