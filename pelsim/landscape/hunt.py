@@ -94,6 +94,22 @@ class GlassMinima:
     def count(self) -> int:
         return len(self.energies)
 
+    def append(self, positions, energies, max_force) -> None:
+        """Add minima that no quench visited (no visits, no observed transitions)."""
+        n = len(energies)
+        if not n:
+            return
+        M0, M = self.count, self.count + n
+        self.positions = np.concatenate(
+            [self.positions, np.asarray(positions, float).reshape(n, *self.positions.shape[1:])]
+        )
+        self.energies = np.concatenate([self.energies, np.asarray(energies, float)])
+        self.max_force = np.concatenate([self.max_force, np.asarray(max_force, float)])
+        self.visits = np.concatenate([self.visits, np.zeros(n)])
+        T = np.zeros((M, M))
+        T[:M0, :M0] = self.transitions
+        self.transitions = T
+
 
 def minima_from_sequence(quenched, box=None) -> GlassMinima:
     """Distinct minima, visits and transition counts from a sequence of quenched (R, E, fmax)."""
@@ -197,15 +213,7 @@ def split_transitions(mins: GlassMinima, box, budget: int, quench_fn, max_cluste
             newF.append(float(F))
             if len(newR) >= budget:
                 break
-    if newR:
-        M0, M = mins.count, mins.count + len(newR)
-        mins.positions = np.concatenate([mins.positions, np.asarray(newR)])
-        mins.energies = np.concatenate([mins.energies, newE])
-        mins.max_force = np.concatenate([mins.max_force, newF])
-        mins.visits = np.concatenate([mins.visits, np.zeros(len(newR))])
-        T = np.zeros((M, M))
-        T[:M0, :M0] = mins.transitions
-        mins.transitions = T
+    mins.append(newR, newE, newF)
     mins.from_splits = getattr(mins, "from_splits", 0) + len(newR)
     return len(newR)
 
@@ -652,14 +660,8 @@ def add_minima(h: GlassHunt, newR, newE, newF) -> int:
     if not len(newR):
         return 0
     M0 = m.count
-    M = M0 + len(newR)
-    m.positions = np.concatenate([m.positions, np.asarray(newR)])
-    m.energies = np.concatenate([m.energies, newE])
-    m.max_force = np.concatenate([m.max_force, newF])
-    m.visits = np.concatenate([m.visits, np.zeros(len(newR))])
-    T = np.zeros((M, M))
-    T[:M0, :M0] = m.transitions
-    m.transitions = T
+    m.append(newR, newE, newF)
+    M = m.count
     old = h.table
     I, J = pair_indices(M)  # row-major: the old pairs keep their order among the new rows
     remap = np.flatnonzero((I < M0) & (J < M0))  # new row of each old row
