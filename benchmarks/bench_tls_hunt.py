@@ -153,6 +153,7 @@ def screened_glass(g: dict, a) -> dict:
     outcome = np.asarray(g["outcome"], int)
     is_dw = outcome == DOUBLE_WELL
     is_tls = is_dw & (np.asarray(g["splitting"]) < E_thr)
+    near = is_dw & (np.asarray(g["splitting"]) < 10 * E_thr)  # within a decade of the threshold
     secs = np.asarray(g["seconds"], float)
     rng = np.random.default_rng(int(g["index"]) + 101)
     n_ctrl = int(round(a.control_fraction * a.iterations * a.per_iteration))
@@ -206,6 +207,7 @@ def screened_glass(g: dict, a) -> dict:
             "pairs": P,
             "seconds": float(secs.sum()),
             "dw": int(is_dw.sum()),
+            "near_tls": int(near.sum()),
             "tls": int(is_tls.sum()),
             "dw_triangles": int(triangles),
             "dw_single_cluster": int((is_dw & (feats["n_clusters"] <= 1)).sum()),
@@ -216,6 +218,7 @@ def screened_glass(g: dict, a) -> dict:
             "seconds": float(secs[rows].sum() + t_rank),
             "ranking_seconds": t_rank,
             "dw": int(is_dw[rows].sum()),
+            "near_tls": int(near[rows].sum()),
             "tls": int(is_tls[rows].sum()),
             "control": len(ctrl),
             "control_tls": int(is_tls[ctrl].sum()),
@@ -241,6 +244,12 @@ def load_dump(path: Path) -> list[dict]:
 
     with open(path, "rb") as f:
         return pickle.load(f)
+
+
+def _ratio(res, key):
+    ex = sum(r["exhaustive"][key] for r in res) / sum(r["exhaustive"]["seconds"] for r in res)
+    sc = sum(r["screened"][key] for r in res) / sum(r["screened"]["seconds"] for r in res)
+    return sc / ex if ex > 0 else None
 
 
 def main():
@@ -303,6 +312,13 @@ def main():
         "tls_screened": sc_tls,
         "pool": pool,
         "dw_exhaustive": sum(r["exhaustive"]["dw"] for r in res),
+        "dw_screened": sum(r["screened"]["dw"] for r in res),
+        # double wells (and those within 10x of the TLS threshold) per machine-hour, screened over
+        # exhaustive: what the screen does while the pools hold too few TLS for tls_rate_ratio
+        "dw_rate_ratio": _ratio(res, "dw"),
+        "near_tls_rate_ratio": _ratio(res, "near_tls"),
+        "near_tls_exhaustive": sum(r["exhaustive"]["near_tls"] for r in res),
+        "near_tls_screened": sum(r["screened"]["near_tls"] for r in res),
         "minima_seconds": sum(r["minima_seconds"] for r in res),
         "goals": {"screened_pairs_per_machine_hour": 500, "tls_rate_ratio": 10, "screen_recall": 0.95},
         "glasses": [{k: r[k] for k in ("glass", "minima", "pool", "exhaustive", "screened")} for r in res],

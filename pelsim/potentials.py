@@ -102,8 +102,6 @@ def check_system(model, box, species, kind):
     return model, box, species
 
 
-
-
 def _pair_params(model: LJModel, si, sj, dtype):
     eps = jnp.asarray(model.eps, dtype)[si, sj]
     inv_sig2 = 1.0 / jnp.asarray(model.sigma, dtype)[si, sj] ** 2

@@ -340,9 +340,7 @@ class RowsKernel(_Kernel):
         super().__init__(model, kind, n)
         self.columns = int(columns)
         nm = self.n * self.columns
-        self.rows_per_block = (
-            self.n if nm <= max_single else min(self.n, max(8, block_slots // self.columns))
-        )
+        self.rows_per_block = self.n if nm <= max_single else min(self.n, max(8, block_slots // self.columns))
 
     def _key(self):
         return super()._key() + (self.columns, self.rows_per_block)

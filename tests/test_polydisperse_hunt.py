@@ -197,13 +197,13 @@ def test_swap_preparation_keys_checked_and_hash_unchanged_for_old_campaigns():
     h0 = config.config_hash(_cfg(base))
     explicit = base + '[preparation]\nmethod = "md"\n[preparation.swap]\nT_f = []\nblocks = 1000\n'
     assert config.config_hash(_cfg(explicit)) == h0
-    assert config.config_hash(_cfg(base + '[preparation.swap]\nblocks = 999\n')) != h0
+    assert config.config_hash(_cfg(base + "[preparation.swap]\nblocks = 999\n")) != h0
     with pytest.raises(InputError, match="needs a polydisperse model"):
         stages.check_inputs(_cfg(base + _SWAP), root)
     with pytest.raises(InputError, match="at least one temperature"):
         _cfg(base + '[preparation]\nmethod = "swap"\n')
     with pytest.raises(InputError, match="positive temperatures"):
-        _cfg(base + '[preparation.swap]\nT_f = [0.1, -1]\n')
+        _cfg(base + "[preparation.swap]\nT_f = [0.1, -1]\n")
     poly = base.replace("N = 300", 'name = "polydisperse-ss"\nN = 300')
     with pytest.raises(InputError, match="prepared by swap Monte Carlo"):
         stages.check_inputs(_cfg(poly), root)  # the MD route's default equilibration and cooling

@@ -400,9 +400,7 @@ class Catalogue:
             raise InputError(f"catalogue of {model} stores no diameters for glass {glass}")
         box = np.asarray(a["box"], float)
         R = self._check_positions(positions)
-        return Configuration(
-            np.mod(R, box) if wrap else R, a["species"], box, model, dict(info or {}), diam
-        )
+        return Configuration(np.mod(R, box) if wrap else R, a["species"], box, model, dict(info or {}), diam)
 
     def add_minimum(
         self,

@@ -45,7 +45,6 @@ from pelsim.system import PairEnergy, as_pytree
 __all__ = ["DimerResult", "DimerOps", "dimer_ops", "lowest_curvature", "dimer", "activate"]
 
 
-
 @dataclass
 class DimerResult:
     """Positions R (shape of the input), energy, max per-particle force, curvature C and unit

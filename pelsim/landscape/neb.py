@@ -659,9 +659,10 @@ def neb_many(
             )
         energies = [as_pytree(e) for e in energy]
         valids = [as_pytree(v) for v in (is_valid if isinstance(is_valid, list | tuple) else [is_valid] * P)]
-        if len({jax.tree_util.tree_structure(e) for e in energies}) > 1 or len(
-            {jax.tree_util.tree_structure(v) for v in valids}
-        ) > 1:
+        if (
+            len({jax.tree_util.tree_structure(e) for e in energies}) > 1
+            or len({jax.tree_util.tree_structure(v) for v in valids}) > 1
+        ):
             raise InputError("neb_many: the energies of one call must share one kernel and shape bucket")
     else:
         energy, is_valid = as_pytree(energy), as_pytree(is_valid)

@@ -24,6 +24,7 @@ __all__ = ["SEARCH_NEB", "add_checked_step", "soft_modes"]
 # switched on at 0.5 the climbing image ran off before the band had found the path.
 SEARCH_NEB = NEBParams(fmax=1e-2, max_steps=2000, climb_after=0.1, dt_max=0.06)
 
+
 def valid_step(step: ElementaryStep, is_valid) -> bool:
     """The minima, the saddle and every image of the path profile (from which the tunneling
     parameters come) lie where the energy is exact."""
@@ -60,4 +61,3 @@ def soft_modes(energy, R, k):
     lam, vec = lowest_modes(energy, R, k=k + 3)
     keep = lam > 1e-6
     return lam[keep], vec[keep].reshape(int(keep.sum()), -1).T
-
