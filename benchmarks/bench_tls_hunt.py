@@ -28,7 +28,9 @@ Figures (last line, one JSON object):
   (both routes need it).
 
     python benchmarks/bench_tls_hunt.py [--quenches 100] [--T 0.25] [--glasses poor,well] [--prepare]
-        [--max-pool 400] [--dump FILE | --replay FILE]
+        [--max-pool 300] [--split 40] [--per-iteration 8] [--dump FILE | --replay FILE]
+
+Measured figures (2026-12-04) and what they mean: docs/landscape.md "TLS hunting".
 """
 
 from __future__ import annotations
@@ -259,9 +261,9 @@ def main():
     ap.add_argument("--quenches", type=int, default=100)
     ap.add_argument("--quench-every", dest="quench_every", type=int, default=100)
     ap.add_argument("--iterations", type=int, default=4)
-    ap.add_argument("--per-iteration", dest="per_iteration", type=int, default=12)
-    ap.add_argument("--max-pool", dest="max_pool", type=int, default=400, help="cap on exhaustive NEBs")
-    ap.add_argument("--split", type=int, default=0, help="HuntParams.split_minima (new minima per glass)")
+    ap.add_argument("--per-iteration", dest="per_iteration", type=int, default=8)
+    ap.add_argument("--max-pool", dest="max_pool", type=int, default=300, help="cap on exhaustive NEBs")
+    ap.add_argument("--split", type=int, default=40, help="HuntParams.split_minima (new minima per glass)")
     ap.add_argument("--control-fraction", dest="control_fraction", type=float, default=0.25)
     ap.add_argument("--prepare", action="store_true", help="(re)write the benchmark glasses first")
     ap.add_argument("--dump", type=Path, help="keep the exhaustive route's per-pair results here (pickle)")
