@@ -342,14 +342,12 @@ class PairRanker:
     :mod:`pelsim.landscape.pairs`. The score of a pair is its estimated probability of being a
     TLS: P(DW) x P(log10 E/E_thr < 0), the latter from the regressor's prediction and the spread
     of its out-of-bag residuals (Gaussian). Before there are enough labels of both kinds the
-    score is a physics prior: exp(-|dE| / (5 E_thr)) x exp(-dr1) x 0.1^(n_clusters - 1): small
-    asymmetry on the scale of the zero-point shift of Delta (|Delta - dE| <= 0.023 eps measured on
-    real DWs, ~3 E_thr in argon units), compact moves, one rearrangement. On the exhaustively
-    screened N = 1000 pools of benchmarks/bench_tls_hunt.py (2 glasses, 400 pairs each,
-    2026-12-04) double wells made up 10 / 108 and 11 / 33 of the one-cluster pairs, 2 / 101 and
-    3 / 90 of the two-cluster ones and 0 / 191 and 1 / 277 beyond; this prior put 8 and 7 of them
-    in its top 32 (the former exp(-|dE| / E_thr - dr1): 2 and 3), with every pair below
-    10 E_thr."""
+    score is a physics prior: exp(-|dE| / E_thr) x exp(-dr1) (small asymmetry, compact moves).
+    A prior that also favours one-rearrangement pairs, exp(-|dE| / (5 E_thr)) x exp(-dr1) x
+    0.1^(n_clusters - 1), found twice the double wells on the exhaustively screened N = 1000 pools
+    of benchmarks/bench_tls_hunt.py but the same TLS (2 of 2), and the main job (N = 270) found 3
+    TLS with it instead of 5 (2026-12-04, docs/landscape.md): it is not the default. The
+    classifier sees the cluster features either way."""
 
     def __init__(self, E_thr: float, seed: int = 0, min_labels: int = 12):
         self.E_thr = float(E_thr)
@@ -359,12 +357,7 @@ class PairRanker:
         self.sigma = 1.0
 
     def prior(self, feats: dict) -> np.ndarray:
-        n_cl = np.maximum(np.asarray(feats["n_clusters"], float), 1.0)
-        return (
-            np.exp(-np.asarray(feats["abs_dE"]) / (5.0 * self.E_thr))
-            * np.exp(-np.asarray(feats["dr1"]))
-            * 0.1 ** (n_cl - 1.0)
-        )
+        return np.exp(-np.asarray(feats["abs_dE"]) / self.E_thr) * np.exp(-np.asarray(feats["dr1"]))
 
     def fit(self, X, is_dw, log_ratio) -> PairRanker:
         """X (n, F) features of screened pairs; is_dw (n,) bool; log_ratio (n,) log10(E / E_thr)
