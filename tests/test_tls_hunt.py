@@ -548,11 +548,24 @@ def test_hunt_glasses_end_to_end_on_a_real_glass(tmp_path):
     d = np.load(DATA / "ka3d_n270_minima.npz")
     conf = _conf(d)
     p = HuntParams(
-        T=0.4, quenches=12, quench_every=100, iterations=2, per_iteration=4, interior_minima=2, max_refine=1
+        T=0.4,
+        quenches=12,
+        quench_every=100,
+        iterations=2,
+        per_iteration=4,
+        interior_minima=2,
+        max_refine=1,
+        split_minima=3,
     )
     cat, hunts, summary = hunt_glasses([conf], params=p, seeds=[5])
     g = summary["glasses"][0]
     t = hunts[0].table
+    # split minima: converged minima of the pool's frame (not flagged as band minima)
+    m = hunts[0].minima
+    n_md = max(m.sequence) + 1
+    assert g["minima_from_splits"] == m.from_splits == m.base - n_md <= 3
+    assert np.all(m.max_force[n_md : m.base] <= 1e-10)
+    assert not t["expanded"][(t["i"] < m.base) & (t["j"] < m.base)].any()
     assert g["screened"] == int((t["source"] > 0).sum()) >= 1
     assert g["screened"] <= p.iterations * p.per_iteration
     assert np.all(t["outcome"][t["source"] > 0] > 0)  # every screened pair has an outcome
