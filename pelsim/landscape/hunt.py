@@ -89,6 +89,11 @@ class GlassMinima:
     transitions: np.ndarray
     sequence: list = field(default_factory=list)
     seconds: dict = field(default_factory=dict)
+    #: minima added by split_transitions and from screening-band interiors
+    from_splits: int = 0
+    from_bands: int = 0
+    #: minima of the pool's frame (MD + split), set by plan_hunt; later ones are band minima
+    base: int | None = None
 
     @property
     def count(self) -> int:
@@ -173,6 +178,7 @@ def split_transitions(mins: GlassMinima, box, budget: int, quench_fn, max_cluste
     distinct minimum joins ``mins`` (no visits, no transitions); its pairs with the two ends
     differ by one rearrangement. At most ``budget`` new minima. Returns their number.
     ``mins.from_splits`` counts them."""
+    from pelsim.geometry import minimum_image
     from pelsim.landscape.identity import displacement_field
     from pelsim.landscape.pairs import displacement_clusters
 
@@ -190,16 +196,16 @@ def split_transitions(mins: GlassMinima, box, budget: int, quench_fn, max_cluste
         if len(newR) >= budget:
             break
         Ra, Rb = mins.positions[a], mins.positions[b]
-        cl = displacement_clusters(Ra, displacement_field(Ra, Rb, box), box)
+        u = displacement_field(Ra, Rb, box, remove_drift=False)  # applied as is
+        cl = displacement_clusters(Ra, u - u.mean(axis=0), box)  # clusters as in the features
         if len(cl) < 2:
             continue
         core = np.concatenate(cl)
         owner_of_core = np.repeat(np.arange(len(cl)), [len(c) for c in cl])
         sep = Ra[:, None, :] - Ra[None, core, :]
         if box is not None:
-            sep -= box * np.round(sep / box)
+            sep = minimum_image(sep, box)
         owner = owner_of_core[np.argmin(np.einsum("ijk,ijk->ij", sep, sep), axis=1)]
-        u = displacement_field(Ra, Rb, box, remove_drift=False)
         for c in range(min(len(cl), max_clusters)):
             q = quench_fn(Ra + u * (owner == c)[:, None])
             if q is None:
@@ -214,7 +220,7 @@ def split_transitions(mins: GlassMinima, box, budget: int, quench_fn, max_cluste
             if len(newR) >= budget:
                 break
     mins.append(newR, newE, newF)
-    mins.from_splits = getattr(mins, "from_splits", 0) + len(newR)
+    mins.from_splits += len(newR)
     return len(newR)
 
 
@@ -653,7 +659,7 @@ def expand_with_interior_minima(h: GlassHunt, multi: dict, budget: int) -> int:
                 newR.append(R)
                 newE.append(mn.energy)
                 newF.append(mn.max_force)
-    m.from_bands = getattr(m, "from_bands", 0) + len(newR)
+    m.from_bands += len(newR)
     return add_minima(h, newR, newE, newF)
 
 
@@ -680,7 +686,7 @@ def add_minima(h: GlassHunt, newR, newE, newF) -> int:
     new = _new_table(feats, prefilter(feats, _bounds_of(h)))
     for k in _STATE_COLUMNS:
         new[k][remap] = old[k]
-    n_base = getattr(m, "base", len(m.sequence) and (max(m.sequence) + 1))
+    n_base = m.base if m.base is not None else len(m.sequence) and (max(m.sequence) + 1)
     new["expanded"] = (new["i"] >= n_base) | (new["j"] >= n_base)
     h.table = new
     h.control = remap[h.control] if len(h.control) else h.control
@@ -772,8 +778,8 @@ def glass_summary(h: GlassHunt, E_thr: float) -> dict:
     return {
         "glass": int(h.glass),
         "minima": int(h.minima.count),
-        "minima_from_bands": int(getattr(h.minima, "from_bands", 0)),
-        "minima_from_splits": int(getattr(h.minima, "from_splits", 0)),
+        "minima_from_bands": int(h.minima.from_bands),
+        "minima_from_splits": int(h.minima.from_splits),
         "quenches": int(len(h.minima.sequence)),
         "pairs": int(len(t["i"])),
         "pool": int((t["pool"] & ~ex).sum()),

@@ -205,8 +205,7 @@ def displacement_clusters(Ra, u, box=None, core: float = CLUSTER_CORE, link: flo
     X = np.asarray(Ra, dtype=float)[idx]
     sep = X[:, None, :] - X[None, :, :]
     if box is not None:
-        box = np.asarray(box, dtype=float)
-        sep -= box * np.round(sep / box)
+        sep = minimum_image(sep, np.asarray(box, dtype=float))
     adj = np.einsum("ijk,ijk->ij", sep, sep) < link * link
     k = len(idx)
     lab = np.arange(k)
