@@ -10,6 +10,7 @@ without Python (any Markdown viewer; the figures are plain files beside it).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -289,6 +290,46 @@ def _tls_hunt_section(h: dict) -> list[str]:
     return L
 
 
+def _tls_by_T_f_section(by: dict, dep: dict | None) -> list[str]:
+    """The hunt's statistics per preparation temperature T_f and the depletion against the least
+    stable glasses (pelsim.landscape.hunt.depletion_by_T_f)."""
+    L = [
+        "## TLS by preparation temperature T_f",
+        "",
+        "| T_f | glasses | pool | screened | DWs | TLS found | TLS / DW | n0 found [per particle per eps] |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key in sorted(by, key=float):
+        h = by[key]
+        frac = h["tls_found"] / h["screened_dw"] if h["screened_dw"] else math.nan
+        L.append(
+            f"| {key} | {h['glasses']} | {h['pool']} | {h['screened']} | {h['screened_dw']} | "
+            f"{_fmt(h['tls_found'], '.0f')} | {_fmt(frac)} | {_fmt(h['n0_found'])} +- {_fmt(h['n0_found_err'])} |"
+        )
+    L.append("")
+    vs = (dep or {}).get("vs_reference") or {}
+    if vs:
+        conf = 100 * dep["confidence"]
+        L += [
+            f"Against the least stable glasses (T_f = {dep['reference_T_f']:g}): ratio of the rates, its exact "
+            f"{conf:.0f} % interval (conditional binomial) and the one-sided p-value of depletion (ratio < 1).",
+            "",
+            "| T_f | TLS per glass: ratio [interval], p | TLS per DW: ratio [interval], p |",
+            "|---|---|---|",
+        ]
+
+        def cell(r):
+            if r is None:
+                return "no DWs"
+            f = lambda x: "inf" if x == math.inf else _fmt(x)  # noqa: E731
+            return f"{f(r['ratio'])} [{f(r['ratio_low'])}, {f(r['ratio_high'])}], {_fmt(r['p_lower'])}"
+
+        for key, v in vs.items():
+            L.append(f"| {key} | {cell(v['tls_per_glass'])} | {cell(v['tls_per_dw'])} |")
+        L.append("")
+    return L
+
+
 def write_report(res: dict, report_dir: str | Path, meta: dict) -> Path:
     """Markdown report with PNG figures in ``report_dir``; returns the path of report.md."""
     import matplotlib
@@ -344,6 +385,8 @@ def write_report(res: dict, report_dir: str | Path, meta: dict) -> Path:
         ]
     if res.get("tls_hunt"):
         L += _tls_hunt_section(res["tls_hunt"])
+    if res.get("tls_hunt_by_T_f"):
+        L += _tls_by_T_f_section(res["tls_hunt_by_T_f"], res.get("tls_depletion"))
     if s.get("median"):
         L += ["Medians: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in s["median"].items()), ""]
     L += [

@@ -287,3 +287,9 @@ def test_swap_prepared_campaign_end_to_end(tmp_path, full):
     assert sorted(by) == ["0.12", "0.3"]
     assert by["0.3"]["glasses"] == by["0.12"]["glasses"] == 1
     assert by["0.3"]["pool"] + by["0.12"]["pool"] == stats["statistics"]["pool"]
+    dep = stats["depletion_by_T_f"]  # the stable glass against the least stable one, from these counts
+    assert dep["reference_T_f"] == 0.3
+    g = dep["vs_reference"]["0.12"]["tls_per_glass"]
+    assert (g["k"], g["k_ref"]) == (by["0.12"]["tls_found"], by["0.3"]["tls_found"])
+    report = (out / "report" / "report.md").read_text()
+    assert "## TLS by preparation temperature T_f" in report

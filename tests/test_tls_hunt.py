@@ -408,6 +408,73 @@ def test_hunt_statistics_recall_and_estimates():
     assert not weak["reliable"] and "caveat" in weak and np.isnan(weak["recall"])
 
 
+def test_rate_ratio_exact_limits_and_symmetry():
+    from pelsim.landscape.hunt import rate_ratio
+
+    # 0 TLS in the stable glasses against 10 in as many unstable ones: under equal rates each of the
+    # 10 falls on either side with probability 1/2, so P(all 10 on the unstable side) = 2^-10, and
+    # the Clopper-Pearson upper bound of p is 1 - (alpha/2)^(1/10) (closed forms of the binomial)
+    r = rate_ratio(0, 16, 10, 16)
+    assert r["ratio"] == 0.0 and r["ratio_low"] == 0.0
+    assert r["p_lower"] == pytest.approx(0.5**10, rel=1e-12)
+    pu = 1 - 0.025 ** (1 / 10)
+    assert r["ratio_high"] == pytest.approx(pu / (1 - pu), rel=1e-9)
+    # unequal exposures: the ratio and the null move with them; swapping the two inverts the interval
+    a, b = rate_ratio(3, 8, 12, 16), rate_ratio(12, 16, 3, 8)
+    assert a["ratio"] == pytest.approx((3 / 8) / (12 / 16))
+    assert a["ratio_low"] * b["ratio_high"] == pytest.approx(1.0, rel=1e-9)
+    assert a["ratio_high"] * b["ratio_low"] == pytest.approx(1.0, rel=1e-9)
+    assert a["ratio_low"] < a["ratio"] < a["ratio_high"]
+    # no counts at all: nothing is measured
+    none = rate_ratio(0, 4, 0, 4)
+    assert np.isnan(none["ratio"]) and none["ratio_high"] == np.inf and none["p_lower"] == 1.0
+    with pytest.raises(InputError, match="exposures"):
+        rate_ratio(1, 0, 1, 2)
+
+
+def test_rate_ratio_interval_covers_the_true_ratio():
+    """Independent route: Poisson counts drawn with a known rate ratio; the exact interval must
+    cover it in at least 95 % of draws (it is conservative), and the one-sided test must reject
+    equal rates at the 5 % level in at most 5 % of draws when they are equal."""
+    from pelsim.landscape.hunt import rate_ratio
+
+    rng = np.random.default_rng(7)
+    for true_ratio, E, E_ref, mu_ref in [(0.2, 16, 16, 0.6), (1.0, 10, 20, 0.3), (0.5, 30, 12, 1.5)]:
+        cover, reject = 0, 0
+        draws = 1500
+        for _ in range(draws):
+            k_ref = rng.poisson(mu_ref * E_ref)
+            k = rng.poisson(true_ratio * mu_ref * E)
+            r = rate_ratio(k, E, k_ref, E_ref)
+            cover += r["ratio_low"] <= true_ratio <= r["ratio_high"]
+            reject += r["p_lower"] < 0.05
+        assert cover / draws >= 0.95 - 2 * np.sqrt(0.05 * 0.95 / draws)
+        if true_ratio == 1.0:
+            assert reject / draws <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / draws)
+        if true_ratio == 0.2:  # 9.6 TLS expected in the reference: depletion by 5x is usually seen
+            assert reject / draws > 0.6
+
+
+def test_depletion_by_T_f_against_the_least_stable():
+    from pelsim.landscape.hunt import depletion_by_T_f
+
+    by = {
+        "0.092": {"tls_found": 0.0, "glasses": 16, "screened_dw": 40},
+        "0.12": {"tls_found": 10.0, "glasses": 16, "screened_dw": 800},
+        "0.07": {"tls_found": 1.0, "glasses": 8, "screened_dw": 0},
+    }
+    d = depletion_by_T_f(by)
+    assert d["reference_T_f"] == 0.12 and set(d["vs_reference"]) == {"0.07", "0.092"}
+    g = d["vs_reference"]["0.092"]["tls_per_glass"]
+    assert g["k"] == 0 and g["k_ref"] == 10 and g["p_lower"] == pytest.approx(0.5**10)
+    # per DW: 40 of 840 DWs are the stable ones', so p0 = 40/840 and P(0 of 10) = (800/840)^10
+    w = d["vs_reference"]["0.092"]["tls_per_dw"]
+    assert w["p_lower"] == pytest.approx((800 / 840) ** 10, rel=1e-9)
+    assert d["vs_reference"]["0.07"]["tls_per_dw"] is None
+    assert d["vs_reference"]["0.07"]["tls_per_glass"]["ratio"] == pytest.approx((1 / 8) / (10 / 16))
+    assert depletion_by_T_f({}) == {}
+
+
 def _table_rows(t, k):
     return {c: t[c][k] for c in t}
 

@@ -483,7 +483,7 @@ def finalize(cfg: dict, store) -> dict:
     hunts = hunt_summaries(cfg, store)
     if hunts:
         from etm.io import atomic_write_text
-        from pelsim.landscape.hunt import hunt_statistics
+        from pelsim.landscape.hunt import depletion_by_T_f, hunt_statistics
         from pelsim.units import get_preset
 
         E_thr = get_preset(cfg["units"]["preset"]).energy_reduced(cfg["units"]["tls_threshold_K"])
@@ -498,6 +498,8 @@ def finalize(cfg: dict, store) -> dict:
                 for T, hs in sorted(by.items())
             }
             res["tls_hunt_by_T_f"] = record["statistics_by_T_f"]
+            record["depletion_by_T_f"] = depletion_by_T_f(record["statistics_by_T_f"])
+            res["tls_depletion"] = record["depletion_by_T_f"]
         text = json.dumps(record, indent=1, default=float)
         atomic_write_text(store.analysis_dir / "tls_hunt.json", text)
     seconds = sum(e.get("seconds", 0.0) for e in store.read_log() if e.get("event") == "task")

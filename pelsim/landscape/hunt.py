@@ -876,6 +876,64 @@ def hunt_statistics(summaries: list[dict], n_particles: int, E_thr: float, boots
     return out
 
 
+def rate_ratio(k: int, exposure: float, k_ref: int, exposure_ref: float, confidence: float = 0.95) -> dict:
+    """Ratio of two Poisson rates, (k / exposure) / (k_ref / exposure_ref), with an exact interval.
+
+    Conditional on n = k + k_ref, k is binomial with p = r E / (r E + E_ref) (r the rate ratio):
+    the Clopper-Pearson interval of p maps to an interval of r, conservative at any count (the
+    standard exact test of two Poisson counts). ``p_lower`` is the one-sided p-value of the null
+    r >= 1 against r < 1 (the depletion of TLS with stability: k the stable glasses' count)."""
+    from scipy.stats import binomtest
+
+    if not (exposure > 0 and exposure_ref > 0):
+        raise InputError(f"rate_ratio: exposures must be > 0 (got {exposure}, {exposure_ref})")
+    if k < 0 or k_ref < 0:
+        raise InputError(f"rate_ratio: counts must be >= 0 (got {k}, {k_ref})")
+    k, k_ref, n = int(k), int(k_ref), int(k) + int(k_ref)
+    scale = exposure_ref / exposure
+    out = {"k": k, "exposure": float(exposure), "k_ref": k_ref, "exposure_ref": float(exposure_ref)}
+    if n == 0:
+        return out | {"ratio": math.nan, "ratio_low": 0.0, "ratio_high": math.inf, "p_lower": 1.0}
+    res = binomtest(k, n, exposure / (exposure + exposure_ref), alternative="less")
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
+    odds = lambda p: p / (1.0 - p) * scale if p < 1.0 else math.inf  # noqa: E731
+    return out | {
+        "ratio": (k / exposure) / (k_ref / exposure_ref) if k_ref else math.inf,
+        "ratio_low": odds(ci.low),
+        "ratio_high": odds(ci.high),
+        "p_lower": float(res.pvalue),
+    }
+
+
+def depletion_by_T_f(by_T_f: dict, confidence: float = 0.95) -> dict:
+    """TLS found per glass at each preparation temperature against the least stable (highest T_f).
+
+    ``by_T_f`` maps T_f (str or float) to :func:`hunt_statistics` of that T_f's glasses (same N,
+    threshold and hunt protocol). For each other T_f: :func:`rate_ratio` of the TLS found per glass
+    (exposure = glasses: n0_found ratio, since N and E_thr are common) and of the TLS per screened
+    double well (exposure = screened DWs), each with its exact interval and one-sided p-value of
+    depletion. The ratios compare what one protocol finds: with a fixed exploration budget they
+    include the depletion "by the manner in which the landscape is probed" (fewer minima per glass
+    in stable glasses), as in Khomenko et al. (2020)."""
+    if not by_T_f:
+        return {}
+    keys = sorted(by_T_f, key=float)
+    ref_key = keys[-1]
+    ref = by_T_f[ref_key]
+    out = {"reference_T_f": float(ref_key), "confidence": confidence, "vs_reference": {}}
+    for key in keys[:-1]:
+        s = by_T_f[key]
+        per_glass = rate_ratio(s["tls_found"], s["glasses"], ref["tls_found"], ref["glasses"], confidence)
+        if s["screened_dw"] > 0 and ref["screened_dw"] > 0:
+            per_dw = rate_ratio(
+                s["tls_found"], s["screened_dw"], ref["tls_found"], ref["screened_dw"], confidence
+            )
+        else:
+            per_dw = None
+        out["vs_reference"][f"{float(key):g}"] = {"tls_per_glass": per_glass, "tls_per_dw": per_dw}
+    return out
+
+
 def hunt_glasses(
     confs,
     catalogue=None,
@@ -1010,6 +1068,8 @@ __all__ = [
     "refine_rows",
     "glass_summary",
     "hunt_statistics",
+    "rate_ratio",
+    "depletion_by_T_f",
     "hunt_glasses",
     "OUTCOMES",
 ]
