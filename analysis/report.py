@@ -304,15 +304,17 @@ def _tls_by_T_f_section(by: dict, dep: dict | None) -> list[str]:
         frac = h["tls_found"] / h["screened_dw"] if h["screened_dw"] else math.nan
         L.append(
             f"| {key} | {h['glasses']} | {h['pool']} | {h['screened']} | {h['screened_dw']} | "
-            f"{_fmt(h['tls_found'], '.0f')} | {_fmt(frac)} | {_fmt(h['n0_found'])} +- {_fmt(h['n0_found_err'])} |"
+            f"{_fmt(h['tls_found'], '.0f')} | {_fmt(frac)} | "
+            f"{_fmt(h['n0_found'])} +- {_fmt(h['n0_found_err'])} |"
         )
     L.append("")
     vs = (dep or {}).get("vs_reference") or {}
     if vs:
         conf = 100 * dep["confidence"]
         L += [
-            f"Against the least stable glasses (T_f = {dep['reference_T_f']:g}): ratio of the rates, its exact "
-            f"{conf:.0f} % interval (conditional binomial) and the one-sided p-value of depletion (ratio < 1).",
+            f"Against the least stable glasses (T_f = {dep['reference_T_f']:g}): ratio of the rates, its "
+            f"exact {conf:.0f} % interval (conditional binomial) and the one-sided p-value of depletion "
+            "(ratio < 1).",
             "",
             "| T_f | TLS per glass: ratio [interval], p | TLS per DW: ratio [interval], p |",
             "|---|---|---|",
