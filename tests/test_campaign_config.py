@@ -86,7 +86,16 @@ def test_malformed_and_missing_files(tmp_path):
         config.load(tmp_path / "nope.toml")
 
 
-@pytest.mark.parametrize("name", ["quickstart.toml", "production.toml", "figures.toml"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "quickstart.toml",
+        "production.toml",
+        "figures.toml",
+        "ultrastable_series.toml",
+        "ultrastable_series_0.07.toml",
+    ],
+)
 def test_shipped_campaigns_validate(name):
     from pelsim.campaign import stages
 
