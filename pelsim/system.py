@@ -135,9 +135,10 @@ class Plain:
 
 
 def as_pytree(fn):
-    """``fn`` as a pytree callable: PairEnergy / MovedLessThan / Plain unchanged, None unchanged,
-    any other callable wrapped in :class:`Plain`."""
-    if fn is None or isinstance(fn, PairEnergy | MovedLessThan | Plain):
+    """``fn`` as a pytree callable: PairEnergy / MovedLessThan / Plain and other registered pytree
+    classes (a ``tree_flatten`` method, e.g. the constrained energy of valleys.py) unchanged, None
+    unchanged, any other callable wrapped in :class:`Plain`."""
+    if fn is None or isinstance(fn, PairEnergy | MovedLessThan | Plain) or hasattr(type(fn), "tree_flatten"):
         return fn
     return Plain(fn)
 

@@ -127,3 +127,76 @@ def test_search_glass_rejects_bad_route_options(kw):
     conf = random_configuration("ka2d", 16, seed=0)
     with pytest.raises(InputError, match=next(iter(kw))):
         search_glass(conf, n_modes=0, **kw)
+
+
+def _washboard(R, V0=1.0, k=50.0):
+    """V = V0 (1 - cos 2 pi x) / 2 + k y^2 / 2: minima at integer x (V = 0), saddles at
+    half-integer x (V = V0); the soft mode of every minimum is x (curvature V0 2 pi^2 < k)."""
+    import jax.numpy as jnp
+
+    x, y = jnp.reshape(R, (-1,))[0], jnp.reshape(R, (-1,))[1]
+    return 0.5 * V0 * (1.0 - jnp.cos(2 * jnp.pi * x)) + 0.5 * k * y * y
+
+
+def test_valley_walk_goes_breadth_first_through_the_chain_of_basins():
+    from pelsim.landscape.valleys import valley_walk
+
+    R0 = S.as_position(0.0, 0.0)
+    walk = lambda b: valley_walk(_washboard, R0, max_basins=b, n_modes=1, q_max=1.3, n=27, n_images=8)
+    # one basin: the two neighbours x = +-1, each joined to x = 0 by one step; the closing
+    # connection +1 - -1 passes through x = 0 and cannot close a triangle
+    found, steps, st = walk(1)
+    assert sorted(round(float(R[0, 0]), 8) for R, _ in found) == [-1.0, 1.0]
+    assert (st.basins, st.new_minima, st.connections, st.elementary) == (1, 2, 2, 2)
+    # three basins (x = 0, then +1 and -1 in the order found): x = +-2 are reached, the pair
+    # (+-1, 0) is not connected twice
+    found, steps, st = walk(3)
+    xs = sorted(round(float(R[0, 0]), 8) for R, _ in found)
+    assert xs == [-2.0, -1.0, 1.0, 2.0]
+    assert st.basins == 3 and st.new_minima == 4 and st.connections == 4 and st.elementary == 4
+    for s in steps:  # every step crosses one saddle at a half-integer x, V0 above both minima
+        assert s.saddle.energy == pytest.approx(1.0, abs=1e-9)
+        assert abs(float(s.saddle.R[0, 0]) % 1.0 - 0.5) < 1e-6
+        assert abs(abs(float(s.min_a.R[0, 0]) - float(s.min_b.R[0, 0])) - 1.0) < 1e-8
+    edges = {tuple(sorted((round(float(s.min_a.R[0, 0])), round(float(s.min_b.R[0, 0]))))) for s in steps}
+    assert {(-2, -1), (-1, 0), (0, 1), (1, 2)} <= edges
+
+
+def test_intra_basin_route_maps_basins_and_refuses_zero():
+    from pelsim.errors import InputError
+    from pelsim.landscape.routes import IntraBasinParams
+    from pelsim.landscape.search import search_glass
+    from pelsim.prepare import random_configuration
+
+    assert IntraBasinParams.from_dict({"basins": 4}).search_kwargs()["valley_basins"] == 4
+    with pytest.raises(InputError, match="basins"):
+        IntraBasinParams.from_dict({"basins": 0})
+    with pytest.raises(InputError, match="valley_basins"):
+        search_glass(random_configuration("ka2d", 16, seed=0), n_modes=0, valley_basins=0)
+
+
+def test_relaxed_maps_of_other_basins_and_modes_compile_nothing_new():
+    """The constrained energy is a pytree (energy, R0, modes as leaves): a second and third map,
+    from another minimum and along another mode, reuse the minimiser's compiled program."""
+    import jax
+
+    mins, _ = S.three_well_stationary(C)
+    starts = [S.as_position(*m[:2]) for m in mins]
+    modes = [normal_modes(f3, R)[1][:, k].reshape(1, 2) for R, k in zip(starts, (0, 1, 0), strict=True)]
+    relaxed_profile_1d(f3, starts[0], modes[0], q_max=0.5, n=5)
+    compiled = []
+
+    def listen(name, *_a, **_k):
+        if "backend_compile" in name:
+            compiled.append(name)
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        for R, e in zip(starts[1:], modes[1:], strict=True):
+            vm = relaxed_profile_1d(f3, R, e, q_max=0.5, n=5)
+            assert vm.W[2] == 0.0 and np.all(np.isfinite(vm.W))
+    finally:
+        unregister = getattr(jax.monitoring, "unregister_event_duration_listener", None)
+        if unregister is not None:
+            unregister(listen)
+    assert compiled == []

@@ -165,6 +165,7 @@ def cmd_search(args) -> int:
         interval=args.interval,
         n_modes=args.modes,
         valley_modes=args.valley_modes,
+        valley_basins=args.valley_basins,
         n_images=args.images,
         unit_preset=args.units,
         neb_batch=args.neb_batch,
@@ -399,6 +400,13 @@ def register(subparsers) -> None:
         type=int,
         default=0,
         help="soft modes for intra-basin valley exploration (0: off)",
+    )
+    p.add_argument(
+        "--valley-basins",
+        dest="valley_basins",
+        type=int,
+        default=1,
+        help="basins explored breadth-first by the valley exploration (1: the IS's alone)",
     )
     p.add_argument("--images", type=int, default=12)
     p.add_argument("--glass-index", dest="glass_index", type=int, default=0)

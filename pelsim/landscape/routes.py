@@ -84,6 +84,11 @@ class IntraBasinParams(_Route):
     )
     q_max: float = param(1.0, "largest soft-mode amplitude mapped (sigma)", min=1e-3)
     points: int = param(11, "grid points per axis (odd)", min=3, max=41)
+    basins: int = param(
+        1,
+        "budget: basins explored breadth-first (1: the IS's alone; then those of the valley minima reached)",
+        min=1,
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -97,6 +102,7 @@ class IntraBasinParams(_Route):
             valley_dim=self.dim,
             valley_q_max=self.q_max,
             valley_points=self.points,
+            valley_basins=self.basins,
         )
 
 

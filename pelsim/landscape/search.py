@@ -414,6 +414,7 @@ def search_glass(
     valley_dim: int = 1,
     valley_q_max: float = 1.0,
     valley_points: int = 11,
+    valley_basins: int = 1,
     explore: dict | None = None,
     neb_batch: int = 1,
     neb_devices: int = 1,
@@ -428,9 +429,11 @@ def search_glass(
     pairs that make triangles). n_modes > 0 the single-ended searches from the glass IS.
     valley_modes > 0 the intra-basin exploration (valleys.py): ``valley_dim`` = 1 maps
     the relaxed profile along each of ``valley_modes`` soft modes, 2 the relaxed map
-    over the plane of the two softest (``valley_points`` per axis, |q| <= ``valley_q_max``).
-    The IS is connected to every valley minimum and the valley minima pairwise, so three
-    valleys around one IS pairwise joined form a TWP tagged ``intra_basin``.
+    over the plane of the two softest (``valley_points`` per axis, |q| <= ``valley_q_max``),
+    breadth-first over ``valley_basins`` basins (the IS's, then those of the valley minima it
+    reaches: :func:`pelsim.landscape.valleys.valley_walk`). Every valley minimum is connected to
+    its start, and two valley minima that are elementary neighbours of one start to each other,
+    so three valleys pairwise joined through three saddles form a TWP tagged ``intra_basin``.
     ``explore`` (a dict of keyword arguments of
     :func:`pelsim.landscape.explore.explore_neighbourhood`, e.g. budgets) runs the breadth-first
     neighbourhood exploration from the glass IS (methods ``explore`` and ``explore_closing``).
@@ -451,7 +454,9 @@ def search_glass(
         raise InputError(f"valley_points must be odd and >= 3, got {valley_points}")
     if not valley_q_max > 0:
         raise InputError(f"valley_q_max must be > 0, got {valley_q_max}")
-    from pelsim.landscape.valleys import valley_steps
+    if valley_basins < 1:
+        raise InputError(f"valley_basins must be >= 1, got {valley_basins}")
+    from pelsim.landscape.valleys import valley_walk
 
     t0 = time.perf_counter()
     if catalogue is None:
@@ -526,9 +531,10 @@ def search_glass(
                 "is_pair",
             )
     if valley_modes > 0:
-        found, steps = valley_steps(
+        found, steps, walk = valley_walk(
             energy,
             IS.positions,
+            max_basins=valley_basins,
             n_modes=valley_modes,
             dim=valley_dim,
             q_max=valley_q_max,
@@ -536,8 +542,10 @@ def search_glass(
             box=box,
             n_images=n_images,
             params=params,
+            is_valid=is_valid,
         )
         stats["valley_minima"] = len(found)
+        stats.update({f"valley_{k}": v for k, v in walk.as_dict().items() if k != "valley_minima"})
         add(steps, "intra_basin")
     if explore is not None:
         from pelsim.landscape.explore import explore_neighbourhood

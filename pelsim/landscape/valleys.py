@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -56,20 +57,40 @@ class ValleyMap:
     valleys: list = field(default_factory=list)
 
 
+@jax.tree_util.register_pytree_node_class
+class _Constrained:
+    """e(y, q) = E(R0 + sum_j q_j e_j + P y), P = 1 - sum_j e_j e_j^T, as a pytree.
+
+    The energy (itself a pytree, pelsim.system), R0 and the modes are leaves, so the minimiser's
+    program is compiled once per energy kernel and shape and reused for every point, mode and
+    basin of a walk (a closure over R0 and the modes compiled anew for each map: 4 modes x 6
+    basins = 24 compilations of the L-BFGS loop on a KA 3D N = 270 glass)."""
+
+    def __init__(self, energy, R0, modes):
+        self.energy, self.R0, self.E = energy, R0, modes
+
+    def base(self, qvec):
+        return self.R0 + jnp.tensordot(jnp.asarray(qvec, dtype=self.R0.dtype), self.E, axes=1)
+
+    def __call__(self, y, qvec):
+        proj = jnp.tensordot(jnp.tensordot(self.E, y, axes=y.ndim), self.E, axes=1)
+        return self.energy(self.base(qvec) + y - proj)
+
+    def tree_flatten(self):
+        return (self.energy, self.R0, self.E), None
+
+    @classmethod
+    def tree_unflatten(cls, _aux, children):
+        return cls(*children)
+
+
 def _constrained_energy(energy, R0, modes):
     """(e(y, q), base(q)): the energy at R0 + sum_j q_j e_j + P y, one function for all q
-    (q is an argument, so the minimiser compiles once per map)."""
-    R0 = jnp.asarray(R0)
-    E = jnp.asarray(modes)
+    (q is an argument, so the minimiser compiles once per kernel and shape)."""
+    from pelsim.system import as_pytree
 
-    def base(qvec):
-        return R0 + jnp.tensordot(jnp.asarray(qvec, dtype=R0.dtype), E, axes=1)
-
-    def e(y, qvec):
-        proj = jnp.tensordot(jnp.tensordot(E, y, axes=y.ndim), E, axes=1)
-        return energy(base(qvec) + y - proj)
-
-    return e, base
+    e = _Constrained(as_pytree(energy), jnp.asarray(R0), jnp.asarray(modes))
+    return e, e.base
 
 
 def relaxed_profile_1d(energy, R0, mode, q_max: float = 1.0, n: int = 21, fmax: float = 1e-8) -> ValleyMap:
@@ -153,6 +174,20 @@ def grid_valleys(W: np.ndarray, exclude=None, depth_tol: float = 1e-6) -> list[t
     return out
 
 
+def _soft_modes(energy, R0, k: int) -> np.ndarray:
+    """The k softest positive modes of R0 as columns: dense eigh of the (analytic) Hessian up
+    to 1500 degrees of freedom (KA 3D N = 270: ~0.1 s), Lanczos on Hessian-vector products above
+    (a dense Hessian of N = 1000 is 3000 x 3000)."""
+    if R0.size <= 1500:
+        lam, vec = normal_modes(energy, R0)
+        return vec[:, lam > 0][:, :k]
+    from pelsim.hessian import lowest_modes
+
+    lam, vec = lowest_modes(energy, R0, k=k + 3)
+    keep = np.flatnonzero(lam > 1e-6)[:k]
+    return vec[keep].reshape(keep.size, -1).T
+
+
 def explore_basin(
     energy,
     R0,
@@ -176,8 +211,7 @@ def explore_basin(
 
     R0 = np.asarray(R0, float)
     E0 = float(energy(jnp.asarray(R0)))
-    lam, vec = normal_modes(energy, R0)
-    vec = vec[:, lam > 0]
+    vec = _soft_modes(energy, R0, n_modes if dim == 1 else 2)
     shape = R0.shape
     maps, found, effective = [], [], []
     if dim == 1:
@@ -205,6 +239,134 @@ def explore_basin(
     return maps, found, effective
 
 
+@dataclass
+class WalkStats:
+    """Counts of one :func:`valley_walk`."""
+
+    basins: int = 0  # basins explored (starts)
+    valley_minima: int = 0  # valley minima reached, distinct from their start (with repeats)
+    new_minima: int = 0  # distinct minima first met by the walk
+    connections: int = 0  # start - valley minimum connections
+    elementary: int = 0  # ... of which one verified step joined the two ends
+    closing: int = 0  # valley - valley connections (triangle candidates)
+    outside: int = 0  # minima outside the region where the energy is exact (not walked on)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def valley_walk(
+    energy,
+    R0,
+    max_basins: int = 1,
+    n_modes: int = 2,
+    dim: int = 1,
+    q_max: float = 1.0,
+    n: int = 11,
+    box=None,
+    n_images: int = 12,
+    params=None,
+    max_depth: int = 1,
+    fmax: float = 1e-8,
+    is_valid=None,
+    energy_tol: float = ENERGY_TOL,
+    distance_tol: float = DISTANCE_TOL,
+):
+    """Intra-basin exploration breadth-first from the IS R0, ``max_basins`` basins in all.
+
+    The basin of R0 is explored (:func:`explore_basin`); each valley minimum is connected to R0
+    (connect.py: CI-NEB + saddle refinement + verification) and, when first met, queued, so that
+    its own basin is explored next; and so on until ``max_basins`` basins have been explored or
+    the queue is empty. ``max_basins`` = 1 is the exploration of the IS alone.
+
+    Triangles (TWPs): two valley minima A, B of one start S that are each joined to S by a single
+    verified elementary step are connected to each other; if A - B is elementary too, the three
+    minima are pairwise joined through three saddles, a TWP of the catalogue. Pairs whose
+    connection to S passes through further minima cannot close such a triangle and are not
+    connected (the former valley_steps connected every pair, which re-found the same steps
+    through the intermediate minima: KA 3D N = 270, 7 steps for 5 distinct ones).
+
+    ``is_valid`` (optional): the region where ``energy`` is exact (a pair list); minima outside
+    it are not explored from and the steps keep the check (search.add_checked_step drops those
+    that leave it). Returns (minima [(R, E)] met other than R0, steps, WalkStats).
+    """
+    from collections import deque
+
+    from pelsim.landscape.connect import connect, is_inside
+    from pelsim.landscape.identity import find_minimum
+
+    def join(Ra, Rb):
+        return connect(
+            energy,
+            Ra,
+            Rb,
+            n_images,
+            params,
+            box=box,
+            minimize_ends=False,
+            max_depth=max_depth,
+            is_valid=is_valid,
+        )
+
+    def is_edge(steps, Ea, Ra, Eb, Rb) -> bool:
+        if len(steps) != 1:
+            return False
+        a, b = steps[0].min_a, steps[0].min_b
+        fwd = same_minimum(a.energy, a.R, Ea, Ra, box, energy_tol, distance_tol) and same_minimum(
+            b.energy, b.R, Eb, Rb, box, energy_tol, distance_tol
+        )
+        rev = same_minimum(a.energy, a.R, Eb, Rb, box, energy_tol, distance_tol) and same_minimum(
+            b.energy, b.R, Ea, Ra, box, energy_tol, distance_tol
+        )
+        return fwd or rev
+
+    R0 = np.asarray(R0, float)
+    known_R = [R0]
+    known_E = [float(energy(jnp.asarray(R0)))]
+    joined: set = set()  # pairs of known minima already connected
+    queue = deque([0])
+    steps, st = [], WalkStats()
+    while queue and st.basins < max_basins:
+        k = queue.popleft()
+        S, ES = known_R[k], known_E[k]
+        st.basins += 1
+        _, found, _ = explore_basin(
+            energy, S, n_modes=n_modes, dim=dim, q_max=q_max, n=n, box=box, fmax=fmax,
+            energy_tol=energy_tol, distance_tol=distance_tol,
+        )  # fmt: skip
+        edges = []  # valley minima joined to S by one elementary step
+        for R, E in found:
+            st.valley_minima += 1
+            j = find_minimum(E, R, known_E, known_R, box, energy_tol, distance_tol)
+            if j < 0:
+                j = len(known_R)
+                known_R.append(np.asarray(R, float))
+                known_E.append(float(E))
+                st.new_minima += 1
+                if is_inside(is_valid, R):
+                    queue.append(j)
+                else:
+                    st.outside += 1
+            if j == k or (min(j, k), max(j, k)) in joined:
+                continue
+            joined.add((min(j, k), max(j, k)))
+            got = join(S, known_R[j])
+            st.connections += 1
+            steps += got
+            if is_edge(got, ES, S, known_E[j], known_R[j]):
+                st.elementary += 1
+                edges.append(j)
+        for x in range(len(edges)):
+            for y in range(x + 1, len(edges)):
+                a, b = edges[x], edges[y]
+                if (min(a, b), max(a, b)) in joined:
+                    continue
+                joined.add((min(a, b), max(a, b)))
+                st.closing += 1
+                steps += join(known_R[a], known_R[b])
+    return list(zip(known_R[1:], known_E[1:], strict=True)), steps, st
+
+
 def valley_steps(
     energy,
     R0,
@@ -218,21 +380,11 @@ def valley_steps(
     max_depth: int = 1,
     fmax: float = 1e-8,
 ):
-    """Verified elementary steps around the IS R0: R0 - valley minimum and valley - valley.
-
-    Runs :func:`explore_basin` and connects (connect.py, CI-NEB + saddle refinement) every
-    pair of {R0} + the distinct valley minima, so that pairwise-joined valleys form
-    triangles (TWPs). Returns (valley minima [(R, E)], steps).
-    """
-    from pelsim.landscape.connect import connect
-
-    R0 = np.asarray(R0, float)
-    _, found, _ = explore_basin(energy, R0, n_modes=n_modes, dim=dim, q_max=q_max, n=n, box=box, fmax=fmax)
-    ends = [R0] + [R for R, _ in found]
-    steps = []
-    for i in range(len(ends)):
-        for j in range(i + 1, len(ends)):
-            steps += connect(
-                energy, ends[i], ends[j], n_images, params, box=box, minimize_ends=False, max_depth=max_depth
-            )
+    """Verified elementary steps around the IS R0 alone (:func:`valley_walk` with one basin):
+    R0 - valley minimum, and valley - valley where both are elementary neighbours of R0, so
+    that pairwise-joined valleys form triangles (TWPs). Returns (valley minima [(R, E)], steps)."""
+    found, steps, _ = valley_walk(
+        energy, R0, 1, n_modes, dim, q_max, n, box=box, n_images=n_images, params=params,
+        max_depth=max_depth, fmax=fmax,
+    )  # fmt: skip
     return found, steps
