@@ -332,6 +332,44 @@ def _tls_by_T_f_section(by: dict, dep: dict | None) -> list[str]:
     return L
 
 
+def _stability_section(dep: dict) -> list[str]:
+    """What the hunt found per glass, stable half against less stable half by the glasses' own IS
+    energies (pelsim.landscape.hunt.depletion_by_stability)."""
+    conf = 100 * dep["confidence"]
+    L = [
+        "## TLS against each glass's stability (its IS energy)",
+        "",
+        f"Glasses split at the median e_IS = {dep['median_e_IS']:.5f} eps per particle: "
+        f"{dep['glasses_stable']} stable (mean e_IS {dep['e_IS_stable_mean']:.5f}) against "
+        f"{dep['glasses_unstable']} less stable ({dep['e_IS_unstable_mean']:.5f}). Ratio of the per-glass "
+        f"rates (stable / less stable) with its exact {conf:.0f} % interval and one-sided p-value of "
+        "depletion (Poisson: too narrow for DWs and minima, which cluster in glasses); the one-sided "
+        "Mann-Whitney p-value of the per-glass counts; the Spearman correlation of the per-glass count "
+        "with e_IS over all glasses and its one-sided p-value.",
+        "",
+        "| per glass | stable | less stable | ratio [interval], p | Mann-Whitney p | Spearman rho, p |",
+        "|---|---|---|---|---|---|",
+    ]
+    f = lambda x: "inf" if x == math.inf else _fmt(x)  # noqa: E731
+    for key, label in (("tls", "TLS found"), ("screened_dw", "screened DWs"), ("minima", "distinct minima")):
+        r = dep[key]
+        L.append(
+            f"| {label} | {r['k']} ({_fmt(r['mean_stable'])} per glass) | {r['k_ref']} "
+            f"({_fmt(r['mean_unstable'])}) | {f(r['ratio'])} [{f(r['ratio_low'])}, {f(r['ratio_high'])}], "
+            f"{_fmt(r['p_lower'])} | {_fmt(r['mannwhitney_p_lower'])} | {_fmt(r['spearman_rho'])}, "
+            f"{_fmt(r['spearman_p_positive'])} |"
+        )
+    t = dep.get("tls_per_dw")
+    if t:
+        L.append(
+            f"| TLS per screened DW | {_fmt(t['k'] / t['exposure'])} | "
+            f"{_fmt(t['k_ref'] / t['exposure_ref'])} | {f(t['ratio'])} [{f(t['ratio_low'])}, "
+            f"{f(t['ratio_high'])}], {_fmt(t['p_lower'])} | | |"
+        )
+    L.append("")
+    return L
+
+
 def write_report(res: dict, report_dir: str | Path, meta: dict) -> Path:
     """Markdown report with PNG figures in ``report_dir``; returns the path of report.md."""
     import matplotlib
@@ -389,6 +427,8 @@ def write_report(res: dict, report_dir: str | Path, meta: dict) -> Path:
         L += _tls_hunt_section(res["tls_hunt"])
     if res.get("tls_hunt_by_T_f"):
         L += _tls_by_T_f_section(res["tls_hunt_by_T_f"], res.get("tls_depletion"))
+    if res.get("tls_by_stability"):
+        L += _stability_section(res["tls_by_stability"])
     if s.get("median"):
         L += ["Medians: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in s["median"].items()), ""]
     L += [

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -553,7 +554,7 @@ name = "hunt-test"
 name = "ka2d"
 N = 64
 [glasses]
-count = 2
+count = 4
 seed = 3
 [preparation]
 T_liquid = 1.0
@@ -594,15 +595,24 @@ def test_tls_hunt_campaign_route(tmp_path, full):
     out = tmp_path / "out"
     summary = run(cfg, out, progress=False)
     stats = json.loads((out / "analysis" / "tls_hunt.json").read_text())
-    assert len(stats["glasses"]) == 2
+    assert len(stats["glasses"]) == 4
     st = stats["statistics"]
-    assert st["glasses"] == 2
+    assert st["glasses"] == 4
+    # each glass placed by its own IS energy (the prepare tasks'), split at the median
+    e = [json.loads((out / "tasks" / f"g{g:04d}" / "prepare.done.json").read_text()) for g in range(4)]
+    e = [d["summary"]["is_energy_per_particle"] for d in e]
+    assert stats["e_IS"] == e
+    dep = stats["depletion_by_stability"]
+    stable = np.asarray(e) < np.median(e)
+    tls = np.array([g["screened_tls"] for g in stats["glasses"]])
+    assert (dep["tls"]["k"], dep["tls"]["k_ref"]) == (tls[stable].sum(), tls[~stable].sum())
     for k in ("pool", "screened", "control"):
         assert st[k] == sum(g[k] for g in stats["glasses"])
     assert sum(g["minima"] for g in stats["glasses"]) >= 3  # MD at T = 0.8 (a liquid) hops
     assert summary["final"]["tls_hunt"]["screened"] == st["screened"]
     report = (out / "report" / "report.md").read_text()
     assert "TLS hunt (selection-aware)" in report
+    assert "## TLS against each glass's stability" in report
 
 
 @pytest.mark.slow
@@ -652,3 +662,61 @@ def test_hunt_cli_refuses_bad_settings_before_any_work(tmp_path, capsys):
     assert main(["hunt", str(glass), "--out", str(tmp_path / "c.h5"), "--control-fraction", "2"]) == 2
     assert main(["hunt", str(glass), "--out", str(tmp_path)]) == 2  # a directory as the catalogue
     assert not (tmp_path / "c.h5").exists()
+
+
+def test_every_screened_tls_is_refined_whatever_the_budget():
+    """The statistics count a screened TLS only once its refinement confirms it, so every pair
+    screened below E_thr is refined even beyond max_refine; the budget still bounds the rest."""
+    from types import SimpleNamespace
+
+    from pelsim.landscape.hunt import DOUBLE_WELL, refine_candidates
+
+    E_thr = 0.01
+    split = np.array([0.5, 0.2, 0.9, 2.0, 0.05, 0.7, 50.0, 0.3]) * E_thr
+    outcome = np.full(split.size, DOUBLE_WELL)
+    outcome[5] = DOUBLE_WELL + 1  # not a double well: never refined
+    t = {"i": np.arange(split.size), "j": np.arange(split.size) + 100, "splitting": split, "outcome": outcome}
+    h = SimpleNamespace(table=t)
+    p = HuntParams(max_refine=2, refine_other_dws=False, twp_edges=0)
+    tls = [4, 1, 7, 0, 2]  # the screened TLS, lowest splitting first (row 5 is no double well)
+    assert [r for r, _ in refine_candidates(h, p, E_thr)] == tls
+    # a larger budget adds the candidates below refine_factor E_thr, then the other DWs
+    p = HuntParams(max_refine=6, refine_other_dws=False, twp_edges=0)
+    assert [r for r, _ in refine_candidates(h, p, E_thr)] == tls + [3]
+    p = HuntParams(max_refine=7, refine_other_dws=True, twp_edges=0)
+    assert [r for r, _ in refine_candidates(h, p, E_thr)] == tls + [3, 6]
+
+
+def test_depletion_by_stability_places_each_glass_by_its_IS_energy():
+    from scipy.stats import mannwhitneyu, spearmanr
+
+    from pelsim.errors import InputError
+    from pelsim.landscape.hunt import depletion_by_stability
+
+    e = np.array([0.205, 0.231, 0.198, 0.226, 0.212, 0.238, 0.201, 0.219])
+    tls = np.array([0, 2, 0, 3, 0, 1, 0, 3])  # only the four glasses above the median hold TLS
+    dw = np.array([5, 40, 2, 60, 9, 30, 4, 20])
+    S = [
+        {"screened_tls": int(a), "screened_dw": int(b), "minima": int(b) // 2 + 1}
+        for a, b in zip(tls, dw, strict=True)
+    ]
+    d = depletion_by_stability(S, e)
+    assert d["median_e_IS"] == pytest.approx(np.median(e))
+    assert d["glasses_stable"] == d["glasses_unstable"] == 4
+    t = d["tls"]
+    assert (t["k"], t["k_ref"]) == (0, 9) and t["ratio"] == 0.0
+    assert t["p_lower"] == pytest.approx(0.5**9)  # equal exposures: P(all 9 in the upper half)
+    stable = e < np.median(e)
+    mw = mannwhitneyu(tls[stable], tls[~stable], alternative="less")
+    assert t["mannwhitney_p_lower"] == pytest.approx(mw.pvalue)
+    assert t["spearman_rho"] == pytest.approx(spearmanr(e, tls).statistic)
+    assert d["screened_dw"]["k"] == int(dw[stable].sum()) and d["screened_dw"]["spearman_p_positive"] < 0.05
+    assert d["tls_per_dw"]["k"] == 0 and d["tls_per_dw"]["exposure"] == dw[stable].sum()
+    # mirrored stabilities: no depletion, the one-sided p-values go to the other end
+    m = depletion_by_stability(S, -e)
+    assert m["tls"]["ratio"] == math.inf and m["tls"]["p_lower"] == 1.0
+    assert m["tls"]["spearman_p_positive"] > 0.9
+    with pytest.raises(InputError, match="IS energies"):
+        depletion_by_stability(S, e[:-1])
+    with pytest.raises(InputError, match=">= 4 glasses"):
+        depletion_by_stability(S[:3], e[:3])

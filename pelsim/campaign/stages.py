@@ -382,6 +382,15 @@ def stage_tls_hunt(ctx) -> dict:
     return out
 
 
+def _e_IS(store, glass: int) -> float | None:
+    """The IS energy per particle of a prepared glass (its prepare task's summary), or None."""
+    done = store.finished(glass, "prepare")
+    if not done:
+        return None
+    v = done.get("summary", done).get("is_energy_per_particle")
+    return None if v is None else float(v)
+
+
 def hunt_summaries(cfg: dict, store) -> list[dict]:
     """The per-glass hunt counts of a campaign's finished tls_hunt tasks (``hunt_`` keys)."""
     out = []
@@ -483,7 +492,7 @@ def finalize(cfg: dict, store) -> dict:
     hunts = hunt_summaries(cfg, store)
     if hunts:
         from etm.io import atomic_write_text
-        from pelsim.landscape.hunt import depletion_by_T_f, hunt_statistics
+        from pelsim.landscape.hunt import depletion_by_stability, depletion_by_T_f, hunt_statistics
         from pelsim.units import get_preset
 
         E_thr = get_preset(cfg["units"]["preset"]).energy_reduced(cfg["units"]["tls_threshold_K"])
@@ -500,6 +509,12 @@ def finalize(cfg: dict, store) -> dict:
             res["tls_hunt_by_T_f"] = record["statistics_by_T_f"]
             record["depletion_by_T_f"] = depletion_by_T_f(record["statistics_by_T_f"])
             res["tls_depletion"] = record["depletion_by_T_f"]
+        if len(hunts) >= 4:  # the same, with each glass placed by its own IS energy
+            e = [_e_IS(store, int(h["glass"])) for h in hunts]
+            if all(x is not None for x in e) and len(set(e)) > 1:
+                record["depletion_by_stability"] = depletion_by_stability(hunts, e)
+                record["e_IS"] = e
+                res["tls_by_stability"] = record["depletion_by_stability"]
         text = json.dumps(record, indent=1, default=float)
         atomic_write_text(store.analysis_dir / "tls_hunt.json", text)
     seconds = sum(e.get("seconds", 0.0) for e in store.read_log() if e.get("event") == "task")

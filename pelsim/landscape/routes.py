@@ -152,7 +152,12 @@ class HuntParams(_Route):
     refine_factor: float = param(
         3.0, "refine screened DWs whose splitting is below this multiple of the TLS threshold", min=1.0
     )
-    max_refine: int = param(12, "budget: full connections per glass (TLS candidates, TWP edges)", min=0)
+    max_refine: int = param(
+        12,
+        "budget: full connections per glass (TLS candidates up to refine_factor E_thr, TWP edges); "
+        "the screened TLS (below E_thr) are all refined beyond it",
+        min=0,
+    )
     refine_other_dws: bool = param(
         True,
         "spend the refinement budget left after TLS candidates and TWP edges on the other screened "
