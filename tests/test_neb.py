@@ -93,6 +93,27 @@ def test_scheduled_bands_follow_the_sequential_trajectories(batch, chunk):
     assert r21.converged and abs(r21.energies[r21.i_climb] - S.MUELLER_BROWN_SADDLES[1, 2]) < 2e-6
 
 
+def test_scheduled_bands_retired_early_as_they_stand():
+    """stop_early(energies, step) is asked after every chunk: a band it retires is the band of
+    neb() after that many steps (unconverged, same trajectory); the others run on unchanged."""
+    p = replace(MB_PARAMS, max_steps=2000)
+    A = np.stack([_mb(0), _mb(2)])
+    B = np.stack([_mb(1), _mb(1)])
+    seen = []
+
+    def stop(E, step):
+        seen.append(step)
+        return step >= 150 and E[0] < -140  # the band from minimum 0 only
+
+    many = neb_many(S.mueller_brown, A, B, 12, p, chunk=50, stop_early=stop)
+    assert many[0].steps == 150 and not many[0].converged
+    early = neb(S.mueller_brown, A[0], B[0], 12, replace(p, max_steps=150))
+    assert np.allclose(many[0].images, early.images, rtol=0, atol=1e-10)
+    full = neb(S.mueller_brown, A[1], B[1], 12, p)
+    assert many[1].converged and many[1].steps == full.steps
+    assert set(seen) >= {50, 100, 150}
+
+
 def test_scheduled_bands_stop_when_they_leave_the_valid_region():
     """is_valid in neb_many: the band whose path leaves |y - 0.47| < 0.3 (2->1 goes down to
     y = 0.03) is retired invalid at once; the band that stays inside converges as with neb()."""

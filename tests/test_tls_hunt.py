@@ -720,3 +720,14 @@ def test_depletion_by_stability_places_each_glass_by_its_IS_energy():
         depletion_by_stability(S, e[:-1])
     with pytest.raises(InputError, match=">= 4 glasses"):
         depletion_by_stability(S[:3], e[:3])
+
+
+def test_settled_interior_minimum_rule():
+    from pelsim.landscape.hunt import SCREEN_DEEP_INTERIOR, settled_interior_minimum
+
+    ends = [0.0, 0.5, 0.2, 0.3, 0.01]
+    assert not settled_interior_minimum(ends)  # a shallow interior minimum above both ends
+    assert not settled_interior_minimum([0.0, 0.4, -0.5 * SCREEN_DEEP_INTERIOR, 0.3, 0.1])
+    assert settled_interior_minimum([0.0, 0.4, -2 * SCREEN_DEEP_INTERIOR, 0.3, 0.1])
+    assert settled_interior_minimum([0.2, -0.1, 0.3, 0.1])  # below both ends, next to one
+    assert not settled_interior_minimum([0.0, 1.0])

@@ -614,9 +614,14 @@ def neb_many(
     chunk: int = 100,
     devices=None,
     progress: bool = False,
+    stop_early=None,
 ) -> list[NEBResult]:
     """CI-NEB on many independent pairs of one system: a queue of bands served by
     ``batch`` slots on each of ``devices``, in chunks of ``chunk`` steps.
+
+    ``stop_early(energies, step) -> bool`` (optional, host side): asked after every chunk with a
+    running band's image energies; True retires the band as it is (unconverged), e.g. a
+    screening band whose outcome is already settled (hunt.py: an image below both ends).
 
     Ras, Rbs: (P, N, d) endpoints of P pairs (any P). ``energy`` (and ``is_valid``) is one energy
     for all pairs (one glass's pair list), or a sequence of P energies of one shape bucket (pairs of
@@ -727,7 +732,12 @@ def neb_many(
             for i, k in enumerate(slots):
                 if k is None:
                     continue
-                if ok[i] or st[i] >= params.max_steps or not valid[i]:
+                if (
+                    ok[i]
+                    or st[i] >= params.max_steps
+                    or not valid[i]
+                    or (stop_early is not None and stop_early(E[i], int(st[i])))
+                ):
                     results[k] = NEBResult(
                         x[i], E[i], int(ic[i]), int(st[i]), float(fm[i]), bool(ok[i]), bool(valid[i])
                     )
