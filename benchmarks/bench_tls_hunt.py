@@ -257,6 +257,13 @@ def _ratio(res, key):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--glasses", default="poor,well")
+    ap.add_argument(
+        "--glass-files",
+        dest="glass_files",
+        default="",
+        help="comma-separated KA 3D extxyz glasses (inherent structures, any N) instead of --glasses "
+        "(e.g. a campaign's prepared glasses: the quickstart's N = 270)",
+    )
     ap.add_argument("--T", type=float, default=0.25)
     ap.add_argument("--quenches", type=int, default=100)
     ap.add_argument("--quench-every", dest="quench_every", type=int, default=100)
@@ -269,7 +276,11 @@ def main():
     ap.add_argument("--dump", type=Path, help="keep the exhaustive route's per-pair results here (pickle)")
     ap.add_argument("--replay", type=Path, help="screened route only, on a --dump of an earlier run")
     a = ap.parse_args()
-    names = [g for g in a.glasses.split(",") if g]
+    names = [g for g in a.glasses.split(",") if g] if not a.glass_files else []
+    files = [Path(f) for f in a.glass_files.split(",") if f]
+    for f in files:
+        if not f.is_file():
+            raise SystemExit(f"no glass file {f}")
     for n in names if not a.replay else []:
         if n not in PREP:
             raise SystemExit(f"unknown glass {n!r} (expected poor, well)")
@@ -280,8 +291,8 @@ def main():
         dumped = load_dump(a.replay)
     else:
         dumped = []
-        for k, n in enumerate(names):
-            dumped.append(exhaustive_glass(DATA / f"ka3d_n1000_{n}.extxyz", a, k))
+        for k, path in enumerate(files or [DATA / f"ka3d_n1000_{n}.extxyz" for n in names]):
+            dumped.append(exhaustive_glass(path, a, k))
             if a.dump:
                 save_dump(a.dump, dumped)
     res = []
@@ -300,7 +311,7 @@ def main():
     rate_ex = ex_tls / (ex_s / 3600) if ex_s else 0.0
     rate_sc = sc_tls / (sc_s / 3600) if sc_s else 0.0
     out = {
-        "N": 1000,
+        "N": int(len(dumped[0]["positions"][0])) if dumped else None,
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()},
         "screened_pairs_per_machine_hour": ex_pairs / (ex_s / 3600) if ex_s else 0.0,
         "tls_per_hour_exhaustive": rate_ex,
