@@ -200,3 +200,17 @@ def test_relaxed_maps_of_other_basins_and_modes_compile_nothing_new():
         if unregister is not None:
             unregister(listen)
     assert compiled == []
+
+
+def test_joins_directly_tells_a_double_well_from_a_chain():
+    from pelsim.landscape.connect import connect, joins_directly
+
+    mins, _ = S.three_well_stationary(C)
+    A, B, D = (np.asarray(S.as_position(*m[:2])) for m in mins)
+    E = [float(m[2]) for m in mins]
+    steps = connect(f3, A, B, 12, minimize_ends=False)
+    assert len(steps) == 1
+    assert joins_directly(steps, E[0], A, E[1], B) and joins_directly(steps, E[1], B, E[0], A)
+    assert not joins_directly(steps, E[0], A, E[2], D)  # the step ends elsewhere
+    chain = steps + connect(f3, B, D, 12, minimize_ends=False)
+    assert not joins_directly(chain, E[0], A, E[2], D)  # two steps: a chain, not one double well

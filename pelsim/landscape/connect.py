@@ -239,6 +239,18 @@ class _Recentring:
         return new
 
 
+def joins_directly(
+    steps, Ea, Ra, Eb, Rb, box=None, energy_tol: float = ENERGY_TOL, distance_tol: float = DISTANCE_TOL
+) -> bool:
+    """True when ``steps`` (a :func:`connect` result) is one elementary step whose two minima are
+    (Ea, Ra) and (Eb, Rb), in either order: the pair is itself a double well, not a chain of them."""
+    if len(steps) != 1:
+        return False
+    a, b = steps[0].min_a, steps[0].min_b
+    same = lambda m, E, R: same_minimum(m.energy, m.R, E, R, box, energy_tol, distance_tol)  # noqa: E731
+    return (same(a, Ea, Ra) and same(b, Eb, Rb)) or (same(a, Eb, Rb) and same(b, Ea, Ra))
+
+
 def connect(
     energy,
     Ra,

@@ -761,7 +761,7 @@ def refine_candidates(h: GlassHunt, params: HuntParams, E_thr: float) -> list[tu
 
 def refine_rows(h: GlassHunt, rows, catalogue, params: HuntParams, seed: int, kind: str, stats: dict):
     """Full connection (connect.py) of the given table rows into the catalogue (method tls_hunt)."""
-    from pelsim.landscape.connect import connect
+    from pelsim.landscape.connect import connect, joins_directly
     from pelsim.landscape.search import MAX_NEBS_PER_PAIR, recentring
     from pelsim.landscape.steps import SEARCH_NEB, add_checked_step
 
@@ -789,9 +789,17 @@ def refine_rows(h: GlassHunt, rows, catalogue, params: HuntParams, seed: int, ki
         )
         t["refined"][r] = True
         prov = {"glass": h.glass, "seed": seed, "protocol": "tls_hunt", "reason": why, "pair": [i, j]}
+        # the pair is a TLS only if its refinement is one elementary step between its own two minima
+        # that is a TLS: a refinement through an intermediate minimum makes the pair a chain, whose
+        # TLS step (catalogued) belongs to another pair (counting it here counted one TLS for
+        # every pair whose path crossed it: one soft-sphere glass, 6 pairs for 3 TLS)
+        direct = joins_directly(
+            steps, h.minima.energies[i], h.minima.positions[i], h.minima.energies[j], h.minima.positions[j],
+            h.conf.box,
+        )  # fmt: skip
         for st in steps:
             k, _why = add_checked_step(catalogue, st, "tls_hunt", h.glass, seed, prov, is_valid)
-            if k is not None and catalogue.dwp_rows[k]["is_tls"]:
+            if direct and k is not None and catalogue.dwp_rows[k]["is_tls"]:
                 t["refined_tls"][r] = True
 
 
@@ -800,8 +808,9 @@ def glass_summary(h: GlassHunt, E_thr: float) -> dict:
     t = h.table
     scr = t["source"] > 0
     dw = t["outcome"] == DOUBLE_WELL
-    # a screened TLS counts unless its refinement found no TLS (e.g. a shallow intermediate minimum
-    # next to the saddle that the 8-image band could not resolve): the refinement has the last word
+    # a screened TLS counts unless its refinement is not one TLS step between the pair's own minima
+    # (e.g. a shallow intermediate minimum next to the saddle that the 8-image band could not
+    # resolve): the refinement has the last word
     rejected = dw & (t["splitting"] < E_thr) & t["refined"] & ~t["refined_tls"]
     tls = dw & (t["splitting"] < E_thr) & ~rejected
     ex = t["expanded"]

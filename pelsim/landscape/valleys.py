@@ -292,7 +292,7 @@ def valley_walk(
     """
     from collections import deque
 
-    from pelsim.landscape.connect import connect, is_inside
+    from pelsim.landscape.connect import connect, is_inside, joins_directly
     from pelsim.landscape.identity import find_minimum
 
     def join(Ra, Rb):
@@ -309,16 +309,7 @@ def valley_walk(
         )
 
     def is_edge(steps, Ea, Ra, Eb, Rb) -> bool:
-        if len(steps) != 1:
-            return False
-        a, b = steps[0].min_a, steps[0].min_b
-        fwd = same_minimum(a.energy, a.R, Ea, Ra, box, energy_tol, distance_tol) and same_minimum(
-            b.energy, b.R, Eb, Rb, box, energy_tol, distance_tol
-        )
-        rev = same_minimum(a.energy, a.R, Eb, Rb, box, energy_tol, distance_tol) and same_minimum(
-            b.energy, b.R, Ea, Ra, box, energy_tol, distance_tol
-        )
-        return fwd or rev
+        return joins_directly(steps, Ea, Ra, Eb, Rb, box, energy_tol, distance_tol)
 
     R0 = np.asarray(R0, float)
     known_R = [R0]
