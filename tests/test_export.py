@@ -151,8 +151,9 @@ def test_profile_csv_reproduces_the_catalogued_splitting(exported, ka_dwp, capsy
         assert got[k] == pytest.approx(row[k], rel=1e-7, abs=got["splitting_floor"]), k
     # Delta0 ~ 1e-7 eps of a DWP with E = 5.6 eps sits at the solver's resolution: at rtol 1e-8 the
     # catalogue may report it unresolved (0) where rtol 1e-10 resolves it (4.7e-7 seen after a
-    # round-off change of the band); both agree to 1e-7 of the level energies
-    tol = (1e-8 if row["Delta0"] > 0 else 1e-7) * (got["V0"] + got["splitting"])
+    # round-off change of the band, 4.4e-7 against a resolved 1.2e-7 after another, jax 0.12.1);
+    # both agree to 1e-7 of the level energies, the resolution of a level solved at rtol 1e-8
+    tol = 1e-7 * (got["V0"] + got["splitting"])
     assert got["Delta0"] == pytest.approx(row["Delta0"], abs=tol)
     assert got["splitting"] == pytest.approx(rec["splitting"], rel=1e-7)
     # at the catalogue's rtol the same numbers come out bit for bit: the CSV is the exact input
