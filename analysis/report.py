@@ -276,7 +276,8 @@ def _tls_hunt_section(h: dict) -> list[str]:
         f"| screened double wells | {h['screened_dw']} |",
         f"| TLS found by the screen | {_fmt(h['tls_found'], '.0f')} |",
         f"| control sample: pairs, TLS | {h['control']}, {h['control_tls']} |",
-        f"| recall of the ranked screen | {_fmt(h['recall'])} +- {_fmt(h['recall_err'])} |",
+        f"| recall of the ranked screen | {_fmt(h['recall'])} +- {_fmt(h['recall_err'])} "
+        f"(95 % exact: {_fmt(h.get('recall_low', math.nan))}-{_fmt(h.get('recall_high', math.nan))}) |",
         f"| n0 from TLS found (lower bound) [per particle per eps] | {_fmt(h['n0_found'])} +- {_fmt(h['n0_found_err'])} |",  # noqa: E501
         f"| n0 estimated from the control [per particle per eps] | {_fmt(h['n0_estimated'])} +- {_fmt(h['n0_estimated_err'])} |",  # noqa: E501
         f"| pairs with minima from band interiors: screened, DW, TLS | {h.get('expanded_screened', 0)}, "

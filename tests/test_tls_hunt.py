@@ -407,6 +407,22 @@ def test_hunt_statistics_recall_and_estimates():
     assert st["reliable"] and np.isfinite(st["recall_err"])
     weak = hunt_statistics([dict(S[0], control_tls=0)], n_particles=100, E_thr=0.01)
     assert not weak["reliable"] and "caveat" in weak and np.isnan(weak["recall"])
+    # the exact interval of the recall, a ratio of Poisson rates: ranked TLS 8 per 130 ranked-pool
+    # pairs over control TLS 3 per 20 pairs (pooled recall 0.41); it holds the point estimate and,
+    # with 3 control TLS, spans more than a factor 10
+    assert st["recall_low"] < 8 / 130 / (3 / 20) < st["recall_high"]
+    assert st["recall_high"] / st["recall_low"] > 10
+    assert st["control_tls_glasses"] == 2
+    # all control TLS in one glass: the bootstrap over glasses gives a zero spread (every resample
+    # holding that glass has the same ratio), so the error is not measured and the figure unreliable
+    one = [dict(S[0], control_tls=4), dict(S[1], control_tls=0), dict(S[1], control_tls=0)]
+    st1 = hunt_statistics(one, n_particles=100, E_thr=0.01, bootstrap=200)
+    assert st1["control_tls_glasses"] == 1 and np.isnan(st1["recall_err"])
+    assert not st1["reliable"] and "one glass" in st1["caveat"]
+    # a recall estimate above 1 (control rate below the ranked rate by chance) is flagged
+    hi = [dict(S[0], control_tls=1, ranked_tls=20), dict(S[1], control_tls=1, ranked_tls=10)]
+    sth = hunt_statistics(hi, n_particles=100, E_thr=0.01, bootstrap=50)
+    assert sth["recall"] > 1 and "exceeds 1" in sth["caveat"]
 
 
 def test_rate_ratio_exact_limits_and_symmetry():

@@ -854,7 +854,12 @@ def hunt_statistics(summaries: list[dict], n_particles: int, E_thr: float, boots
     pairs, so its recall is t_r / ((P - n_c) t_c / n_c) (pooled over glasses as a ratio of sums).
     n0 (TLS per particle per unit energy, eps^-1) is given two ways: ``n0_found`` from the TLS
     actually found (a lower bound) and ``n0_estimated`` from the control estimate of the pool
-    (unbiased, noisy). Errors: bootstrap over glasses (``bootstrap`` resamples)."""
+    (unbiased, noisy). Errors: bootstrap over glasses (``bootstrap`` resamples); the recall also
+    gets an exact 95 % interval (``recall_low``, ``recall_high``): it is the ratio of two Poisson
+    rates, TLS per pair in the ranked part of the pools (sum of P - n_c) over TLS per pair in the
+    control (sum of n_c), pooled over glasses (:func:`rate_ratio`). When the control TLS all sit in
+    one glass the bootstrap cannot see the scatter between glasses (every resample holding that
+    glass gives the same ratio, ~0 spread): ``recall_err`` is then NaN and the figure unreliable."""
     S = list(summaries)
     if not S:
         raise InputError("hunt_statistics needs at least one glass")
@@ -889,7 +894,17 @@ def hunt_statistics(summaries: list[dict], n_particles: int, E_thr: float, boots
         vals = vals[np.isfinite(vals)]
         out[f"{k}_err"] = float(np.std(vals)) if len(vals) > 1 else math.nan
     tot = lambda k: int(sum(s.get(k, 0) for s in S))
+    control_glasses = int(sum(1 for s in S if s.get("control_tls", 0) > 0))
+    if control_glasses < 2:
+        out["recall_err"] = math.nan
+    ranked_exposure = float(sum(s["pool"] - s["control"] for s in S))
+    if tot("control") > 0 and ranked_exposure > 0:
+        rr = rate_ratio(tot("ranked_tls"), ranked_exposure, tot("control_tls"), tot("control"))
+        out["recall_low"], out["recall_high"] = rr["ratio_low"], rr["ratio_high"]
+    else:
+        out["recall_low"], out["recall_high"] = 0.0, math.inf
     out.update(
+        control_tls_glasses=control_glasses,
         glasses=len(S),
         pool=tot("pool"),
         screened=tot("screened"),
@@ -907,12 +922,22 @@ def hunt_statistics(summaries: list[dict], n_particles: int, E_thr: float, boots
         expanded_tls=tot("expanded_tls"),
         n_particles=int(n_particles),
         E_thr=float(E_thr),
-        reliable=bool(tot("control_tls") >= 3),
+        reliable=bool(tot("control_tls") >= 3 and control_glasses >= 2),
     )
-    if not out["reliable"]:
+    if tot("control_tls") < 3:
         out["caveat"] = (
             f"only {tot('control_tls')} TLS in the control sample: the recall and n0_estimated are "
             "not measured to better than a factor of a few"
+        )
+    elif control_glasses < 2:
+        out["caveat"] = (
+            f"the {tot('control_tls')} TLS of the control sample all lie in one glass: the recall and "
+            "n0_estimated rest on that glass, and their errors over glasses are not measured"
+        )
+    if np.isfinite(out["recall"]) and out["recall"] > 1:
+        out["caveat"] = (out.get("caveat", "") + "; " if out.get("caveat") else "") + (
+            f"the recall estimate {out['recall']:.2f} exceeds 1: the control sample's TLS rate is "
+            "below that of the ranked pairs by chance, so the control underestimates the pool"
         )
     return out
 
