@@ -275,7 +275,8 @@ def _tls_hunt_section(h: dict) -> list[str]:
         f"{h.get('expanded_screened', 0)} with minima from band interiors) |",
         f"| screened double wells | {h['screened_dw']} |",
         f"| TLS found by the screen | {_fmt(h['tls_found'], '.0f')} |",
-        f"| control sample: pairs, TLS | {h['control']}, {h['control_tls']} |",
+        f"| control sample: pairs, TLS | {h['control']}, {h['control_tls']} (+ pairs with band minima: "
+        f"{h.get('expanded_control', 0)}, {h.get('expanded_control_tls', 0)}) |",
         f"| recall of the ranked screen | {_fmt(h['recall'])} +- {_fmt(h['recall_err'])} "
         f"(95 % exact: {_fmt(h.get('recall_low', math.nan))}-{_fmt(h.get('recall_high', math.nan))}) |",
         f"| n0 from TLS found (lower bound) [per particle per eps] | {_fmt(h['n0_found'])} +- {_fmt(h['n0_found_err'])} |",  # noqa: E501

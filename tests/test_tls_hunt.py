@@ -660,7 +660,19 @@ def test_hunt_glasses_end_to_end_on_a_real_glass(tmp_path):
     assert np.all(m.max_force[n_md : m.base] <= 1e-10)
     assert not t["expanded"][(t["i"] < m.base) & (t["j"] < m.base)].any()
     assert g["screened"] == int((t["source"] > 0).sum()) >= 1
-    assert g["screened"] <= p.iterations * p.per_iteration
+    # the rounds keep to the budget; after them only the control's backlog (pairs with minima of
+    # the last round's bands drawn into the control) is screened, and nothing drawn stays pending
+    backlog = t["iteration"] == p.iterations
+    assert int(((t["source"] > 0) & ~backlog).sum()) <= p.iterations * p.per_iteration
+    assert np.all(t["expanded"][backlog] & t["in_control"][backlog] & (t["source"][backlog] == 2))
+    assert g["control_pending"] == 0 and not (t["in_control"] & (t["source"] == 0)).any()
+    # the control covers both strata at one rate: the pairs with band minima are drawn into it
+    # (Bernoulli at control_rate), never ranked in its place
+    h0 = hunts[0]
+    assert h0.control_rate == pytest.approx(len(h0.control) / int((t["pool"] & ~t["expanded"]).sum()))
+    assert np.all(t["in_control"] <= t["pool"])
+    assert g["expanded_control"] == int((t["in_control"] & t["expanded"]).sum())
+    assert g["control"] + g["expanded_control"] == int(t["in_control"].sum())
     assert np.all(t["outcome"][t["source"] > 0] > 0)  # every screened pair has an outcome
     assert all(m == "tls_hunt" for m in cat.dwps()["method"])
     write_pair_tables(tmp_path / "pairs.h5", hunts, summary)
@@ -747,3 +759,46 @@ def test_settled_interior_minimum_rule():
     assert settled_interior_minimum([0.0, 0.4, -2 * SCREEN_DEEP_INTERIOR, 0.3, 0.1])
     assert settled_interior_minimum([0.2, -0.1, 0.3, 0.1])  # below both ends, next to one
     assert not settled_interior_minimum([0.0, 1.0])
+
+
+def test_two_strata_control_estimates_the_pool_without_bias():
+    """Monte Carlo of the selection: per glass a pool of MD-minima pairs and a pool of pairs with
+    band minima, with different TLS rates; the control draws both at one rate q, the ranked screen
+    finds a known share of the other TLS. Averaged over replicates, the estimate of the TLS in the
+    pool matches the truth and the recall matches the share found; leaving the band stratum out
+    (the former estimator) misses its TLS."""
+    rng = np.random.default_rng(3)
+    q, find = 0.1, 0.6
+    P, Px = 400, 300
+    rate, rate_x = 0.01, 0.04  # the band pairs are richer in TLS, as measured
+    ests, recalls, base_only, truth = [], [], [], []
+    for _ in range(400):
+        S, true = [], 0
+        for _g in range(4):
+            tls = rng.random(P) < rate
+            tls_x = rng.random(Px) < rate_x
+            c = rng.random(P) < q
+            cx = rng.random(Px) < q
+            fr = (rng.random(P) < find) & tls & ~c
+            fx = (rng.random(Px) < find) & tls_x & ~cx
+            true += tls.sum() + tls_x.sum()
+            S.append(
+                dict(
+                    pool=P, control=int(c.sum()), control_tls=int((c & tls).sum()),
+                    ranked_tls=int(fr.sum()), expanded_pool=Px, expanded_control=int(cx.sum()),
+                    expanded_control_tls=int((cx & tls_x).sum()), expanded_ranked_tls=int(fx.sum()),
+                    screened_tls=int((c & tls).sum() + fr.sum() + (cx & tls_x).sum() + fx.sum()),
+                )
+            )  # fmt: skip
+        st = hunt_statistics(S, n_particles=100, E_thr=0.01, bootstrap=0)
+        ests.append(st["tls_estimated_in_pool"])
+        recalls.append(st["recall"])
+        truth.append(true)
+        old = hunt_statistics([{k: v for k, v in s.items() if "expanded" not in k} for s in S], 100, 0.01, 0)
+        base_only.append(old["tls_estimated_in_pool"])
+    ests, truth = np.array(ests), np.array(truth)
+    expect = 4 * (P * rate + Px * rate_x)  # 64 TLS per replicate
+    assert np.mean(truth) == pytest.approx(expect, rel=0.02)
+    assert np.mean(ests) == pytest.approx(expect, rel=0.05)
+    assert np.nanmedian(recalls) == pytest.approx(find, rel=0.1)
+    assert np.mean(base_only) == pytest.approx(4 * P * rate, rel=0.1)  # the band TLS left out

@@ -450,6 +450,11 @@ class GlassHunt:
     lambda_max: float
     control: np.ndarray  # pool indices of the control sample, in screening order
     kind: str = "smooth"
+    #: sampling fraction of the control (control size / pool size at the plan): pairs with band
+    #: minima join the control at the same rate (add_minima), so that the control stays a uniform
+    #: sample of everything the pool ever held (0: they never do)
+    control_rate: float = 0.0
+    seed: int = 0
 
 
 def _new_table(feats: dict, pool: np.ndarray) -> dict:
@@ -466,6 +471,7 @@ def _new_table(feats: dict, pool: np.ndarray) -> dict:
     t["refined"] = np.zeros(P, bool)
     t["refined_tls"] = np.zeros(P, bool)
     t["expanded"] = np.zeros(P, bool)  # a pair with a minimum relaxed from a band (not from MD)
+    t["in_control"] = np.zeros(P, bool)  # drawn into the uniform control sample (screened or pending)
     return t
 
 
@@ -499,7 +505,12 @@ def plan_hunt(conf, glass: int, params: HuntParams, hbar: float, E_thr: float, k
     budget = params.iterations * params.per_iteration
     n_ctrl = min(len(idx), int(round(params.control_fraction * budget)))
     control = rng.choice(idx, size=n_ctrl, replace=False) if n_ctrl else np.zeros(0, np.int64)
-    return GlassHunt(glass, IS, energy, is_valid, mins, table, bounds.as_dict(), lam, control, kind=kind)
+    table["in_control"][control] = True
+    rate = n_ctrl / len(idx) if (len(idx) and params.control_band_pairs) else 0.0
+    return GlassHunt(
+        glass, IS, energy, is_valid, mins, table, bounds.as_dict(), lam, control, kind=kind,
+        control_rate=rate, seed=int(seed),
+    )  # fmt: skip
 
 
 def pair_energy(h: GlassHunt, i: int, j: int, min_columns: int = 0):
@@ -562,6 +573,7 @@ _STATE_COLUMNS = (
     "screen_steps",
     "refined",
     "refined_tls",
+    "in_control",
 )
 
 
@@ -589,27 +601,46 @@ def _training_set(hunts, E_thr):
 
 
 def screen_round(hunts, iteration, params, ranker, hbar, batch=1, devices=None):
-    """One active-learning round over all glasses: this round's share of each control sample plus
-    the top-ranked unscreened pool pairs, screened through one neb_many queue."""
+    """One active-learning round over all glasses: this round's share of each control sample, the
+    control pairs with band minima drawn since the last round, and the top-ranked unscreened pool
+    pairs, screened through one neb_many queue."""
     jobs = []  # (hunt, row, source, score)
     for h in hunts:
         t = h.table
         # the control sample is spread evenly over the rounds (np.array_split keeps its order)
         ctrl = np.array_split(np.asarray(h.control, np.int64), params.iterations)[iteration]
+        # control pairs with band minima (add_minima) waiting for a screen: before any ranked pair
+        pend = np.flatnonzero(t["in_control"] & t["expanded"] & (t["source"] == 0))
+        ctrl = np.concatenate([ctrl, pend[: max(0, params.per_iteration - len(ctrl))]])
         nc = len(ctrl)
         feats = {k: t[k] for k in FEATURES}
         scores = ranker.score(feature_matrix(feats), feats)
         for r in ctrl:
             jobs.append((h, int(r), CONTROL, float(scores[r])))
-        n_rank = params.per_iteration - nc
-        free = t["pool"] & (t["source"] == 0)
-        free[h.control] = False  # control pairs are screened in their own round
+        n_rank = max(0, params.per_iteration - nc)
+        free = t["pool"] & (t["source"] == 0) & ~t["in_control"]  # control pairs: in their own round
         cand = np.flatnonzero(free)
         top = cand[np.argsort(-scores[cand], kind="stable")[:n_rank]]
         for r in top:
             jobs.append((h, int(r), RANKED, float(scores[r])))
-    if not jobs:
-        return 0
+    return _screen_jobs(hunts, jobs, iteration, params, hbar, batch, devices, expand=True)
+
+
+def screen_control_backlog(hunts, params, hbar, batch=1, devices=None):
+    """After the last round: screen the control pairs still waiting (pairs with minima of the last
+    round's bands, drawn into the control by add_minima), so that the control stays uniform over
+    the whole pool; no further band minima are added. Returns the number of pairs screened."""
+    jobs = []
+    for h in hunts:
+        t = h.table
+        for r in np.flatnonzero(t["in_control"] & (t["source"] == 0)):
+            jobs.append((h, int(r), CONTROL, math.nan))
+    return _screen_jobs(hunts, jobs, params.iterations, params, hbar, batch, devices, expand=False)
+
+
+def _screen_jobs(hunts, jobs, iteration, params, hbar, batch, devices, expand: bool):
+    """Screen ``jobs`` [(hunt, row, source, score)] through one neb_many queue and record them;
+    with ``expand``, the interior minima of multi-well bands join their glass (params.interior_minima)."""
     ens = [pair_energy(h, int(h.table["i"][r]), int(h.table["j"][r])) for h, r, *_ in jobs]
     width = _one_bucket(ens)
     if width:
@@ -648,7 +679,7 @@ def screen_round(hunts, iteration, params, ranker, hbar, batch=1, devices=None):
     )
     for (h, r, src, sc), rec in zip(jobs, recs, strict=True):
         _record(h.table, [r], [rec], src, iteration, [sc])
-    if params.interior_minima:  # this round's bands only: they are not kept (N d P floats each)
+    if expand and params.interior_minima:  # this round's bands only: not kept (N d P floats each)
         for h in hunts:
             multi = {
                 r: (band, e)
@@ -712,6 +743,12 @@ def add_minima(h: GlassHunt, newR, newE, newF) -> int:
         new[k][remap] = old[k]
     n_base = m.base if m.base is not None else len(m.sequence) and (max(m.sequence) + 1)
     new["expanded"] = (new["i"] >= n_base) | (new["j"] >= n_base)
+    if h.control_rate > 0:  # each new pool pair joins the control with the base control's rate
+        fresh = np.ones(len(I), bool)
+        fresh[remap] = False
+        rows = np.flatnonzero(fresh & new["pool"])
+        rng = np.random.default_rng([int(h.seed), int(h.glass), int(M)])
+        new["in_control"][rows[rng.random(len(rows)) < h.control_rate]] = True
     h.table = new
     h.control = remap[h.control] if len(h.control) else h.control
     return len(newR)
@@ -814,8 +851,9 @@ def glass_summary(h: GlassHunt, E_thr: float) -> dict:
     rejected = dw & (t["splitting"] < E_thr) & t["refined"] & ~t["refined_tls"]
     tls = dw & (t["splitting"] < E_thr) & ~rejected
     ex = t["expanded"]
-    # the control sample covers the pool of the MD minima; pairs with band minima are counted apart
-    ctrl, rank = t["source"] == CONTROL, (t["source"] == RANKED) & ~ex
+    # two strata, sampled at the same rate: the pool of the MD minima, and the pairs with band minima
+    ctrl, rank = (t["source"] == CONTROL) & ~ex, (t["source"] == RANKED) & ~ex
+    ectrl, erank = (t["source"] == CONTROL) & ex, (t["source"] == RANKED) & ex
     return {
         "glass": int(h.glass),
         "minima": int(h.minima.count),
@@ -828,6 +866,11 @@ def glass_summary(h: GlassHunt, E_thr: float) -> dict:
         "expanded_screened": int((scr & ex).sum()),
         "expanded_dw": int((scr & ex & dw).sum()),
         "expanded_tls": int((scr & ex & tls).sum()),
+        "expanded_control": int(ectrl.sum()),
+        "expanded_control_dw": int((ectrl & dw).sum()),
+        "expanded_control_tls": int((ectrl & tls).sum()),
+        "expanded_ranked_tls": int((erank & tls).sum()),
+        "control_pending": int((t["in_control"] & ~scr).sum()),
         "screened": int(scr.sum()),
         "screened_dw": int((scr & dw).sum()),
         "screened_tls": int((scr & tls).sum()),
@@ -849,37 +892,52 @@ def glass_summary(h: GlassHunt, E_thr: float) -> dict:
 def hunt_statistics(summaries: list[dict], n_particles: int, E_thr: float, bootstrap: int = 1000, seed=0):
     """Selection-aware TLS statistics over glasses.
 
-    Per glass the control sample (n_c pairs drawn uniformly from the pool of P pairs) estimates
-    the TLS in the pool as P t_c / n_c; the ranked screen found t_r TLS among the other P - n_c
-    pairs, so its recall is t_r / ((P - n_c) t_c / n_c) (pooled over glasses as a ratio of sums).
-    n0 (TLS per particle per unit energy, eps^-1) is given two ways: ``n0_found`` from the TLS
-    actually found (a lower bound) and ``n0_estimated`` from the control estimate of the pool
-    (unbiased, noisy). Errors: bootstrap over glasses (``bootstrap`` resamples); the recall also
-    gets an exact 95 % interval (``recall_low``, ``recall_high``): it is the ratio of two Poisson
-    rates, TLS per pair in the ranked part of the pools (sum of P - n_c) over TLS per pair in the
-    control (sum of n_c), pooled over glasses (:func:`rate_ratio`). When the control TLS all sit in
-    one glass the bootstrap cannot see the scatter between glasses (every resample holding that
-    glass gives the same ratio, ~0 spread): ``recall_err`` is then NaN and the figure unreliable."""
+    Two strata, sampled by the control at the same rate q (``GlassHunt.control_rate``): the pool of
+    the MD minima (per glass P pairs, n_c of them in the control, t_c control TLS) and the pool
+    pairs with minima relaxed from screening bands (P_x, n_x, t_x; ``expanded_*``, drawn into the
+    control as they appear). The TLS in the pool are estimated as sum_g P t_c / n_c (per glass) +
+    sum_g P_x * (sum t_x / sum n_x) (pooled over glasses: the band pairs of one glass are few, and
+    q is the same everywhere); the screen's recall is the TLS it found outside the control over
+    that estimate restricted to the pairs outside the control. n0 (TLS per particle per unit
+    energy, eps^-1) is given two ways: ``n0_found`` from the TLS actually found (a lower bound) and
+    ``n0_estimated`` from the control estimate (unbiased, noisy). Summaries without a control of
+    the band pairs (older runs, ``control_band_pairs = false``) leave that stratum out of the
+    estimate and the recall, as before. Errors: bootstrap over glasses (``bootstrap`` resamples);
+    the recall also gets an exact 95 % interval (``recall_low``, ``recall_high``): it is the ratio
+    of two Poisson rates, TLS per pair outside the control over TLS per pair in the control,
+    pooled over glasses and strata (valid because both strata are sampled at the same rate;
+    :func:`rate_ratio`). When the control TLS all sit in one glass the bootstrap cannot see the
+    scatter between glasses (every resample holding that glass gives the same ratio, ~0 spread):
+    ``recall_err`` is then NaN and the figure unreliable."""
     S = list(summaries)
     if not S:
         raise InputError("hunt_statistics needs at least one glass")
 
+    def col(ss, k):
+        return np.array([s.get(k, 0) for s in ss], float)
+
     def stats_of(ss):
-        P = np.array([s["pool"] for s in ss], float)
-        nc = np.array([s["control"] for s in ss], float)
-        tc = np.array([s["control_tls"] for s in ss], float)
-        found = np.array([s["screened_tls"] for s in ss], float)
-        tr = np.array([s["ranked_tls"] for s in ss], float)
+        P, nc, tc = col(ss, "pool"), col(ss, "control"), col(ss, "control_tls")
+        found, tr = col(ss, "screened_tls"), col(ss, "ranked_tls")
+        Px, nx, tx = col(ss, "expanded_pool"), col(ss, "expanded_control"), col(ss, "expanded_control_tls")
+        trx = col(ss, "expanded_ranked_tls")
         est = np.where(nc > 0, P * tc / np.maximum(nc, 1), np.nan)
         exp_rank = np.where(nc > 0, (P - nc) * tc / np.maximum(nc, 1), np.nan)
+        found_out = tr.sum()
+        expected_out = np.nansum(exp_rank)
+        est_total = np.nansum(est) if np.isfinite(est).any() else np.nan
+        if nx.sum() > 0:  # the band pairs' stratum, pooled over glasses
+            rate_x = tx.sum() / nx.sum()
+            est_total = (0.0 if np.isnan(est_total) else est_total) + Px.sum() * rate_x
+            expected_out += (Px.sum() - nx.sum()) * rate_x
+            found_out += trx.sum()
         norm = len(ss) * n_particles * E_thr
-        rec = tr.sum() / np.nansum(exp_rank) if np.nansum(exp_rank) > 0 else np.nan
         return {
             "n0_found": found.sum() / norm,
-            "n0_estimated": np.nansum(est) / norm if np.isfinite(est).any() else np.nan,
-            "recall": rec,
+            "n0_estimated": est_total / norm,
+            "recall": found_out / expected_out if expected_out > 0 else np.nan,
             "tls_found": found.sum(),
-            "tls_estimated_in_pool": np.nansum(est),
+            "tls_estimated_in_pool": est_total,
         }
 
     base = stats_of(S)
@@ -894,12 +952,19 @@ def hunt_statistics(summaries: list[dict], n_particles: int, E_thr: float, boots
         vals = vals[np.isfinite(vals)]
         out[f"{k}_err"] = float(np.std(vals)) if len(vals) > 1 else math.nan
     tot = lambda k: int(sum(s.get(k, 0) for s in S))
-    control_glasses = int(sum(1 for s in S if s.get("control_tls", 0) > 0))
+    with_x = tot("expanded_control") > 0  # the band pairs' stratum enters (see above)
+    ctl_tls = lambda s: s.get("control_tls", 0) + (s.get("expanded_control_tls", 0) if with_x else 0)
+    control_glasses = int(sum(1 for s in S if ctl_tls(s) > 0))
     if control_glasses < 2:
         out["recall_err"] = math.nan
-    ranked_exposure = float(sum(s["pool"] - s["control"] for s in S))
-    if tot("control") > 0 and ranked_exposure > 0:
-        rr = rate_ratio(tot("ranked_tls"), ranked_exposure, tot("control_tls"), tot("control"))
+    n_ctl = tot("control") + (tot("expanded_control") if with_x else 0)
+    t_ctl = tot("control_tls") + (tot("expanded_control_tls") if with_x else 0)
+    k_out = tot("ranked_tls") + (tot("expanded_ranked_tls") if with_x else 0)
+    out_exposure = float(tot("pool") - tot("control")) + (
+        float(tot("expanded_pool") - tot("expanded_control")) if with_x else 0.0
+    )
+    if n_ctl > 0 and out_exposure > 0:
+        rr = rate_ratio(k_out, out_exposure, t_ctl, n_ctl)
         out["recall_low"], out["recall_high"] = rr["ratio_low"], rr["ratio_high"]
     else:
         out["recall_low"], out["recall_high"] = 0.0, math.inf
@@ -920,18 +985,21 @@ def hunt_statistics(summaries: list[dict], n_particles: int, E_thr: float, boots
         expanded_screened=tot("expanded_screened"),
         expanded_dw=tot("expanded_dw"),
         expanded_tls=tot("expanded_tls"),
+        expanded_control=tot("expanded_control"),
+        expanded_control_tls=tot("expanded_control_tls"),
+        expanded_control_dw=tot("expanded_control_dw"),
         n_particles=int(n_particles),
         E_thr=float(E_thr),
-        reliable=bool(tot("control_tls") >= 3 and control_glasses >= 2),
+        reliable=bool(t_ctl >= 3 and control_glasses >= 2),
     )
-    if tot("control_tls") < 3:
+    if t_ctl < 3:
         out["caveat"] = (
-            f"only {tot('control_tls')} TLS in the control sample: the recall and n0_estimated are "
+            f"only {t_ctl} TLS in the control sample: the recall and n0_estimated are "
             "not measured to better than a factor of a few"
         )
     elif control_glasses < 2:
         out["caveat"] = (
-            f"the {tot('control_tls')} TLS of the control sample all lie in one glass: the recall and "
+            f"the {t_ctl} TLS of the control sample all lie in one glass: the recall and "
             "n0_estimated rest on that glass, and their errors over glasses are not measured"
         )
     if np.isfinite(out["recall"]) and out["recall"] > 1:
@@ -1106,6 +1174,7 @@ def hunt_glasses(
         if it > 0:
             ranker.fit(*_training_set(hunts, E_thr))
         screen_round(hunts, it, params, ranker, hbar, neb_batch, neb_devices)
+    screen_control_backlog(hunts, params, hbar, neb_batch, neb_devices)
     t_screen = time.perf_counter() - t0 - t_plan
     if catalogue is None:
         from pelsim.landscape.search import catalogue_for
@@ -1190,6 +1259,7 @@ __all__ = [
     "GlassHunt",
     "plan_hunt",
     "screen_round",
+    "screen_control_backlog",
     "refine_candidates",
     "refine_rows",
     "glass_summary",

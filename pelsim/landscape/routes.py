@@ -173,6 +173,11 @@ class HuntParams(_Route):
         "separate clusters, one cluster at a time (they join the pool's frame; 0: off)",
         min=0,
     )
+    control_band_pairs: bool = param(
+        True,
+        "draw the pool pairs with band minima into the control sample at the rate of the first "
+        "control, so that the control (and the recall, n0 estimated) covers them too",
+    )
     interior_minima: int = param(
         16,
         "budget: new minima per glass and round relaxed from the interior minima of screening bands "
