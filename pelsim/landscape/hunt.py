@@ -72,6 +72,7 @@ def settled_interior_minimum(E, _step: int = 0, margin: float = SCREEN_DEEP_INTE
     E = np.asarray(E, float)
     return bool(E.size > 2 and E[1:-1].min() < min(E[0], E[-1]) - margin)
 
+
 # screen outcome codes (table column ``outcome``)
 NOT_SCREENED, DOUBLE_WELL, MULTI_WELL, NO_BARRIER, LEFT_REGION, FAILED = 0, 1, 2, 3, 4, 5
 OUTCOMES = {
