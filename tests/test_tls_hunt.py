@@ -626,6 +626,16 @@ def test_tls_hunt_campaign_route(tmp_path, full):
         assert st[k] == sum(g[k] for g in stats["glasses"])
     assert sum(g["minima"] for g in stats["glasses"]) >= 3  # MD at T = 0.8 (a liquid) hops
     assert summary["final"]["tls_hunt"]["screened"] == st["screened"]
+    # every task kept its pair table: the counts of the statistics recomputed from the tables
+    from pelsim.landscape.hunt import CONTROL, DOUBLE_WELL, read_pair_tables
+
+    for g, gs in enumerate(stats["glasses"]):
+        tables, back = read_pair_tables(out / "tasks" / f"g{g:04d}" / "tls_hunt.pairs.h5")
+        t = tables[g]
+        assert back["glasses"][0]["screened"] == gs["screened"] == int((t["source"] > 0).sum())
+        assert gs["control"] == int(((t["source"] == CONTROL) & ~t["expanded"]).sum())
+        assert gs["screened_dw"] == int(((t["source"] > 0) & (t["outcome"] == DOUBLE_WELL)).sum())
+        assert gs["pool"] == int((t["pool"] & ~t["expanded"]).sum())
     report = (out / "report" / "report.md").read_text()
     assert "TLS hunt (selection-aware)" in report
     assert "## TLS against each glass's stability" in report

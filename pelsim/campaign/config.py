@@ -130,6 +130,9 @@ SCHEMA: dict[str, Any] = {
     },
     "outputs": {
         "report": Key(bool, True),
+        "pair_tables": Key(
+            bool, True, doc="each TLS-hunt task also writes its pair tables (tasks/gNNNN/tls_hunt.pairs.h5)"
+        ),
     },
     "runner": {
         "workers": Key(int, 2, min=1, doc="local Dask workers"),

@@ -356,14 +356,18 @@ def stage_explore(ctx) -> dict:
 def stage_tls_hunt(ctx) -> dict:
     """The TLS hunt on one glass (:func:`pelsim.landscape.hunt.hunt_glasses`): its catalogue of
     refined DWPs is the task result; the glass's hunt counts (pool, control, screened, refined)
-    are returned with the ``hunt_`` prefix for the selection-aware statistics of the report."""
-    from pelsim.landscape.hunt import hunt_glasses
+    are returned with the ``hunt_`` prefix for the selection-aware statistics of the report.
+    With ``outputs.pair_tables`` the pair table (every pair's features, selection and screening
+    outcome, and the minima; :func:`pelsim.landscape.hunt.write_pair_tables`) is written next to
+    the task's result, atomically and before the task is committed: a task killed between the two
+    is redone and overwrites it, so a finished campaign holds exactly one table per glass."""
+    from pelsim.landscape.hunt import hunt_glasses, write_pair_tables
     from pelsim.landscape.routes import HuntParams
 
     cfg = ctx.cfg
     _glass_conf, IS = load_prepared(ctx.inputs["prepare"])
     IS.info["source"] = f"glass {ctx.glass} (seed {ctx.glass_seed}) IS"
-    cat, _hunts, summary = hunt_glasses(
+    cat, hunts, summary = hunt_glasses(
         [IS],
         params=HuntParams.from_dict(cfg["search"]["tls_hunt"]),
         glass=ctx.glass,
@@ -374,12 +378,19 @@ def stage_tls_hunt(ctx) -> dict:
         out=ctx.output,
         neb_batch=cfg["runner"]["neb_batch"],
     )
+    if cfg["outputs"]["pair_tables"]:
+        write_pair_tables(pair_tables_path(ctx.inputs["prepare"]), hunts, summary)
     s = cat.summary()
     g = summary["glasses"][0]
     out = {"dwps": s["dwps"], "tls": s["tls"], "twps": s["twps"], "minima": s["minima"]}
     out.update({f"hunt_{k}": v for k, v in g.items() if isinstance(v, int | float)})
     out.update({f"hunt_seconds_{k}": v for k, v in summary["seconds"].items()})
     return out
+
+
+def pair_tables_path(prepared) -> Path:
+    """Where a glass's TLS-hunt pair tables go: its task folder (next to its prepare result)."""
+    return Path(prepared).parent / "tls_hunt.pairs.h5"
 
 
 def _e_IS(store, glass: int) -> float | None:
