@@ -954,16 +954,15 @@ def hunt_statistics(summaries: list[dict], n_particles: int, E_thr: float, boots
         out[f"{k}_err"] = float(np.std(vals)) if len(vals) > 1 else math.nan
     tot = lambda k: int(sum(s.get(k, 0) for s in S))
     with_x = tot("expanded_control") > 0  # the band pairs' stratum enters (see above)
-    ctl_tls = lambda s: s.get("control_tls", 0) + (s.get("expanded_control_tls", 0) if with_x else 0)
-    control_glasses = int(sum(1 for s in S if ctl_tls(s) > 0))
+
+    def both(k, ss=S):  # a count summed over the strata that enter (and over the glasses ss)
+        return sum(s.get(k, 0) + (s.get(f"expanded_{k}", 0) if with_x else 0) for s in ss)
+
+    control_glasses = int(sum(1 for s in S if both("control_tls", [s]) > 0))
     if control_glasses < 2:
         out["recall_err"] = math.nan
-    n_ctl = tot("control") + (tot("expanded_control") if with_x else 0)
-    t_ctl = tot("control_tls") + (tot("expanded_control_tls") if with_x else 0)
-    k_out = tot("ranked_tls") + (tot("expanded_ranked_tls") if with_x else 0)
-    out_exposure = float(tot("pool") - tot("control")) + (
-        float(tot("expanded_pool") - tot("expanded_control")) if with_x else 0.0
-    )
+    n_ctl, t_ctl, k_out = both("control"), both("control_tls"), both("ranked_tls")
+    out_exposure = float(both("pool") - n_ctl)
     if n_ctl > 0 and out_exposure > 0:
         rr = rate_ratio(k_out, out_exposure, t_ctl, n_ctl)
         out["recall_low"], out["recall_high"] = rr["ratio_low"], rr["ratio_high"]
