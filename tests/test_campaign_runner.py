@@ -419,3 +419,45 @@ def test_local_workers_are_pinned_to_their_own_cores():
     finally:
         client.close()
         cluster.close()
+
+
+def test_local_workers_are_never_paused_for_memory():
+    """A local worker has no Dask memory limit: Dask's pause at 80 % of a worker's share of RAM
+    left the quickstart waiting for ever on a silent, paused worker (2026-12-07, runner.py)."""
+    from pelsim.campaign.runner import connect
+
+    client, cluster = connect("", 1, 1, True)
+    try:
+        info = client.scheduler_info()["workers"]
+        assert len(info) == 1
+        assert all(not w.get("memory_limit") for w in info.values())
+    finally:
+        client.close()
+        cluster.close()
+
+
+def test_task_memory_is_logged_and_peak_is_per_task(tmp_path):
+    """Each task event of log.jsonl carries its own peak RSS: a task that allocates 300 MB shows
+    it, and the reset before the next task brings the peak back down (Linux /proc only)."""
+    from pelsim.campaign import runner
+
+    if runner._rss_kb("VmHWM") is None or not runner.reset_peak_rss():
+        pytest.skip("needs Linux /proc/self/clear_refs")
+    runner.reset_peak_rss()
+    base = runner.task_memory()["peak_rss_mb"]
+    big = np.ones(300 * 2**20 // 8)  # 300 MB, touched
+    big_peak = runner.task_memory()["peak_rss_mb"]
+    del big
+    runner.reset_peak_rss()
+    after = runner.task_memory()
+    assert big_peak - base > 250
+    assert after["peak_rss_mb"] < big_peak - 250
+    assert after["rss_after_trim_mb"] <= after["rss_mb"] + 1
+    s = runner.run(write_cfg(tmp_path), tmp_path / "a", progress=False)
+    assert s["tasks_run"] == 9
+    events = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    tasks = [e for e in events if e["event"] == "task"]
+    assert len(tasks) == 9
+    for e in tasks:
+        m = e["memory"]
+        assert 0 < m["rss_after_trim_mb"] and 0 < m["rss_mb"] <= m["peak_rss_mb"] + 1

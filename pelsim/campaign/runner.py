@@ -199,6 +199,7 @@ def _execute_task(root, cfg, stages_module, glass, glass_seed, stage, ext, base_
     inputs = {d["stage"]: store.tasks_dir / f"g{glass:04d}" / d["output"] for d in dep_infos}
     final = store.task_output(glass, stage, ext)
     t0 = time.perf_counter()
+    reset_peak_rss()
     with atomic_path(final) as tmp:
         ctx = TaskContext(
             cfg=cfg,
@@ -213,7 +214,60 @@ def _execute_task(root, cfg, stages_module, glass, glass_seed, stage, ext, base_
         summary = fn(ctx) or {}
         if not tmp.exists():
             raise CalculationError(f"stage {stage} of glass {glass} wrote no result")
-    return store.commit_task(glass, stage, final, time.perf_counter() - t0, summary)
+    info = store.commit_task(glass, stage, final, time.perf_counter() - t0, summary)
+    return dict(info, memory=task_memory())
+
+
+def _rss_kb(field: str) -> int | None:
+    """VmRSS / VmHWM of this process in kB (Linux /proc), None elsewhere."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak RSS (VmHWM) so that the next :func:`task_memory` gives the peak
+    of one task, not of the worker's life (Linux: ``5`` written to /proc/self/clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def trim_heap() -> bool:
+    """Give the C heap's free pages back to the system (glibc ``malloc_trim``). XLA's buffers and
+    compilations are malloc'd: a worker that ran a search keeps GBs of freed heap otherwise
+    (KA N = 270 quickstart, 2026-12-07: workers at 5.4 GB after a tls_hunt task)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        return bool(ctypes.CDLL(name).malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
+def task_memory() -> dict:
+    """{"peak_rss_mb", "rss_mb", "rss_after_trim_mb"} of the task that just ran in this process
+    (None where /proc is not there): written to log.jsonl's task events."""
+    mb = lambda kb: None if kb is None else round(kb / 1024, 1)
+    out = {"peak_rss_mb": mb(_rss_kb("VmHWM")), "rss_mb": mb(_rss_kb("VmRSS"))}
+    import gc
+
+    gc.collect()
+    trim_heap()
+    out["rss_after_trim_mb"] = mb(_rss_kb("VmRSS"))
+    return out
 
 
 def probe_scheduler(address: str, timeout: float = HANDSHAKE_SECONDS) -> None:
@@ -258,6 +312,15 @@ def probe_scheduler(address: str, timeout: float = HANDSHAKE_SECONDS) -> None:
         raise InputError(f"no Dask scheduler at {address}: it answered {head!r}, not a Dask handshake")
 
 
+# No memory limit on local workers, so no pausing, spilling or restarts by Dask. The tasks hold no
+# Dask data (their results are files), so spilling frees nothing; and a worker over Dask's pause
+# threshold (80 % of its share of RAM) stops taking tasks and, with the logs silenced, the
+# campaign waits for ever: seen 2026-12-07, quickstart, one worker at 9.6 GB of a 12 GB share,
+# 17 of 18 tasks done, both workers idle. Each task's peak RSS is in log.jsonl instead
+# (task_memory), and a worker that runs out of memory fails its task with a clear error.
+WORKER_MEMORY = 0
+
+
 def connect(scheduler: str, workers: int, threads: int, processes: bool):
     """A dask.distributed Client: attached to ``scheduler`` or on a new LocalCluster."""
     from distributed import Client, LocalCluster
@@ -284,6 +347,7 @@ def connect(scheduler: str, workers: int, threads: int, processes: bool):
             processes=processes,
             dashboard_address=None,
             silence_logs=logging.ERROR,
+            memory_limit=WORKER_MEMORY,
         )
     client = Client(cluster)
     if processes:
@@ -470,7 +534,14 @@ def _run_tasks(cfg, store, mod, stages, seeds, inputs, base_dir, cfg_hash, clien
                 failed = _task_error(store, g, name, info)
                 break
             stage_seconds[name] = stage_seconds.get(name, 0.0) + info["seconds"]
-            store.log("task", glass=g, stage=name, seconds=info["seconds"], summary=info["summary"])
+            store.log(
+                "task",
+                glass=g,
+                stage=name,
+                seconds=info["seconds"],
+                summary=info["summary"],
+                memory=info.get("memory"),
+            )
             account(g, info)
     finally:
         for b in (bar_glass, bar_task, bar_pair):
