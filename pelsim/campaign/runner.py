@@ -243,8 +243,8 @@ def reset_peak_rss() -> bool:
 
 def trim_heap() -> bool:
     """Give the C heap's free pages back to the system (glibc ``malloc_trim``). XLA's buffers and
-    compilations are malloc'd: a worker that ran a search keeps GBs of freed heap otherwise
-    (KA N = 270 quickstart, 2026-12-07: workers at 5.4 GB after a tls_hunt task)."""
+    compilations are malloc'd and freed heap stays with the process otherwise (KA N = 270
+    quickstart, 2026-12-07: workers at 1.0-1.2 GB after a search task, 0.8-0.9 GB once trimmed)."""
     import ctypes
     import ctypes.util
 
@@ -259,7 +259,8 @@ def trim_heap() -> bool:
 
 def task_memory() -> dict:
     """{"peak_rss_mb", "rss_mb", "rss_after_trim_mb"} of the task that just ran in this process
-    (None where /proc is not there): written to log.jsonl's task events."""
+    (None where /proc is not there): written to log.jsonl's task events. Frees as it measures:
+    ``gc.collect`` and :func:`trim_heap` run before the last figure, so the next task starts lean."""
     mb = lambda kb: None if kb is None else round(kb / 1024, 1)
     out = {"peak_rss_mb": mb(_rss_kb("VmHWM")), "rss_mb": mb(_rss_kb("VmRSS"))}
     import gc
@@ -317,7 +318,8 @@ def probe_scheduler(address: str, timeout: float = HANDSHAKE_SECONDS) -> None:
 # threshold (80 % of its share of RAM) stops taking tasks and, with the logs silenced, the
 # campaign waits for ever: seen 2026-12-07, quickstart, one worker at 9.6 GB of a 12 GB share,
 # 17 of 18 tasks done, both workers idle. Each task's peak RSS is in log.jsonl instead
-# (task_memory), and a worker that runs out of memory fails its task with a clear error.
+# (task_memory). A MemoryError in a task is an environment failure; a worker the kernel kills
+# fails its task with one error line (_run_tasks).
 WORKER_MEMORY = 0
 
 
