@@ -357,6 +357,10 @@ def connect(scheduler: str, workers: int, threads: int, processes: bool):
     return client, cluster
 
 
+#: in a pinned worker: the cores the process saw when it created JAX's CPU client (_set_affinity)
+JAX_CLIENT_CORES: int | None = None
+
+
 def _set_affinity(cores) -> list:
     # JAX's CPU client is created first, while the worker still sees every core: a client created
     # under a one-core affinity runs each compiled program's first execution slowly and with a
@@ -365,6 +369,9 @@ def _set_affinity(cores) -> list:
     # client keeps its thread pool and the process its core.
     import jax
 
+    global JAX_CLIENT_CORES
+    if JAX_CLIENT_CORES is None:
+        JAX_CLIENT_CORES = len(os.sched_getaffinity(0))
     jax.devices()
     os.sched_setaffinity(0, set(cores))
     return sorted(os.sched_getaffinity(0))
