@@ -357,22 +357,7 @@ def connect(scheduler: str, workers: int, threads: int, processes: bool):
     return client, cluster
 
 
-#: in a pinned worker: the cores the process saw when it created JAX's CPU client (_set_affinity)
-JAX_CLIENT_CORES: int | None = None
-
-
 def _set_affinity(cores) -> list:
-    # JAX's CPU client is created first, while the worker still sees every core: a client created
-    # under a one-core affinity runs each compiled program's first execution slowly and with a
-    # multi-GB resident heap (KA N = 270, one refinement NEB: 17 s and 5.3 GB against 3.9 s and
-    # 0.3 GB; the 5-6 GB task peaks of the quickstart, 2026-12-07). Pinned afterwards, the
-    # client keeps its thread pool and the process its core.
-    import jax
-
-    global JAX_CLIENT_CORES
-    if JAX_CLIENT_CORES is None:
-        JAX_CLIENT_CORES = len(os.sched_getaffinity(0))
-    jax.devices()
     os.sched_setaffinity(0, set(cores))
     return sorted(os.sched_getaffinity(0))
 
