@@ -11,7 +11,7 @@ import os
 
 from pelsim.errors import InputError
 
-__all__ = ["select", "describe", "CHOICES", "one_blas_thread", "on_one_blas_thread"]
+__all__ = ["select", "describe", "CHOICES", "one_blas_thread", "on_one_blas_thread", "xla_flags_for_cores"]
 
 CHOICES = ("auto", "cpu", "gpu")
 
@@ -35,6 +35,59 @@ def select(device: str | None) -> None:
         ) from None
     if not devs:
         raise InputError(f"--device {device}: JAX finds no such device")
+
+
+YNN_FLAG = "--xla_cpu_experimental_ynn_fusion_type="
+
+
+def _cores_seen() -> int:
+    n = os.environ.get("NPROC", "")
+    if n.isdigit() and int(n) > 0:
+        return int(n)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover (not Linux)
+        return os.cpu_count() or 1
+
+
+def _backend_started() -> bool:
+    try:
+        from jax._src import xla_bridge
+
+        return bool(xla_bridge._backends)
+    except (ImportError, AttributeError):  # pragma: no cover
+        return True
+
+
+def xla_flags_for_cores() -> bool:
+    """On a process that sees one core, turn off XLA:CPU's YNNPACK fusions (jaxlib >= 0.12) by
+    appending ``--xla_cpu_experimental_ynn_fusion_type=`` to XLA_FLAGS. Returns True if it did.
+
+    Why (measured 2026-12-07, 2-core machine, jaxlib 0.12.1, one 12-image NEB of KA N = 270 with
+    1124 steps): with XLA's CPU pool of one thread (a pinned Dask worker, ``taskset -c 0``,
+    ``NPROC=1``) the *first* execution of each compiled program runs 18-24 s and holds a 5.3 GB
+    heap inside ``YnnFusionThunk`` (gdb), the later ones 5 s; without the fusions every execution
+    takes 4.7-6.0 s with 0.3 GB. This was the quickstart's 5-6 GB task peaks (docs/landscape.md
+    "Memory"). On two threads the fusions are faster (4.2-4.9 s against 5.7-5.9 s), so they stay on
+    there. Nothing happens when XLA_FLAGS already names the flag, with PELSIM_YNN_FUSIONS=1, on an
+    older jaxlib (an unknown XLA flag aborts the process) or once a JAX backend exists (XLA reads
+    its flags when the first backend starts). XLA_FLAGS is part of JAX's compilation-cache key,
+    so no cached program carries the other setting."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_cpu_experimental_ynn_fusion_type" in flags or os.environ.get("PELSIM_YNN_FUSIONS") == "1":
+        return False
+    if _cores_seen() != 1 or _backend_started():
+        return False
+    try:
+        import jaxlib
+
+        major, minor = (int(x) for x in jaxlib.__version__.split(".")[:2])
+    except (ImportError, ValueError):  # pragma: no cover
+        return False
+    if (major, minor) < (0, 12):
+        return False
+    os.environ["XLA_FLAGS"] = (flags + " " + YNN_FLAG).strip()
+    return True
 
 
 def describe() -> str:

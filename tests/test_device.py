@@ -43,3 +43,54 @@ def test_device_flag(tmp_path):
         assert gpu.returncode == 2
         last = gpu.stderr.strip().splitlines()[-1]
         assert last.startswith("error: --device gpu") and "Traceback" not in gpu.stderr
+
+
+_FLAGS = "import os, pelsim; print(os.environ.get('XLA_FLAGS', ''))"
+
+
+def _newer_jaxlib():
+    import jaxlib
+
+    return tuple(int(x) for x in jaxlib.__version__.split(".")[:2]) >= (0, 12)
+
+
+def test_one_core_process_runs_without_ynn_fusions():
+    """A process that sees one core (NPROC=1 here, a pinned worker in campaigns) turns off XLA's
+    YNN fusions, whose first executions on a one-thread pool held 5 GB (pelsim.device); a process
+    with more cores, a user's own setting and the opt-out are left alone."""
+    flag = "--xla_cpu_experimental_ynn_fusion_type="
+    one = _run(_FLAGS, {"NPROC": "1", "XLA_FLAGS": ""})
+    assert one.returncode == 0, one.stderr
+    assert (flag in one.stdout) == _newer_jaxlib()
+    two = _run(_FLAGS, {"NPROC": "2", "XLA_FLAGS": ""})
+    assert two.returncode == 0 and flag not in two.stdout
+    mine = "--xla_cpu_experimental_ynn_fusion_type=ELTWISE"
+    own = _run(_FLAGS, {"NPROC": "1", "XLA_FLAGS": mine})
+    assert own.returncode == 0 and own.stdout.strip() == mine
+    opt_out = _run(_FLAGS, {"NPROC": "1", "XLA_FLAGS": "", "PELSIM_YNN_FUSIONS": "1"})
+    assert opt_out.returncode == 0 and flag not in opt_out.stdout
+
+
+def test_ynn_setting_does_not_change_the_landscape():
+    """With and without the fusions, a KA glass's energy and forces agree to round-off (1e-12
+    relative), and a short FIRE minimisation reaches the same minimum energy (1e-10)."""
+    code = (
+        "import numpy as np, jax, jax.numpy as jnp, pelsim\n"
+        "from pelsim.prepare import random_configuration\n"
+        "from pelsim.landscape.search import landscape_energy\n"
+        "from pelsim.minimize import minimize\n"
+        "c = random_configuration('ka3d', 270, seed=3)\n"
+        "e, _ = landscape_energy(c, 'smooth')\n"
+        "R = jnp.asarray(c.positions)\n"
+        "F = -jax.grad(e)(R)\n"
+        "m = minimize(e, R)\n"
+        "print(repr(float(e(R))), repr(float(jnp.abs(F).sum())), repr(float(m.energy)))\n"
+    )
+    a = _run(code, {"NPROC": "1", "XLA_FLAGS": ""})
+    b = _run(code, {"NPROC": "1", "XLA_FLAGS": "", "PELSIM_YNN_FUSIONS": "1"})
+    assert a.returncode == 0, a.stderr
+    assert b.returncode == 0, b.stderr
+    va, vb = (list(map(float, r.stdout.split())) for r in (a, b))
+    assert abs(va[0] - vb[0]) <= 1e-12 * abs(va[0])
+    assert abs(va[1] - vb[1]) <= 1e-12 * abs(va[1])
+    assert abs(va[2] - vb[2]) <= 1e-10 * abs(va[2])

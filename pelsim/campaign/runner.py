@@ -358,7 +358,10 @@ def connect(scheduler: str, workers: int, threads: int, processes: bool):
 
 
 def _set_affinity(cores) -> list:
+    from pelsim.device import xla_flags_for_cores
+
     os.sched_setaffinity(0, set(cores))
+    xla_flags_for_cores()  # one core: no YNN fusions (their first executions: 5 GB, 4x slower)
     return sorted(os.sched_getaffinity(0))
 
 
