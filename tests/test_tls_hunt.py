@@ -812,3 +812,25 @@ def test_two_strata_control_estimates_the_pool_without_bias():
     assert np.mean(ests) == pytest.approx(expect, rel=0.05)
     assert np.nanmedian(recalls) == pytest.approx(find, rel=0.1)
     assert np.mean(base_only) == pytest.approx(4 * P * rate, rel=0.1)  # the band TLS left out
+
+
+def test_two_stage_quenches_find_the_minima_of_direct_quenches():
+    """collect_minima quenches each MD snapshot to max|F| 1e-5 and polishes only the distinct
+    minima to 1e-10: on a real glass (KA 3D N = 270, T = 0.35) the minima, their energies, visits
+    and transitions must be those of quenching every snapshot to 1e-10 directly."""
+    from pelsim.landscape.hunt import collect_minima
+
+    d = np.load(DATA / "ka3d_n270_minima.npz")
+    conf = _conf(d)
+    conf.info["energy"], conf.info["max_force"] = float(d["energies"][0]), 0.0
+    direct = collect_minima(conf, 0.35, 12, 50, seed=5, loose_fmax=None)
+    staged = collect_minima(conf, 0.35, 12, 50, seed=5)
+    assert direct.count >= 4  # the run leaves the first basin several times
+    assert staged.count == direct.count
+    np.testing.assert_allclose(staged.energies, direct.energies, rtol=0, atol=1e-8)
+    assert staged.sequence == direct.sequence
+    np.testing.assert_array_equal(staged.visits, direct.visits)
+    np.testing.assert_array_equal(staged.transitions, direct.transitions)
+    assert np.all(staged.max_force <= 1e-10)
+    for a, b in zip(staged.positions, direct.positions, strict=True):
+        assert np.max(np.abs(minimum_image(a - b, conf.box))) < 1e-6
