@@ -508,7 +508,7 @@ def plan_hunt(conf, glass: int, params: HuntParams, hbar: float, E_thr: float, k
     """Steps 1-2 for one glass: quench, landscape energy, minima from MD, features, pool, control."""
     from pelsim.landscape.search import landscape_energy
     from pelsim.models import load_model
-    from pelsim.prepare import quench, sample
+    from pelsim.prepare import quench
 
     IS, res = quench(conf, kind=kind)
     energy, is_valid = landscape_energy(IS, kind)
