@@ -11,7 +11,15 @@ import os
 
 from pelsim.errors import InputError
 
-__all__ = ["select", "describe", "CHOICES", "one_blas_thread", "on_one_blas_thread", "xla_flags_for_cores"]
+__all__ = [
+    "select",
+    "describe",
+    "CHOICES",
+    "one_blas_thread",
+    "on_one_blas_thread",
+    "xla_flags_for_cores",
+    "ynn_flag_known",
+]
 
 CHOICES = ("auto", "cpu", "gpu")
 
@@ -59,6 +67,18 @@ def _backend_started() -> bool:
         return True
 
 
+def ynn_flag_known() -> bool:
+    """Whether the installed jaxlib (>= 0.12) knows the YNN fusion flag (an unknown XLA flag
+    aborts the process)."""
+    try:
+        import jaxlib
+
+        major, minor = (int(x) for x in jaxlib.__version__.split(".")[:2])
+    except (ImportError, ValueError):  # pragma: no cover
+        return False
+    return (major, minor) >= (0, 12)
+
+
 def xla_flags_for_cores() -> bool:
     """On a process that sees one core, turn off XLA:CPU's YNNPACK fusions (jaxlib >= 0.12) by
     appending ``--xla_cpu_experimental_ynn_fusion_type=`` to XLA_FLAGS. Returns True if it did.
@@ -76,15 +96,7 @@ def xla_flags_for_cores() -> bool:
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_cpu_experimental_ynn_fusion_type" in flags or os.environ.get("PELSIM_YNN_FUSIONS") == "1":
         return False
-    if _cores_seen() != 1 or _backend_started():
-        return False
-    try:
-        import jaxlib
-
-        major, minor = (int(x) for x in jaxlib.__version__.split(".")[:2])
-    except (ImportError, ValueError):  # pragma: no cover
-        return False
-    if (major, minor) < (0, 12):
+    if _cores_seen() != 1 or _backend_started() or not ynn_flag_known():
         return False
     os.environ["XLA_FLAGS"] = (flags + " " + YNN_FLAG).strip()
     return True

@@ -191,7 +191,7 @@ def collect_minima(
     tight = loose_fmax is None or loose_fmax <= 1e-10
     quenched = []
     for c in snaps:
-        q, res = quench(c, kind=kind) if tight else quench(c, kind=kind, fmax=loose_fmax)
+        q, res = quench(c, kind=kind, fmax=1e-10 if tight else loose_fmax)
         if res.converged:
             quenched.append((q.positions, res.energy, res.max_force))
     if not tight and quenched:
